@@ -1,0 +1,407 @@
+/**
+ * Configuration of a troupe node: one schema, one set of defaults, one loader.
+ *
+ * Precedence, highest first: environment variables > CLI flags > the config
+ * file (`--config FILE`, else `config/clustering.json` when present) >
+ * `defaultConfig()`. Every value is validated once at start-up; a bad value
+ * stops the node with a `ConfigError` naming the setting (as its environment
+ * variable), the value and the rule. `config/README.md` documents the same
+ * fields and is checked against `SETTINGS` by a test.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export type DiscoveryType = 'epmd' | 'dns' | 'static';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export interface TroupeConfig {
+  /** Off: the node runs as a standalone one-node cluster and dials nobody. @default false (CLUSTERING_ENABLED) */
+  clusteringEnabled: boolean;
+  /** `name@host`, unique in the cluster and stable across restarts; `host` is what peers dial. @default `troupe@<hostname>` (NODE_NAME) */
+  nodeName: string;
+  /** HTTP port of the facade; 0 picks a free port (reported in `<dataDir>/ports.json`). @default 4000 (PORT) */
+  port: number;
+  /** Inter-node TCP port; 0 picks a free port. @default 9100 (CLUSTER_PORT) */
+  clusterPort: number;
+  /** Address the HTTP facade binds. @default '0.0.0.0' (HTTP_BIND) */
+  httpBind: string;
+  /** Address the inter-node listener binds. @default '0.0.0.0' (CLUSTER_BIND) */
+  clusterBind: string;
+  /** Seeds, `name@host[:port]` (port defaults to CLUSTER_PORT). @default [] (CLUSTER_NODES) */
+  clusterNodes: string[];
+  /** Discovery modes whose candidates are combined. @default ['epmd'] (CLUSTER_DISCOVERY_TYPE; `multicast` = `epmd`) */
+  discoveryTypes: DiscoveryType[];
+  /** SRV (or A/AAAA) name polled by dns discovery. @default undefined (CLUSTER_DNS_HOSTNAME) */
+  dnsHostname: string | undefined;
+  /** DNS servers `host[:port]`; empty means those of /etc/resolv.conf. @default [] (CLUSTER_DNS_SERVER) */
+  dnsServers: string[];
+  /** Milliseconds between DNS polls. Shorter finds new nodes sooner and costs more queries. @default 5000 (CLUSTER_DNS_POLL_INTERVAL) */
+  dnsPollIntervalMs: number;
+  /** Network interface (address) multicast discovery uses; unset lets the OS choose. @default undefined (CLUSTER_MULTICAST_INTERFACE) */
+  multicastInterface: string | undefined;
+  /** Default replicas per partition of a new table. @default 2 (REPLICATION_FACTOR) */
+  replicationFactor: number;
+  /** Directory of this node's LMDB files. @default `./data/<node name>` (DATA_DIR, MNESIA_DIR accepted) */
+  dataDir: string;
+  /**
+   * Milliseconds between failure-detector probes (one SWIM protocol period).
+   * Shorter detects failures sooner at the cost of more traffic. @default 5000 (HEARTBEAT_INTERVAL)
+   */
+  heartbeatIntervalMs: number;
+  /**
+   * Milliseconds a node may stay unresponsive (suspected) before it is declared down.
+   * Must exceed HEARTBEAT_INTERVAL. A node whose event loop is blocked for up to half of
+   * this is never declared down. @default 10000 (HEARTBEAT_TIMEOUT)
+   */
+  heartbeatTimeoutMs: number;
+  /** Shared secret; peers prove knowledge of it by HMAC, it never crosses the wire. @default undefined: a fixed development cookie, with a warning (COOKIE) */
+  cookie: string | undefined;
+  /** Separates clusters on one network: peers with another name are refused. @default 'troupe' (CLUSTER_NAME) */
+  clusterName: string;
+  /** Bearer token required by mutating HTTP calls; unset: they are accepted from loopback callers only. @default undefined (CLUSTER_API_TOKEN) */
+  apiToken: string | undefined;
+  /** Mutual TLS for inter-node links; all three files or none. @default undefined (CLUSTER_TLS_CERT, CLUSTER_TLS_KEY, CLUSTER_TLS_CA) */
+  tls: TlsFiles | undefined;
+  /** Largest inter-node frame in bytes; larger frames close the link. @default 8 MiB (CLUSTER_MAX_FRAME_BYTES) */
+  maxFrameBytes: number;
+  /** pino level. @default 'info' (LOG_LEVEL) */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+/** A fresh default configuration; each value says why. */
+export function defaultConfig(host: string = hostname()): TroupeConfig {
+  return {
+    clusteringEnabled: false, // a node alone is the safe default: nothing dials out unasked
+    nodeName: `troupe@${host}`,
+    port: 4000,
+    clusterPort: 9100,
+    httpBind: '0.0.0.0', // probes and operators reach it from outside the host
+    clusterBind: '0.0.0.0',
+    clusterNodes: [],
+    discoveryTypes: ['epmd'], // Mnesia/libcluster convention: find peers on the LAN with no list
+    dnsHostname: undefined,
+    dnsServers: [],
+    dnsPollIntervalMs: 5000, // a Kubernetes pod is usually Ready within seconds; 5 s keeps DNS load low
+    multicastInterface: undefined,
+    replicationFactor: 2, // survives one node loss at the lowest cost
+    dataDir: '', // filled from the node name by resolveConfig
+    heartbeatIntervalMs: 5000,
+    heartbeatTimeoutMs: 10000, // two periods: rides out a GC pause or a busy event loop of 5 s
+    cookie: undefined,
+    clusterName: 'troupe',
+    apiToken: undefined,
+    tls: undefined,
+    maxFrameBytes: 8 * 1024 * 1024, // big enough for a Raft snapshot chunk, small enough to bound memory per link
+    logLevel: 'info',
+  };
+}
+
+/** Fast timers for tests and local clusters (like memberlist's DefaultLocalConfig). */
+export function localTestConfig(): Partial<TroupeConfig> {
+  return { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 2000, clusteringEnabled: true, discoveryTypes: ['static'] };
+}
+
+/** One setting: its environment variable, CLI flag (if any) and config-file key. */
+export interface Setting {
+  env: string;
+  flag?: string;
+  key: keyof TroupeConfig | 'tlsCert' | 'tlsKey' | 'tlsCa';
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { env: 'CLUSTERING_ENABLED', key: 'clusteringEnabled' },
+  { env: 'NODE_NAME', flag: '--node-name', key: 'nodeName' },
+  { env: 'PORT', flag: '--port', key: 'port' },
+  { env: 'CLUSTER_PORT', flag: '--cluster-port', key: 'clusterPort' },
+  { env: 'HTTP_BIND', key: 'httpBind' },
+  { env: 'CLUSTER_BIND', key: 'clusterBind' },
+  { env: 'CLUSTER_NODES', flag: '--nodes', key: 'clusterNodes' },
+  { env: 'CLUSTER_DISCOVERY_TYPE', flag: '--discovery', key: 'discoveryTypes' },
+  { env: 'CLUSTER_DNS_HOSTNAME', key: 'dnsHostname' },
+  { env: 'CLUSTER_DNS_SERVER', key: 'dnsServers' },
+  { env: 'CLUSTER_DNS_POLL_INTERVAL', key: 'dnsPollIntervalMs' },
+  { env: 'CLUSTER_MULTICAST_INTERFACE', key: 'multicastInterface' },
+  { env: 'REPLICATION_FACTOR', key: 'replicationFactor' },
+  { env: 'DATA_DIR', flag: '--data-dir', key: 'dataDir' },
+  { env: 'MNESIA_DIR', key: 'dataDir' },
+  { env: 'HEARTBEAT_INTERVAL', key: 'heartbeatIntervalMs' },
+  { env: 'HEARTBEAT_TIMEOUT', key: 'heartbeatTimeoutMs' },
+  { env: 'COOKIE', key: 'cookie', secret: true },
+  { env: 'CLUSTER_NAME', key: 'clusterName' },
+  { env: 'CLUSTER_API_TOKEN', key: 'apiToken', secret: true },
+  { env: 'CLUSTER_TLS_CERT', key: 'tlsCert' },
+  { env: 'CLUSTER_TLS_KEY', key: 'tlsKey' },
+  { env: 'CLUSTER_TLS_CA', key: 'tlsCa' },
+  { env: 'CLUSTER_MAX_FRAME_BYTES', key: 'maxFrameBytes' },
+  { env: 'LOG_LEVEL', key: 'logLevel' },
+];
+
+/** The default config file, relative to the working directory. */
+export const DEFAULT_CONFIG_FILE = 'config/clustering.json';
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** Parsed CLI flags keyed by flag name without dashes' meaning, e.g. `{ '--port': '4001' }`. */
+  flags?: Record<string, string>;
+  /** Explicit file; when unset, DEFAULT_CONFIG_FILE is used if it exists. */
+  configFile?: string;
+  /** Programmatic overrides (library use), applied above the file and below flags. */
+  overrides?: Partial<TroupeConfig>;
+  cwd?: string;
+}
+
+type RawValue = string | number | boolean | string[] | undefined | null | Record<string, unknown>;
+type RawLayer = Map<Setting['key'], { source: string; value: RawValue }>;
+
+/** Builds the effective configuration from all layers, or throws ConfigError. */
+export function loadConfig(options: LoadOptions = {}): TroupeConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const layers: RawLayer[] = [fileLayer(options, cwd), overridesLayer(options.overrides), flagLayer(options.flags ?? {}), envLayer(env)];
+  const merged: RawLayer = new Map();
+  for (const layer of layers) for (const [key, entry] of layer) merged.set(key, entry);
+  return resolveConfig(merged, cwd);
+}
+
+function fileLayer(options: LoadOptions, cwd: string): RawLayer {
+  const layer: RawLayer = new Map();
+  const explicit = options.configFile !== undefined;
+  const path = resolve(cwd, options.configFile ?? DEFAULT_CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError('--config', options.configFile, 'file does not exist');
+    return layer;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError('--config', path, `must be a JSON object (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('--config', path, 'must be a JSON object');
+  const known = new Set(SETTINGS.map((s) => s.key as string));
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (key.startsWith('$') || key === 'comment') continue;
+    if (!known.has(key)) throw new ConfigError(`${path}: ${key}`, value, `unknown setting; known: ${[...known].join(', ')}`);
+    layer.set(key as Setting['key'], { source: `${path}: ${key}`, value: value as RawValue });
+  }
+  return layer;
+}
+
+function overridesLayer(overrides: Partial<TroupeConfig> | undefined): RawLayer {
+  const layer: RawLayer = new Map();
+  if (!overrides) return layer;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (key === 'tls') {
+      const tls = value as TlsFiles;
+      layer.set('tlsCert', { source: 'tls.certFile', value: tls.certFile });
+      layer.set('tlsKey', { source: 'tls.keyFile', value: tls.keyFile });
+      layer.set('tlsCa', { source: 'tls.caFile', value: tls.caFile });
+      continue;
+    }
+    layer.set(key as Setting['key'], { source: key, value: value as RawValue });
+  }
+  return layer;
+}
+
+function flagLayer(flags: Record<string, string>): RawLayer {
+  const layer: RawLayer = new Map();
+  for (const setting of SETTINGS) {
+    if (setting.flag && flags[setting.flag] !== undefined) layer.set(setting.key, { source: setting.flag, value: flags[setting.flag] });
+  }
+  return layer;
+}
+
+function envLayer(env: Record<string, string | undefined>): RawLayer {
+  const layer: RawLayer = new Map();
+  for (const setting of SETTINGS) {
+    const value = env[setting.env];
+    if (value === undefined || value === '') continue;
+    // DATA_DIR wins over its alias MNESIA_DIR.
+    if (setting.env === 'MNESIA_DIR' && env.DATA_DIR) continue;
+    layer.set(setting.key, { source: setting.env, value });
+  }
+  return layer;
+}
+
+function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
+  const config = defaultConfig();
+  const get = (key: Setting['key']) => raw.get(key);
+  const source = (key: Setting['key']) => get(key)?.source ?? envName(key);
+
+  applyIf(get('clusteringEnabled'), (v, s) => (config.clusteringEnabled = parseBool(v, s)));
+  applyIf(get('nodeName'), (v, s) => (config.nodeName = parseNodeName(v, s)));
+  applyIf(get('port'), (v, s) => (config.port = parsePort(v, s)));
+  applyIf(get('clusterPort'), (v, s) => (config.clusterPort = parsePort(v, s)));
+  applyIf(get('httpBind'), (v, s) => (config.httpBind = parseString(v, s)));
+  applyIf(get('clusterBind'), (v, s) => (config.clusterBind = parseString(v, s)));
+  applyIf(get('clusterNodes'), (v, s) => (config.clusterNodes = parseList(v, s)));
+  applyIf(get('discoveryTypes'), (v, s) => (config.discoveryTypes = parseDiscoveryTypes(v, s)));
+  applyIf(get('dnsHostname'), (v, s) => (config.dnsHostname = parseString(v, s)));
+  applyIf(get('dnsServers'), (v, s) => (config.dnsServers = parseList(v, s).map((server) => parseHostPort(server, s, 53) && server)));
+  applyIf(get('dnsPollIntervalMs'), (v, s) => (config.dnsPollIntervalMs = parseInteger(v, s, 100, 3_600_000)));
+  applyIf(get('multicastInterface'), (v, s) => (config.multicastInterface = parseString(v, s)));
+  applyIf(get('replicationFactor'), (v, s) => (config.replicationFactor = parseInteger(v, s, 1, 99)));
+  applyIf(get('dataDir'), (v, s) => (config.dataDir = parseString(v, s)));
+  applyIf(get('heartbeatIntervalMs'), (v, s) => (config.heartbeatIntervalMs = parseInteger(v, s, 10, 600_000)));
+  applyIf(get('heartbeatTimeoutMs'), (v, s) => (config.heartbeatTimeoutMs = parseInteger(v, s, 20, 3_600_000)));
+  applyIf(get('cookie'), (v, s) => (config.cookie = parseString(v, s)));
+  applyIf(get('clusterName'), (v, s) => (config.clusterName = parseClusterName(v, s)));
+  applyIf(get('apiToken'), (v, s) => (config.apiToken = parseString(v, s)));
+  applyIf(get('maxFrameBytes'), (v, s) => (config.maxFrameBytes = parseInteger(v, s, 1024, 1024 * 1024 * 1024)));
+  applyIf(get('logLevel'), (v, s) => (config.logLevel = parseEnum(v, s, ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const)));
+  config.tls = resolveTls(raw);
+
+  for (const seed of config.clusterNodes) parseSeed(seed, config.clusterPort, source('clusterNodes'));
+  if (config.heartbeatTimeoutMs <= config.heartbeatIntervalMs) {
+    throw new ConfigError(source('heartbeatTimeoutMs'), config.heartbeatTimeoutMs, `must be greater than HEARTBEAT_INTERVAL (${config.heartbeatIntervalMs})`);
+  }
+  if (config.discoveryTypes.includes('dns') && !config.dnsHostname) {
+    throw new ConfigError('CLUSTER_DNS_HOSTNAME', undefined, 'must be set when CLUSTER_DISCOVERY_TYPE includes dns');
+  }
+  config.dataDir = resolve(cwd, config.dataDir || join('data', config.nodeName));
+  return config;
+}
+
+function envName(key: Setting['key']): string {
+  return SETTINGS.find((s) => s.key === key)?.env ?? key;
+}
+
+function applyIf(entry: { source: string; value: RawValue } | undefined, apply: (value: RawValue, source: string) => void): void {
+  if (entry !== undefined && entry.value !== undefined && entry.value !== null) apply(entry.value, entry.source);
+}
+
+function resolveTls(raw: RawLayer): TlsFiles | undefined {
+  const cert = raw.get('tlsCert');
+  const key = raw.get('tlsKey');
+  const ca = raw.get('tlsCa');
+  const given = [cert, key, ca].filter((e) => e !== undefined && e.value !== undefined && e.value !== '');
+  if (given.length === 0) return undefined;
+  if (given.length !== 3) throw new ConfigError('CLUSTER_TLS_CERT/CLUSTER_TLS_KEY/CLUSTER_TLS_CA', `${given.length} of 3 set`, 'set all three files for mutual TLS, or none');
+  const files = { certFile: parseString(cert!.value, cert!.source), keyFile: parseString(key!.value, key!.source), caFile: parseString(ca!.value, ca!.source) };
+  for (const [setting, file] of [['CLUSTER_TLS_CERT', files.certFile], ['CLUSTER_TLS_KEY', files.keyFile], ['CLUSTER_TLS_CA', files.caFile]] as const) {
+    if (!existsSync(file)) throw new ConfigError(setting, file, 'file does not exist');
+  }
+  return files;
+}
+
+function parseString(value: RawValue, setting: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(setting, value, 'must be a non-empty string');
+  return value.trim();
+}
+
+function parseBool(value: RawValue, setting: string): boolean {
+  if (typeof value === 'boolean') return value;
+  const text = String(value).trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(setting, value, 'must be true or false');
+}
+
+function parseInteger(value: RawValue, setting: string, min: number, max: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(setting, value, `must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function parsePort(value: RawValue, setting: string): number {
+  return parseInteger(value, setting, 0, 65535);
+}
+
+function parseList(value: RawValue, setting: string): string[] {
+  if (Array.isArray(value)) return value.map((item) => parseString(item, setting));
+  if (typeof value !== 'string') throw new ConfigError(setting, value, 'must be a comma-separated list');
+  return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function parseEnum<T extends string>(value: RawValue, setting: string, allowed: readonly T[]): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value.trim())) return value.trim() as T;
+  throw new ConfigError(setting, value, `must be one of ${allowed.join(', ')}`);
+}
+
+function parseDiscoveryTypes(value: RawValue, setting: string): DiscoveryType[] {
+  const items = parseList(value, setting);
+  if (items.length === 0) throw new ConfigError(setting, value, 'must name at least one of epmd (alias multicast), dns, static');
+  const types = items.map((item) => (item === 'multicast' ? 'epmd' : item));
+  for (const type of types) {
+    if (type !== 'epmd' && type !== 'dns' && type !== 'static') throw new ConfigError(setting, value, 'must be epmd (alias multicast), dns or static, or a comma-separated list of them');
+  }
+  return [...new Set(types)] as DiscoveryType[];
+}
+
+function parseClusterName(value: RawValue, setting: string): string {
+  const name = parseString(value, setting);
+  if (!/^[A-Za-z0-9._-]{1,63}$/.test(name)) throw new ConfigError(setting, value, 'must be 1-63 characters of letters, digits, dot, underscore or dash');
+  return name;
+}
+
+const NAME_PART = /^[A-Za-z0-9_.-]+$/;
+const HOST_PART = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$/;
+
+/** `name@host`; a bare `name` gets `@<hostname>`. */
+export function parseNodeName(value: RawValue, setting = 'NODE_NAME'): string {
+  const text = parseString(value, setting);
+  const at = text.indexOf('@');
+  const name = at < 0 ? text : text.slice(0, at);
+  const host = at < 0 ? hostname() : text.slice(at + 1);
+  if (!NAME_PART.test(name) || !HOST_PART.test(host)) {
+    throw new ConfigError(setting, value, 'must be name@host (letters, digits, _ . -), e.g. troupe@10.0.0.5');
+  }
+  return `${name}@${host}`;
+}
+
+export interface Seed {
+  /** `name` part, or undefined for a bare `host[:port]` candidate. */
+  name: string | undefined;
+  host: string;
+  port: number;
+  /** `host:port` to dial. */
+  address: string;
+}
+
+/** Parses a seed `name@host[:port]` (or `host[:port]`) into the address to dial. */
+export function parseSeed(value: string, defaultPort: number, setting = 'CLUSTER_NODES'): Seed {
+  const at = value.indexOf('@');
+  const name = at < 0 ? undefined : value.slice(0, at);
+  const hostPort = at < 0 ? value : value.slice(at + 1);
+  if (name !== undefined && !NAME_PART.test(name)) throw new ConfigError(setting, value, 'each entry must be name@host[:port]');
+  const { host, port } = parseHostPort(hostPort, setting, defaultPort, value);
+  return { name, host, port, address: formatAddress(host, port) };
+}
+
+function parseHostPort(text: string, setting: string, defaultPort: number, whole = text): { host: string; port: number } {
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
+  const plain = /^([A-Za-z0-9_.-]+)(?::(\d+))?$/.exec(text);
+  const match = bracketed ?? plain;
+  if (!match) throw new ConfigError(setting, whole, 'each entry must be name@host[:port] (IPv6 in brackets)');
+  const port = match[2] === undefined ? defaultPort : Number(match[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(setting, whole, 'port must be from 1 to 65535');
+  return { host: match[1]!, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Host part of `name@host`. */
+export function nodeHost(nodeName: string): string {
+  const host = nodeName.slice(nodeName.indexOf('@') + 1);
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+/** The effective configuration with secrets masked, for `troupe config` and logs. */
+export function redactConfig(config: TroupeConfig): Record<string, unknown> {
+  return {
+    ...config,
+    cookie: config.cookie === undefined ? undefined : '***',
+    apiToken: config.apiToken === undefined ? undefined : '***',
+  };
+}

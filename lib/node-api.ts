@@ -1,0 +1,99 @@
+/**
+ * The surface a running node offers to its facades (HTTP, CLI, metrics) and to
+ * embedding applications. `lib/node.ts` implements it; facades depend on this
+ * interface only, so they can be tested against a fake.
+ */
+import type { TroupeConfig } from './config.js';
+
+export type MemberState = 'joining' | 'up' | 'suspect' | 'down' | 'leaving' | 'left';
+
+export interface MemberStatus {
+  /** `name@host`. */
+  name: string;
+  /** Inter-node address `host:port`. */
+  address: string;
+  state: MemberState;
+  /** SWIM incarnation: raised by the member to refute a suspicion. */
+  incarnation: number;
+  /** Distinguishes restarts of the same name: larger is newer. */
+  generation: number;
+  /** Milliseconds since this node last heard from the member directly; null for itself or never. */
+  lastHeartbeatAgoMs: number | null;
+  /** Event-loop lag the member last reported, ms. */
+  lagMs: number;
+  /** True for the entry describing this node. */
+  self: boolean;
+}
+
+export interface DiscoveryStatus {
+  modes: string[];
+  /** Last candidate set, as addresses `host:port`. */
+  candidates: string[];
+  /** Wall-clock ISO time of the last poll or announcement; null before the first. */
+  lastPollAt: string | null;
+  lastError: string | null;
+}
+
+export interface NodeStatus {
+  node: {
+    name: string;
+    address: string;
+    generation: number;
+    state: MemberState;
+    clusterName: string;
+    httpPort: number;
+    clusterPort: number;
+    startedAt: string;
+    uptimeMs: number;
+    /** This process's recent event-loop lag (ms, p99 over the last interval). */
+    eventLoopLagMs: number;
+  };
+  /** True when this node is up and no member it knows is suspect or down. */
+  healthy: boolean;
+  members: MemberStatus[];
+  discovery: DiscoveryStatus;
+}
+
+/** Counters and gauges for /metrics, as plain numbers; read at scrape time. */
+export interface NodeStatsSnapshot {
+  membersByState: Record<MemberState, number>;
+  probesSent: number;
+  probesFailed: number;
+  indirectProbesSent: number;
+  suspicionsRaised: number;
+  suspicionsRefuted: number;
+  swimMessagesDropped: number;
+  linkFramesSent: number;
+  linkFramesReceived: number;
+  linkBytesSent: number;
+  linkBytesReceived: number;
+  linkFramesDropped: number;
+  linkReconnects: number;
+  links: number;
+  handshakeFailures: Record<string, number>;
+  eventLoopLagMs: number;
+  discoveryQueries: number;
+  discoveryFailures: Record<string, number>;
+  discoveryCandidates: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface ClusterNodeApi {
+  readonly config: TroupeConfig;
+  status(): NodeStatus;
+  stats(): NodeStatsSnapshot;
+  /** Live: the process and its actor system run. */
+  isLive(): boolean;
+  /** Ready: joined (state up) and, once tables exist, its partitions have leaders. */
+  isReady(): boolean;
+  /** Contacts `name@host[:port]` and merges its view; resolves when the push-pull answer arrives. Throws ConfigError for a malformed node, TimeoutError if it never answers. */
+  join(node: string, options?: CallOptions): Promise<void>;
+  /** Graceful leave: members see this node `left`; the process keeps its HTTP facade up until stopped. */
+  leave(options?: CallOptions): Promise<void>;
+  /** Forgets a down (or left) member for good. Throws UnknownNodeError, or ConflictError when it is not down/left. */
+  remove(name: string): void;
+}
