@@ -153,6 +153,8 @@ export interface LoadOptions {
   flags?: Record<string, string>;
   /** Explicit file; when unset, DEFAULT_CONFIG_FILE is used if it exists. */
   configFile?: string;
+  /** Read no config file at all (library use: the caller passes everything). */
+  noFile?: boolean;
   /** Programmatic overrides (library use), applied above the file and below flags. */
   overrides?: Partial<TroupeConfig>;
   cwd?: string;
@@ -173,6 +175,7 @@ export function loadConfig(options: LoadOptions = {}): TroupeConfig {
 
 function fileLayer(options: LoadOptions, cwd: string): RawLayer {
   const layer: RawLayer = new Map();
+  if (options.noFile) return layer;
   const explicit = options.configFile !== undefined;
   const path = resolve(cwd, options.configFile ?? DEFAULT_CONFIG_FILE);
   if (!existsSync(path)) {

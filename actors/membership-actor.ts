@@ -1,0 +1,205 @@
+/**
+ * The membership actor: a thin nact shell around the pure SWIM core
+ * (`lib/protocol/swim`) and the seed-retry schedule (`lib/protocol/seed-retry`).
+ *
+ * Each mailbox message becomes one `step`; the actor then performs `ready()`
+ * — sends SWIM messages on the transport's `swim` channel, contacts due
+ * seeds, publishes events and a members snapshot — calls `advance`, and arms
+ * one timer for the earliest `nextWakeAt`. Nothing else happens here.
+ *
+ * On a crash the supervisor resets the actor: a fresh core with the same
+ * generation rejoins through the last known addresses (persisted in LMDB) and
+ * the discovery candidates; peers still hold our old incarnation, which the
+ * fresh core adopts and raises when it hears of it, so the node stays in the
+ * cluster.
+ */
+import { dispatch, spawn, stop, type Ref } from 'nact';
+import type { Logger } from '../lib/log.js';
+import { SeedRetry, type SeedRetryConfig } from '../lib/protocol/seed-retry.js';
+import type { Random } from '../lib/protocol/random.js';
+import { Membership } from '../lib/protocol/swim/membership.js';
+import type { MemberView, MembershipEvent, MembershipStats, SwimMessage } from '../lib/protocol/swim/membership.js';
+import type { SwimConfig } from '../lib/protocol/swim/config.js';
+import type { NodeStateStore } from '../lib/storage/node-state.js';
+import type { Transport } from '../lib/transport/transport.js';
+import { resetWithinBudget, type SupervisionHooks } from './supervision.js';
+
+export const SWIM_CHANNEL = 'swim';
+
+export type MembershipMsg =
+  | { type: 'tick' }
+  | { type: 'swim'; from: string; payload: unknown }
+  | { type: 'join'; addresses: string[] }
+  | { type: 'candidates'; addresses: string[] }
+  | { type: 'leave' }
+  | { type: 'remove'; name: string }
+  | { type: 'lag'; lagMs: number }
+  /** Test hook: makes the handler throw, to exercise supervision. */
+  | { type: 'crash' };
+
+export interface MembershipSnapshot {
+  members: MemberView[];
+  self: MemberView;
+  stats: MembershipStats;
+}
+
+export interface MembershipActorDeps {
+  swimConfig: SwimConfig;
+  seedRetryConfig: SeedRetryConfig;
+  self: { name: string; address: string; generation: number };
+  transport: Transport;
+  store: NodeStateStore;
+  random: Random;
+  log: Logger;
+  /** Monotonic ms. */
+  now: () => number;
+  onEvent: (event: MembershipEvent) => void;
+  onSnapshot: (snapshot: MembershipSnapshot) => void;
+  supervision?: SupervisionHooks;
+}
+
+interface ActorState {
+  core: Membership;
+  seeds: SeedRetry;
+}
+
+export interface MembershipActorHandle {
+  /** Delivers a message unless the actor has been stopped. */
+  send(msg: MembershipMsg): void;
+  /** Stops the timer and the actor; later sends are ignored. Idempotent. */
+  stop(): void;
+}
+
+/** Spawns the membership actor under `parent` and routes the transport's swim channel to it. */
+export function spawnMembershipActor(parent: Ref<any>, deps: MembershipActorDeps): MembershipActorHandle {
+  const shell = new MembershipShell(deps);
+  const ref = spawn(parent, (state: ActorState, msg: MembershipMsg) => shell.handle(state, msg), 'membership', {
+    initialStateFunc: () => shell.init(),
+    onCrash: resetWithinBudget<MembershipMsg>('membership', deps.log, deps.supervision),
+  });
+  shell.bind(ref);
+  deps.transport.onMessage(SWIM_CHANNEL, (from, payload) => shell.send({ type: 'swim', from: from.address, payload }));
+  return { send: (msg) => shell.send(msg), stop: () => shell.stop() };
+}
+
+class MembershipShell {
+  private timer: NodeJS.Timeout | undefined;
+  private candidates: string[] = [];
+  private lastLag = 0;
+  private lastPersisted = '';
+  private ref: Ref<MembershipMsg> | undefined;
+  private stopped = false;
+  private readonly pending: MembershipMsg[] = [];
+
+  constructor(private readonly deps: MembershipActorDeps) {}
+
+  bind(ref: Ref<MembershipMsg>): void {
+    this.ref = ref;
+    for (const msg of this.pending.splice(0)) dispatch(ref, msg);
+  }
+
+  send(msg: MembershipMsg): void {
+    if (this.stopped) return;
+    if (this.ref === undefined) this.pending.push(msg);
+    else dispatch(this.ref, msg);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.ref) stop(this.ref);
+  }
+
+  /** Builds a fresh core; after a reset it rejoins through every address it knew. */
+  init(): ActorState {
+    const { deps } = this;
+    const now = deps.now();
+    const core = new Membership(deps.swimConfig, deps.self, deps.random.fork(), now);
+    const seeds = new SeedRetry(deps.seedRetryConfig, deps.self.address, deps.random.fork());
+    const known = deps.store.knownAddresses().filter((a) => a !== deps.self.address);
+    // Runs inside spawn (before bind) and on every reset: queue, do not dispatch directly.
+    this.send({ type: 'candidates', addresses: this.candidates });
+    this.send({ type: 'join', addresses: known });
+    return { core, seeds };
+  }
+
+  handle(state: ActorState, msg: MembershipMsg): ActorState {
+    const now = this.deps.now();
+    const { core, seeds } = state;
+    switch (msg.type) {
+      case 'tick':
+        core.step({ type: 'tick' }, now);
+        seeds.step({ type: 'tick' }, now);
+        break;
+      case 'swim':
+        core.step({ type: 'message', from: msg.from, msg: msg.payload as SwimMessage }, now);
+        break;
+      case 'join':
+        core.step({ type: 'join', addresses: msg.addresses }, now);
+        break;
+      case 'candidates':
+        this.candidates = msg.addresses;
+        seeds.step({ type: 'candidates', addresses: msg.addresses }, now);
+        break;
+      case 'leave':
+        core.step({ type: 'leave' }, now);
+        break;
+      case 'remove':
+        core.step({ type: 'remove', name: msg.name }, now);
+        break;
+      case 'lag':
+        if (msg.lagMs !== this.lastLag) core.step({ type: 'local-lag', lagMs: msg.lagMs }, now);
+        this.lastLag = msg.lagMs;
+        break;
+      case 'crash':
+        throw new Error('injected crash (test hook)');
+    }
+    this.perform(state, now);
+    return state;
+  }
+
+  private perform(state: ActorState, now: number): void {
+    const { core, seeds } = state;
+    const ready = core.ready();
+    for (const out of ready.messages) this.deps.transport.send(out.to, SWIM_CHANNEL, out.msg);
+    core.advance(ready);
+
+    const members = core.members(now);
+    const liveAddresses = members.filter((m) => m.state !== 'down' && m.state !== 'left').map((m) => m.address);
+    seeds.step({ type: 'live-members', addresses: liveAddresses }, now);
+    const seedReady = seeds.ready();
+    if (seedReady.messages.length > 0) core.step({ type: 'join', addresses: seedReady.messages.map((m) => m.to) }, now);
+    seeds.advance(seedReady);
+    // The join above may have produced messages; send them in this same turn.
+    const joinReady = core.ready();
+    for (const out of joinReady.messages) this.deps.transport.send(out.to, SWIM_CHANNEL, out.msg);
+    core.advance(joinReady);
+
+    this.deps.onSnapshot({ members, self: core.self(), stats: core.stats() });
+    for (const event of [...ready.events, ...joinReady.events]) this.deps.onEvent(event);
+    if (ready.events.length + joinReady.events.length > 0) this.persistKnown(members);
+    this.arm(earliest(joinReady.nextWakeAt, seeds.ready().nextWakeAt), now);
+  }
+
+  private persistKnown(members: MemberView[]): void {
+    const addresses = members.filter((m) => m.state !== 'left' && m.address !== this.deps.self.address).map((m) => m.address);
+    const key = addresses.sort().join(',');
+    if (key === this.lastPersisted) return;
+    this.lastPersisted = key;
+    this.deps.store.saveKnownAddresses(addresses).catch((err) => this.deps.log.warn({ err }, 'could not persist known member addresses'));
+  }
+
+  private arm(wakeAt: number | null, now: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (wakeAt === null || this.stopped) return;
+    this.timer = setTimeout(() => this.send({ type: 'tick' }), Math.max(0, Math.ceil(wakeAt - now)));
+  }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}

@@ -1,0 +1,90 @@
+/**
+ * Discovery proposes candidate nodes; membership decides who is alive.
+ *
+ * Every mode (static list, multicast/mDNS, DNS SRV) implements `Discovery`.
+ * A mode keeps its last good candidate set when a lookup fails (a failed or
+ * partial lookup never removes known members) and reports failures in
+ * `status()` rather than throwing: discovery must never crash a node.
+ */
+
+/** A node that may be part of the cluster. */
+export interface Candidate {
+  /** `host:port` of its inter-node listener. */
+  address: string;
+  /** Node name when the mode knows it (the handshake learns the real one). */
+  name?: string;
+  /** Which mode proposed it. */
+  source: string;
+}
+
+export interface DiscoveryState {
+  mode: string;
+  candidates: Candidate[];
+  /** Wall-clock ms of the last lookup or announcement; null before the first. */
+  lastPollAt: number | null;
+  lastError: string | null;
+  queries: number;
+  failures: Record<string, number>;
+}
+
+export interface Discovery {
+  readonly mode: string;
+  /** Starts lookups or announcements. Idempotent. Never rejects for a lookup failure. */
+  start(options?: { signal?: AbortSignal }): Promise<void>;
+  /** The last good candidate set. */
+  candidates(): Candidate[];
+  /** Called whenever the candidate set changes. */
+  onChange(listener: (candidates: Candidate[]) => void): void;
+  state(): DiscoveryState;
+  /** Stops lookups and withdraws announcements. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Union of several modes' candidates (e.g. `dns,static`), deduplicated by address. */
+export class CombinedDiscovery implements Discovery {
+  readonly mode: string;
+  private readonly listeners: Array<(candidates: Candidate[]) => void> = [];
+
+  constructor(private readonly parts: Discovery[]) {
+    this.mode = parts.map((p) => p.mode).join(',');
+    for (const part of parts) part.onChange(() => this.emit());
+  }
+
+  async start(options?: { signal?: AbortSignal }): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.start(options)));
+  }
+
+  candidates(): Candidate[] {
+    const byAddress = new Map<string, Candidate>();
+    for (const part of this.parts) for (const c of part.candidates()) if (!byAddress.has(c.address)) byAddress.set(c.address, c);
+    return [...byAddress.values()];
+  }
+
+  onChange(listener: (candidates: Candidate[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  state(): DiscoveryState {
+    const states = this.parts.map((p) => p.state());
+    const failures: Record<string, number> = {};
+    for (const s of states) for (const [reason, n] of Object.entries(s.failures)) failures[reason] = (failures[reason] ?? 0) + n;
+    const polls = states.map((s) => s.lastPollAt).filter((t): t is number => t !== null);
+    return {
+      mode: this.mode,
+      candidates: this.candidates(),
+      lastPollAt: polls.length ? Math.max(...polls) : null,
+      lastError: states.map((s) => s.lastError && `${s.mode}: ${s.lastError}`).filter(Boolean).join('; ') || null,
+      queries: states.reduce((n, s) => n + s.queries, 0),
+      failures,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.close()));
+  }
+
+  private emit(): void {
+    const candidates = this.candidates();
+    for (const listener of this.listeners) listener(candidates);
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * troupe's public API.
+ *
+ * ```ts
+ * import { startNode } from 'troupe';
+ * const node = await startNode({ config: { nodeName: 'a@127.0.0.1', clusteringEnabled: true, clusterNodes: ['b@127.0.0.1:9101'] } });
+ * node.on('member-up', (m) => console.log(m.name, 'is up'));
+ * console.log(node.members());
+ * await node.stop(); // graceful leave
+ * ```
+ */
+export { startNode, TroupeNode } from './node.js';
+export type { StartNodeOptions, TroupeNodeEvents } from './node.js';
+export { loadConfig, defaultConfig, localTestConfig, redactConfig, parseSeed, SETTINGS } from './config.js';
+export type { TroupeConfig, DiscoveryType, TlsFiles, LoadOptions, Seed } from './config.js';
+export * from './errors.js';
+export type { ClusterNodeApi, MemberState, MemberStatus, NodeStatus, NodeStatsSnapshot, DiscoveryStatus, CallOptions } from './node-api.js';
+export type { Candidate, Discovery, DiscoveryState } from '../discovery/index.js';
+export { registerDiscovery } from '../discovery/index.js';

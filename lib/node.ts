@@ -1,0 +1,358 @@
+/**
+ * startNode: the one place that wires a troupe node together.
+ *
+ * Order of start: durable state (LMDB: allocate this start's generation) →
+ * transport (listen) → actor system with the supervised membership actor →
+ * discovery (candidates feed the membership actor's seed retry) → event-loop
+ * monitor (lag is carried in acks) → HTTP facade. Stop runs the reverse, after
+ * a graceful leave so peers see this node `left`, never `down`.
+ */
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
+import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
+import { createDiscovery, type Discovery } from '../discovery/index.js';
+import { formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
+import { ConflictError, NotRunningError, TimeoutError, UnknownNodeError } from './errors.js';
+import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
+import { createHttpApp } from './http/app.js';
+import { startHttpServer } from './http/server.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import type { CallOptions, ClusterNodeApi, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
+import { SeededRandom } from './protocol/random.js';
+import { defaultSwimConfig } from './protocol/swim/config.js';
+import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
+import { NodeStateStore } from './storage/node-state.js';
+import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
+import { createTcpTransport } from './transport/tcp-transport.js';
+import type { Transport } from './transport/transport.js';
+
+export interface StartNodeOptions {
+  /** Settings; missing ones take their defaults (the config file and environment are not read). */
+  config?: Partial<TroupeConfig>;
+  /** Use this logger instead of a new pino logger at config.logLevel. */
+  log?: Logger;
+  /** Enables test hooks (POST /debug/block, /debug/crash/:actor). Also on with TROUPE_TEST_HOOKS=1. */
+  testHooks?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Used when COOKIE is unset: fine for a laptop, refused by nothing. Production must set COOKIE. */
+const DEVELOPMENT_COOKIE = 'troupe-development-cookie';
+
+/** Events a node emits; each member event carries the member's status. */
+export interface TroupeNodeEvents {
+  'member-joining': [MemberStatus];
+  'member-up': [MemberStatus];
+  'member-suspect': [MemberStatus];
+  'member-down': [MemberStatus];
+  'member-leaving': [MemberStatus];
+  'member-left': [MemberStatus];
+  'member-removed': [MemberStatus];
+  'self-up': [];
+  'leave-complete': [];
+}
+
+export async function startNode(options: StartNodeOptions = {}): Promise<TroupeNode> {
+  const config = loadConfig({ env: {}, overrides: options.config, noFile: true });
+  const node = new TroupeNode(config, options.log ?? createLogger(config.logLevel, { node: config.nodeName }), options.testHooks ?? process.env.TROUPE_TEST_HOOKS === '1');
+  try {
+    await node.start(options.signal);
+  } catch (err) {
+    await node.stop({ leave: false }).catch(() => {});
+    throw err;
+  }
+  return node;
+}
+
+export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements ClusterNodeApi {
+  readonly name: string;
+  readonly startedAt = new Date();
+  generation = 0;
+  address = '';
+  httpPort = 0;
+  clusterPort = 0;
+  /** The nact actor system: spawn application actors under it. */
+  system: Ref<never> | undefined;
+
+  private store: NodeStateStore | undefined;
+  private transport: Transport | undefined;
+  private membership: MembershipActorHandle | undefined;
+  private discovery: Discovery | undefined;
+  private lagMonitor: EventLoopMonitor | undefined;
+  private http: { port: number; close(): Promise<void> } | undefined;
+  private snapshot: MembershipSnapshot | undefined;
+  private running = false;
+  private stopping: Promise<void> | undefined;
+  private leaving: Promise<void> | undefined;
+  private actorRestarts = 0;
+
+  constructor(
+    readonly config: TroupeConfig,
+    readonly log: Logger,
+    private readonly testHooks: boolean,
+  ) {
+    super();
+    this.name = config.nodeName;
+  }
+
+  /** @internal use startNode */
+  async start(signal?: AbortSignal): Promise<void> {
+    const { config, log } = this;
+    signal?.throwIfAborted();
+    this.store = new NodeStateStore(config.dataDir);
+    this.generation = this.store.nextGeneration(Date.now());
+    const random = new SeededRandom(randomInt(2 ** 32 - 1));
+    if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
+
+    this.transport = this.createTransport(random);
+    const bound = await this.transport.start({ signal });
+    this.clusterPort = bound.port;
+    this.address = formatAddress(nodeHost(config.nodeName), bound.port);
+    this.transport.onEvent((event) => {
+      if (event.type === 'link-up') log.debug({ peer: event.peer }, 'link up');
+      else if (event.type === 'link-down') log.debug({ peer: event.peer, reason: event.reason }, 'link down');
+    });
+
+    this.system = startActorSystem();
+    this.membership = spawnMembershipActor(this.system, {
+      swimConfig: defaultSwimConfig(config.heartbeatIntervalMs, config.heartbeatTimeoutMs),
+      seedRetryConfig: { baseDelayMs: Math.min(1000, config.heartbeatIntervalMs), maxDelayMs: 30_000 },
+      self: { name: this.name, address: this.address, generation: this.generation },
+      transport: this.transport,
+      store: this.store,
+      random,
+      log: log.child({ component: 'membership' }),
+      now: () => performance.now(),
+      onEvent: (event) => this.onMembershipEvent(event),
+      onSnapshot: (snapshot) => (this.snapshot = snapshot),
+      supervision: { onRestart: () => this.actorRestarts++ },
+    });
+
+    this.discovery = createDiscovery(config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] }, log.child({ component: 'discovery' }));
+    this.discovery.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
+    await this.discovery.start({ signal });
+    const candidates = this.discovery.candidates().map((c) => c.address);
+    this.membership.send({ type: 'candidates', addresses: candidates });
+    if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
+
+    this.lagMonitor = startEventLoopMonitor();
+    this.lagMonitor.onSample((lagMs) => this.membership?.send({ type: 'lag', lagMs }));
+
+    const metrics = createMetrics(() => this.stats());
+    const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
+    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port });
+    this.httpPort = this.http.port;
+    this.running = true;
+    this.writePortsFile();
+    log.info({ address: this.address, httpPort: this.httpPort, generation: this.generation, candidates }, 'node started');
+  }
+
+  private createTransport(random: SeededRandom): Transport {
+    const { config } = this;
+    const options = {
+      self: { name: this.name, generation: this.generation },
+      advertisedAddress: formatAddress(nodeHost(config.nodeName), config.clusterPort),
+      bindHost: config.clusterBind,
+      port: config.clusterPort,
+      clusterName: config.clusterName,
+      cookie: config.cookie ?? DEVELOPMENT_COOKIE,
+      maxFrameBytes: config.maxFrameBytes,
+      random: random.fork(),
+      log: this.log.child({ component: 'transport' }),
+      ...(config.tls ? { tls: config.tls } : {}),
+    };
+    // Clustering off: a standalone node that neither listens nor dials.
+    return config.clusteringEnabled ? createTcpTransport(options) : createMemoryTransport(new MemoryHub(), options);
+  }
+
+  private writePortsFile(): void {
+    const ports = { pid: process.pid, node: this.name, http: this.httpPort, cluster: this.clusterPort, address: this.address, generation: this.generation };
+    writeFileSync(join(this.config.dataDir, 'ports.json'), JSON.stringify(ports) + '\n');
+  }
+
+  private debugHooks() {
+    return {
+      /** Blocks the event loop for `ms`, as a CPU-bound task would. */
+      block: (ms: number) => {
+        const until = performance.now() + ms;
+        while (performance.now() < until) {
+          // busy: that is the point
+        }
+      },
+      crash: (actor: string) => {
+        if (actor !== 'membership') throw new UnknownNodeError(actor);
+        this.membership?.send({ type: 'crash' });
+      },
+      restarts: () => this.actorRestarts,
+    };
+  }
+
+  private onMembershipEvent(event: MembershipEvent): void {
+    if (event.type === 'rejected') {
+      this.log.warn({ input: event.input, reason: event.reason }, 'membership request rejected');
+      return;
+    }
+    if (event.type === 'self-up' || event.type === 'leave-complete') {
+      this.log.info(event.type === 'self-up' ? 'this node is up' : 'leave complete');
+      this.emit(event.type);
+      return;
+    }
+    const member = this.toStatus(event.member);
+    this.log.info({ member: member.name, address: member.address, state: member.state, incarnation: member.incarnation, generation: member.generation }, event.type);
+    this.emit(event.type, member);
+  }
+
+  private toStatus(m: MemberView): MemberStatus {
+    return {
+      name: m.name,
+      address: m.address,
+      state: m.state,
+      incarnation: m.incarnation,
+      generation: m.generation,
+      lastHeartbeatAgoMs: m.lastHeardAgoMs === null ? null : Math.round(m.lastHeardAgoMs),
+      lagMs: m.lagMs,
+      self: m.name === this.name,
+    };
+  }
+
+  /** Every member this node knows, itself included. */
+  members(): MemberStatus[] {
+    return (this.snapshot?.members ?? []).map((m) => this.toStatus(m)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  selfState(): MemberState {
+    return this.snapshot?.self.state ?? 'joining';
+  }
+
+  status(): NodeStatus {
+    const members = this.members();
+    const self = this.snapshot?.self;
+    const discovery = this.discovery?.state();
+    return {
+      node: {
+        name: this.name,
+        address: this.address,
+        generation: this.generation,
+        state: this.selfState(),
+        clusterName: this.config.clusterName,
+        httpPort: this.httpPort,
+        clusterPort: this.clusterPort,
+        startedAt: this.startedAt.toISOString(),
+        uptimeMs: Date.now() - this.startedAt.getTime(),
+        eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
+      },
+      healthy: self?.state === 'up' && members.every((m) => m.state !== 'suspect' && m.state !== 'down'),
+      members,
+      discovery: {
+        modes: this.config.clusteringEnabled ? this.config.discoveryTypes : [],
+        candidates: discovery?.candidates.map((c) => c.address) ?? [],
+        lastPollAt: discovery?.lastPollAt ? new Date(discovery.lastPollAt).toISOString() : null,
+        lastError: discovery?.lastError ?? null,
+      },
+    };
+  }
+
+  stats(): NodeStatsSnapshot {
+    const membersByState: Record<MemberState, number> = { joining: 0, up: 0, suspect: 0, down: 0, leaving: 0, left: 0 };
+    for (const m of this.snapshot?.members ?? []) membersByState[m.state]++;
+    const swim = this.snapshot?.stats;
+    const link = this.transport?.stats();
+    const discovery = this.discovery?.state();
+    return {
+      membersByState,
+      probesSent: swim?.probesSent ?? 0,
+      probesFailed: swim?.probesFailed ?? 0,
+      indirectProbesSent: swim?.indirectProbesSent ?? 0,
+      suspicionsRaised: swim?.suspicionsRaised ?? 0,
+      suspicionsRefuted: swim?.suspicionsRefuted ?? 0,
+      swimMessagesDropped: swim?.messagesDropped ?? 0,
+      linkFramesSent: link?.framesSent ?? 0,
+      linkFramesReceived: link?.framesReceived ?? 0,
+      linkBytesSent: link?.bytesSent ?? 0,
+      linkBytesReceived: link?.bytesReceived ?? 0,
+      linkFramesDropped: link?.framesDropped ?? 0,
+      linkReconnects: link?.reconnects ?? 0,
+      links: this.transport?.links().length ?? 0,
+      handshakeFailures: { ...(link?.handshakeFailures ?? {}) },
+      eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
+      discoveryQueries: discovery?.queries ?? 0,
+      discoveryFailures: discovery?.failures ?? {},
+      discoveryCandidates: discovery?.candidates.length ?? 0,
+    };
+  }
+
+  isLive(): boolean {
+    return this.running;
+  }
+
+  isReady(): boolean {
+    return this.running && this.selfState() === 'up';
+  }
+
+  async join(node: string, options: CallOptions = {}): Promise<void> {
+    this.assertRunning();
+    const seed = parseSeed(node, this.config.clusterPort, 'node');
+    if (seed.address === this.address) return;
+    this.membership!.send({ type: 'join', addresses: [seed.address] });
+    const timeoutMs = options.timeoutMs ?? Math.max(5000, this.config.heartbeatIntervalMs * 2);
+    await this.waitFor(() => this.members().some((m) => m.address === seed.address && !m.self && m.state !== 'down' && m.state !== 'left'), `join of ${node}`, timeoutMs, options.signal);
+  }
+
+  async leave(options: CallOptions = {}): Promise<void> {
+    this.assertRunning();
+    this.leaving ??= (async () => {
+      const done = new Promise<void>((resolve) => this.once('leave-complete', () => resolve()));
+      this.membership!.send({ type: 'leave' });
+      const timeoutMs = options.timeoutMs ?? Math.max(3000, this.config.heartbeatIntervalMs);
+      await Promise.race([done, this.waitFor(() => this.selfState() === 'left', 'graceful leave', timeoutMs, options.signal)]);
+    })();
+    await this.leaving;
+  }
+
+  remove(name: string): void {
+    this.assertRunning();
+    const member = this.members().find((m) => m.name === name);
+    if (!member) throw new UnknownNodeError(name);
+    if (member.self) throw new ConflictError(`${name} is this node: use POST /api/cluster/leave to leave`);
+    if (member.state !== 'down' && member.state !== 'left') throw new ConflictError(`${name} is ${member.state}; only a down or left member can be removed`);
+    this.membership!.send({ type: 'remove', name });
+  }
+
+  /** Graceful leave (unless `leave: false`), then closes everything. Idempotent. */
+  stop(options: { leave?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.leave ?? true);
+    return this.stopping;
+  }
+
+  private async shutdown(leave: boolean): Promise<void> {
+    if (leave && this.running && this.config.clusteringEnabled && this.selfState() !== 'left') {
+      await this.leave().catch((err) => this.log.warn({ err }, 'graceful leave did not complete; stopping anyway'));
+    }
+    this.running = false;
+    await this.http?.close().catch(() => {});
+    await this.discovery?.close().catch(() => {});
+    this.lagMonitor?.stop();
+    await this.transport?.stop().catch(() => {});
+    this.membership?.stop();
+    if (this.system) stopActor(this.system);
+    await this.store?.close().catch(() => {});
+    this.log.info('node stopped');
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw new NotRunningError(`node ${this.name}`);
+  }
+
+  private async waitFor(condition: () => boolean, what: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition()) {
+      signal?.throwIfAborted();
+      if (performance.now() > deadline) throw new TimeoutError(what, timeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
