@@ -1,0 +1,136 @@
+/**
+ * The one place where failures become HTTP responses.
+ *
+ * Every error the facade answers with has the body
+ * `{ "error": { "code": "ERR_…", "message": "…" } }`: `code` is stable and
+ * meant for scripts, `message` says what was wrong and what to do. A
+ * `TroupeError` is mapped by its `code` (`STATUS_BY_CODE`, checked for
+ * completeness by the compiler); problems that exist only at the HTTP layer
+ * (wrong method, wrong media type, body too large) are `HttpError`s carrying
+ * their own status. Anything else, including a value thrown that is not an
+ * Error, is logged with its stack and answered with a 500 that reveals
+ * nothing of the internals: a handler bug must never take the process down.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from '../log.js';
+import { TroupeError, type ErrorCode } from '../errors.js';
+
+/** Codes of failures that exist only at the HTTP layer. */
+export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE';
+
+export type HttpErrorCode = ErrorCode | HttpOnlyCode;
+
+export interface ErrorBody {
+  error: { code: HttpErrorCode; message: string };
+}
+
+/**
+ * HTTP status for each `TroupeError` code. Failures reported by a peer the
+ * node contacted on the caller's behalf (cookie, cluster name, protocol
+ * version, bad frame) are 502: the request was fine, the other node refused.
+ * Transient conditions the caller may retry are 503.
+ */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_CONFIG: 400, // a malformed value the caller sent, e.g. a node string
+  ERR_UNAUTHORIZED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_NOT_FOUND: 404,
+  ERR_UNKNOWN_NODE: 404,
+  ERR_CONFLICT: 409,
+  ERR_INTERNAL: 500,
+  ERR_AUTHENTICATION: 502,
+  ERR_CLUSTER_NAME: 502,
+  ERR_PROTOCOL_VERSION: 502,
+  ERR_FRAME: 502,
+  ERR_LINK_CLOSED: 503,
+  ERR_QUEUE_FULL: 503,
+  ERR_NOT_RUNNING: 503,
+  ERR_ABORTED: 503,
+  ERR_TIMEOUT: 504,
+};
+
+/** Code used when only a status is known (hono's HTTPException). */
+const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
+  400: 'ERR_BAD_REQUEST',
+  401: 'ERR_UNAUTHORIZED',
+  403: 'ERR_FORBIDDEN',
+  404: 'ERR_NOT_FOUND',
+  405: 'ERR_METHOD_NOT_ALLOWED',
+  409: 'ERR_CONFLICT',
+  413: 'ERR_PAYLOAD_TOO_LARGE',
+  415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  504: 'ERR_TIMEOUT',
+};
+
+/** A failure of the HTTP exchange itself, with the status to answer. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: HttpErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+interface Problem {
+  status: ContentfulStatusCode;
+  code: HttpErrorCode;
+  message: string;
+  headers: Record<string, string>;
+}
+
+const INTERNAL_MESSAGE = 'internal error: the request failed inside the node; its log has the details';
+
+/** Status, code and message to answer for any thrown value. */
+export function problemFor(err: unknown): Problem {
+  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message, headers: err.headers };
+  if (err instanceof TroupeError) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    return { status, code: err.code, message: status === 500 ? INTERNAL_MESSAGE : err.message, headers: {} };
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const code = CODE_BY_STATUS[status] ?? (status >= 500 ? 'ERR_INTERNAL' : 'ERR_BAD_REQUEST');
+    return { status, code, message: err.message || `HTTP ${status}`, headers: {} };
+  }
+  return { status: 500, code: 'ERR_INTERNAL', message: INTERNAL_MESSAGE, headers: {} };
+}
+
+/** A JSON error response in the facade's shape. */
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: HttpErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  const body: ErrorBody = { error: { code, message } };
+  return c.json(body, status, headers);
+}
+
+/** hono `onError`: maps, logs server-side failures with their stack, answers JSON. */
+export function createErrorHandler(log: Logger): ErrorHandler {
+  return (err, c) => {
+    const problem = problemFor(err);
+    const request = { method: c.req.method, path: c.req.path };
+    if (problem.status >= 500) log.error({ err, ...request, status: problem.status }, 'HTTP request failed');
+    else log.debug({ ...request, status: problem.status, code: problem.code, reason: problem.message }, 'HTTP request rejected');
+    return errorResponse(c, problem.status, problem.code, problem.message, problem.headers);
+  };
+}
+
+/** hono `notFound`: an unknown route is a JSON 404 like every other error. */
+export const notFoundHandler: NotFoundHandler = (c) =>
+  errorResponse(c, 404, 'ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}: see docs/HTTP_API.md for the endpoints`);
+
+/** Answer for a known path requested with a method it does not serve. */
+export function methodNotAllowedResponse(c: Context, allowed: readonly string[]): Response {
+  const allow = allowed.join(', ');
+  return errorResponse(c, 405, 'ERR_METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`, { Allow: allow });
+}

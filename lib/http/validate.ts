@@ -1,0 +1,44 @@
+/**
+ * Reading and checking request input. A request is rejected before anything
+ * is applied, with a message naming the field and the rule: 415 when the body
+ * is not declared as JSON, 400 when it is not valid JSON or does not match
+ * the route's schema.
+ */
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { BadRequestError } from '../errors.js';
+import { HttpError } from './error-handler.js';
+
+/** Parses the JSON body of `c` and validates it against `schema`. */
+export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const type = mediaType(c.req.header('content-type'));
+  if (type !== 'application/json' && !type.endsWith('+json')) {
+    throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${type || 'none'})`);
+  }
+  const text = await c.req.text();
+  if (text.trim() === '') throw new BadRequestError('request body is empty: send a JSON object');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BadRequestError(`malformed JSON body: ${(err as Error).message}`);
+  }
+  return check(schema, value);
+}
+
+/** Validates `value` (a body, or route parameters) or throws a BadRequestError naming the fields. */
+export function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new BadRequestError(result.error.issues.map(describeIssue).join('; '));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.path.length === 0) return issue.message;
+  return `field ${JSON.stringify(issue.path.join('.'))} ${issue.message}`;
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
