@@ -7,7 +7,8 @@
  * 1. request metrics (sees the final status of everything below, 405s and
  *    errors included);
  * 2. 405 for a known path asked with another method, with `Allow`;
- * 3. a body limit on `/api/*` (413 before the body is read past the limit);
+ * 3. a body limit on every request with a body (413 before the body is read
+ *    past the limit);
  * 4. per route: the operator guard on mutations, then validation, then the node.
  */
 import { Hono } from 'hono';
@@ -20,6 +21,7 @@ import { requireOperator } from './auth.js';
 import { createErrorHandler, errorResponse, methodNotAllowedResponse, notFoundHandler } from './error-handler.js';
 import { requestMetrics } from './request-metrics.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { debugRoutes, type DebugHooks } from './routes/debug.js';
 import { healthRoutes } from './routes/health.js';
 import type { HttpEnv } from './types.js';
 
@@ -30,13 +32,16 @@ export interface HttpAppOptions {
   /** Bearer token for mutating calls (CLUSTER_API_TOKEN); unset: loopback callers only. */
   apiToken?: string | undefined;
   metrics: Metrics;
+  /** The facade's logger; the caller gives it its bindings (`{ component: 'http' }`). */
   log: Logger;
   /** @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
+  /** Fault hooks for integration tests; `/debug/*` exists only when set. */
+  debug?: DebugHooks | undefined;
 }
 
 export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<HttpEnv> {
-  const log = opts.log.child({ component: 'http' });
+  const { log } = opts;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onError = createErrorHandler(log);
   const app = new Hono<HttpEnv>();
@@ -46,7 +51,6 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   app.use(requestMetrics(opts.metrics, log, onError));
   app.use(methodNotAllowed<HttpEnv>({ app, onMethodNotAllowed: methodNotAllowedResponse }));
   app.use(
-    '/api/*',
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
@@ -54,7 +58,9 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   );
 
   app.route('/health', healthRoutes(node));
-  app.route('/api/cluster', clusterRoutes(node, requireOperator({ apiToken: opts.apiToken })));
+  const guard = requireOperator({ apiToken: opts.apiToken });
+  app.route('/api/cluster', clusterRoutes(node, guard));
+  if (opts.debug) app.route('/debug', debugRoutes(opts.debug, guard));
   app.get('/metrics', async (c) => c.body(await opts.metrics.render(), 200, { 'Content-Type': opts.metrics.contentType }));
 
   return app;
