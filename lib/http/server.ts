@@ -6,6 +6,10 @@
  * idempotent: it stops accepting, closes idle keep-alive connections at once
  * and, after `closeGraceMs`, any connection still busy, so a stop is bounded.
  * Request timeouts bound how long a slow client may hold a connection.
+ *
+ * @hono/node-server keeps its default of replacing the global Request and
+ * Response with its lighter subclasses: hono middleware that rebuilds a
+ * request (body-limit on a body of unknown length) needs them.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -36,7 +40,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
 export async function startHttpServer(app: FetchApp, options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createAdaptorServer({ fetch: (request, env) => app.fetch(request, env as HttpBindings), overrideGlobalObjects: false }) as Server;
+  const server = createAdaptorServer({ fetch: (request, env) => app.fetch(request, env as HttpBindings) }) as Server;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
 

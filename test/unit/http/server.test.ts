@@ -15,6 +15,28 @@ describe('startHttpServer', () => {
       const res = await fetch(`${base}/api/cluster/leave`, { method: 'POST' });
       assert.equal(res.status, 202);
       assert.equal(node.calls.length, 1);
+      // Bodies as a real socket delivers them: none, declared length, chunked.
+      const removed = await fetch(`${base}/api/cluster/nodes/n2%40127.0.0.1`, { method: 'DELETE' });
+      assert.equal(removed.status, 200, await removed.text());
+      const chunked = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"node":'));
+          controller.enqueue(new TextEncoder().encode('"n3@127.0.0.1"}'));
+          controller.close();
+        },
+      });
+      const joined = await fetch(`${base}/api/cluster/join`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: chunked, duplex: 'half' } as RequestInit);
+      assert.equal(joined.status, 200, await joined.text());
+      const big = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(`{"node":"${'x'.repeat(70 * 1024)}"}`));
+          controller.close();
+        },
+      });
+      const tooBig = await fetch(`${base}/api/cluster/join`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: big, duplex: 'half' } as RequestInit);
+      assert.equal(tooBig.status, 413);
+      const declared = await fetch(`${base}/api/cluster/join`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
+      assert.equal(declared.status, 413);
     } finally {
       await Promise.all([server.close(), server.close()]);
       await server.close();
