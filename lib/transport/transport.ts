@@ -1,0 +1,234 @@
+/**
+ * The inter-node transport: one authenticated, ordered link per pair of
+ * nodes, carrying small messages on named channels ('swim', 'actor', 'raft').
+ *
+ * Contract, common to every implementation (tcp, memory):
+ *
+ * - Links are keyed by the peer's advertised address (`host:port`). Sending to
+ *   an address with no link queues the message and dials; an address that
+ *   turns out to advertise another one is aliased to it.
+ * - Delivery is in order per link and at most once. A link that goes down
+ *   loses what was in flight; frames still queued survive and go out on the
+ *   next link to the same address. Reliable layers (Raft, remote actors with
+ *   acknowledgements) retry on their own; membership tolerates loss.
+ * - Backpressure is explicit: each link has a bounded queue of outbound
+ *   frames. When it is full, `send` drops the new frame, counts it in
+ *   `framesDropped` and returns false. It never blocks and never throws for
+ *   network reasons.
+ * - A link is up only after both sides proved knowledge of the cluster cookie
+ *   (see handshake.ts). Failures are events and counters, never exceptions:
+ *   one bad peer cannot affect the links to other peers.
+ */
+
+import type { Logger } from 'pino';
+import type { Random } from '../protocol/random.js';
+
+/** Who is at the other end of a link, as the peer itself declared it in the handshake. */
+export interface PeerIdentity {
+  /** The node name, `name@host`; unique in the cluster. */
+  name: string;
+  /** The advertised address `host:port` that other nodes dial. */
+  address: string;
+  /** Increases every time the node restarts; tells a restarted peer from a reconnected one. */
+  generation: number;
+}
+
+export type HandshakeFailureReason =
+  | 'bad-cookie'
+  | 'cluster-name'
+  | 'protocol-version'
+  | 'bad-frame'
+  | 'frame-too-large'
+  | 'timeout'
+  | 'tls'
+  | 'duplicate'
+  | 'closed';
+
+export const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailureReason[] = [
+  'bad-cookie',
+  'cluster-name',
+  'protocol-version',
+  'bad-frame',
+  'frame-too-large',
+  'timeout',
+  'tls',
+  'duplicate',
+  'closed',
+];
+
+export type TransportEvent =
+  | { type: 'link-up'; peer: PeerIdentity }
+  | { type: 'link-down'; peer: PeerIdentity; reason: string }
+  | { type: 'handshake-failed'; remoteAddress: string; reason: HandshakeFailureReason; message: string };
+
+/** Why an established link was closed because of what the peer sent. */
+export type FrameErrorReason = 'bad-frame' | 'frame-too-large';
+
+/** Plain monotonic counters since the transport was created. `stats()` returns a fresh copy. */
+export interface TransportStats {
+  framesSent: number;
+  framesReceived: number;
+  /** Frame bytes including the 4-byte length prefix; TLS overhead not included. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Frames refused by `send` because the link's queue was full (send returned false). */
+  framesDropped: number;
+  /** Queued frames given up: the peer stayed unreachable past `giveUpAfterMs`, or the transport stopped. */
+  framesDiscarded: number;
+  /** Frames received on a channel that has no handler. */
+  framesUnrouted: number;
+  /** Message handlers that threw; the link stays up. */
+  handlerErrors: number;
+  /** Handshakes that did not produce a link, by reason. Duplicate links closed by the tie-break are not failures. */
+  handshakeFailures: Record<HandshakeFailureReason, number>;
+  /** Established links closed because the peer sent an undecodable or oversized frame. */
+  frameErrors: Record<FrameErrorReason, number>;
+  /** Connections closed by the simultaneous-dial tie-break (not failures). */
+  duplicatesClosed: number;
+  linksUp: number;
+  linksDown: number;
+  /** Links established to an address that had a link before (a reconnect after a loss or a peer restart). */
+  reconnects: number;
+  /** Dials that never reached the handshake (refused, unreachable, connect timeout). */
+  dialFailures: number;
+}
+
+export interface LinkInfo {
+  peer: PeerIdentity;
+  /** 'out' when this node dialed the connection. */
+  direction: 'in' | 'out';
+  /** Frames waiting in this link's outbound queue. */
+  queuedFrames: number;
+  /** Wall-clock time (ms since the epoch) when the link came up; for display only. */
+  connectedAt: number;
+}
+
+export interface Transport {
+  /** Listens. Idempotent: later calls return the first call's result. The address is the advertised one. */
+  start(opts?: { signal?: AbortSignal }): Promise<{ address: string; port: number }>;
+  /**
+   * Queues `payload` (anything msgpack encodes) for the node at `to` (`host:port`), dialing when there is
+   * no link. Returns false when the frame was dropped because the link's queue is full (counted in
+   * `framesDropped`), or the transport is stopped. Throws `FrameError` only for a payload larger than
+   * `maxFrameBytes`, which is a caller bug rather than a network condition.
+   */
+  send(to: string, channel: string, payload: unknown): boolean;
+  /** One handler per channel; a later registration replaces the earlier one. Channels starting with '$' are reserved. */
+  onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void;
+  onEvent(handler: (event: TransportEvent) => void): void;
+  links(): LinkInfo[];
+  stats(): TransportStats;
+  /** Idempotent. Flushes queued frames on established links (bounded wait), then closes links and the listener. */
+  stop(): Promise<void>;
+}
+
+export interface TransportOptions {
+  self: { name: string; generation: number };
+  /** `host:port` that other nodes dial; a port of 0 is replaced with the bound port. */
+  advertisedAddress: string;
+  bindHost: string;
+  /** Listening port; 0 picks a free one. */
+  port: number;
+  /** Nodes of different clusters on one network refuse each other. */
+  clusterName: string;
+  /** Shared secret of the cluster; never sent on the wire. */
+  cookie: string;
+  /**
+   * Mutual TLS. Both sides present a certificate signed by the CA in `caFile` and verify the other's.
+   * Host names are not checked: a node's identity is established by the CA (it is one of ours) plus the
+   * cookie handshake (it is in this cluster), not by DNS.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /**
+   * Largest frame, prefix excluded, in bytes. A peer that announces a larger frame is disconnected before
+   * its body is buffered, so this bounds the memory one link can pin. Outbound payloads above it throw.
+   * @default 8 MiB (DEFAULT_MAX_FRAME_BYTES)
+   */
+  maxFrameBytes?: number;
+  /**
+   * Bound of each link's outbound queue, in frames. When full, `send` drops the new frame and returns false.
+   * Higher absorbs longer bursts and outages at the cost of memory (up to maxQueuedFrames × frame size per peer).
+   * @default 10000 (DEFAULT_MAX_QUEUED_FRAMES)
+   */
+  maxQueuedFrames?: number;
+  /**
+   * Time for the TLS and cookie handshakes of a connection, and for an outbound TCP connect, in ms.
+   * @default 5000 (DEFAULT_HANDSHAKE_TIMEOUT_MS)
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Redial delays while frames are queued for an unreachable peer (see backoff.ts).
+   * @default { baseMs: 100, maxMs: 5000 }
+   */
+  backoff?: { baseMs: number; maxMs: number };
+  /**
+   * How long an address may stay unreachable, with frames queued for it, before they are discarded
+   * (counted in `framesDiscarded`) and redialling stops until the next `send`. Bounds the work spent on a
+   * node that left for good; membership decides liveness, not the transport.
+   * @default 30000 (DEFAULT_GIVE_UP_AFTER_MS)
+   */
+  giveUpAfterMs?: number;
+  /** Draws the backoff jitter. Nonces come from node:crypto, never from this. */
+  random: Random;
+  log: Logger;
+}
+
+/** @default 8 MiB: fits a large Raft append or snapshot chunk; larger payloads should be chunked by the caller. */
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** @default 10000 frames: several seconds of membership and actor traffic to one peer. */
+export const DEFAULT_MAX_QUEUED_FRAMES = 10_000;
+/** @default 5000 ms: a handshake is two round trips; 5 s tolerates a loaded peer, yet frees a stalled socket. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** @default 30000 ms: longer than the default failure-detection timeout, so a peer declared down is not dialled forever. */
+export const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
+
+/** Counters all at zero. */
+export function emptyStats(): TransportStats {
+  const handshakeFailures = {} as Record<HandshakeFailureReason, number>;
+  for (const reason of HANDSHAKE_FAILURE_REASONS) handshakeFailures[reason] = 0;
+  return {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesDropped: 0,
+    framesDiscarded: 0,
+    framesUnrouted: 0,
+    handlerErrors: 0,
+    handshakeFailures,
+    frameErrors: { 'bad-frame': 0, 'frame-too-large': 0 },
+    duplicatesClosed: 0,
+    linksUp: 0,
+    linksDown: 0,
+    reconnects: 0,
+    dialFailures: 0,
+  };
+}
+
+export function copyStats(stats: TransportStats): TransportStats {
+  return { ...stats, handshakeFailures: { ...stats.handshakeFailures }, frameErrors: { ...stats.frameErrors } };
+}
+
+/** Splits `host:port` (IPv6 hosts in brackets: `[::1]:9100`). Returns null when it is not one. */
+export function parseAddress(address: string): { host: string; port: number } | null {
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0) return null;
+  let host = address.slice(0, colon);
+  const portText = address.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText)) return null;
+  const port = Number(portText);
+  if (port > 65535) return null;
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host.length === 0) return null;
+  return { host, port };
+}
+
+/** Joins a host and a port into an address, bracketing IPv6 hosts. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Channels starting with '$' carry the transport's own messages (the handshake). */
+export function isReservedChannel(channel: string): boolean {
+  return channel.startsWith('$');
+}
