@@ -1,0 +1,283 @@
+/**
+ * An in-process transport for tests and for a node that runs without
+ * clustering. Nodes bind addresses in a `MemoryHub` instead of ports.
+ *
+ * It shares everything above the wire with the TCP transport (link-set.ts:
+ * queues, batching, redial with backoff, events, counters) and runs the real
+ * handshake state machine and frame codec, so it fails where TCP fails:
+ * wrong cookie, other cluster, payloads msgpack cannot carry, frames too
+ * large. What it leaves out: sockets, TLS, partial reads, and time on the
+ * wire — a batch written is decoded and delivered at once, in order. A dial
+ * and its handshake run in one step on a later event-loop turn, so two nodes
+ * dialing each other in the same turn end with one link (the second dial
+ * finds the link up and is closed as a duplicate).
+ */
+
+import { AbortError, FrameError } from '../errors.js';
+import { encodeFrameBody, FrameDecoder } from './frame-codec.js';
+import { Handshake, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
+import { LinkSet, type LinkConnection, type PeerLink } from './link-set.js';
+import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
+import type { LinkInfo, PeerIdentity, Transport, TransportEvent, TransportOptions, TransportStats } from './transport.js';
+import { formatAddress, isReservedChannel, parseAddress } from './transport.js';
+
+/** Ports handed out for port 0 start here, so they look like and never collide with configured ones. */
+const FIRST_EPHEMERAL_PORT = 49_152;
+
+/** The in-process network: which transport listens at which address. */
+export class MemoryHub {
+  private readonly nodes = new Map<string, MemoryTransport>();
+  private nextPort = FIRST_EPHEMERAL_PORT;
+
+  /** @internal Binds `host:port` (a port of 0 picks a free one); returns the bound port. */
+  bind(host: string, port: number, node: MemoryTransport): number {
+    if (port === 0) {
+      while (this.nodes.has(formatAddress(host, this.nextPort))) this.nextPort++;
+      port = this.nextPort++;
+    }
+    const address = formatAddress(host, port);
+    if (this.nodes.has(address)) throw new Error(`memory address ${address} is already in use`);
+    this.nodes.set(address, node);
+    return port;
+  }
+
+  /** @internal */
+  unbind(address: string, node: MemoryTransport): void {
+    if (this.nodes.get(address) === node) this.nodes.delete(address);
+  }
+
+  /** @internal */
+  lookup(address: string): MemoryTransport | undefined {
+    return this.nodes.get(address);
+  }
+}
+
+export function createMemoryTransport(hub: MemoryHub, opts: TransportOptions): Transport {
+  return new MemoryTransport(hub, opts);
+}
+
+class MemoryConnection implements LinkConnection<MemoryConnection> {
+  peer: PeerIdentity | null = null;
+  link: PeerLink<MemoryConnection> | null = null;
+  retired = false;
+  writeBlocked = false;
+  connectedAt = 0;
+  remote: MemoryConnection | null = null;
+  private closing = false;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    readonly owner: MemoryTransport,
+    readonly direction: 'in' | 'out',
+    readonly dialedAddress: string | null,
+    maxFrameBytes: number,
+  ) {
+    this.decoder = new FrameDecoder(maxFrameBytes);
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  write(chunks: Uint8Array[]): boolean {
+    const remote = this.remote;
+    if (this.closing || remote === null) return false;
+    for (const chunk of chunks) remote.receive(chunk);
+    return true;
+  }
+
+  cork(): void {}
+  uncork(): void {}
+
+  close(reason: string, _mode: 'graceful' | 'now'): void {
+    if (this.closing) return;
+    this.closing = true;
+    const remote = this.remote;
+    setImmediate(() => this.owner.connectionClosed(this, reason));
+    if (remote !== null && !remote.closing) {
+      remote.closing = true;
+      setImmediate(() => remote.owner.connectionClosed(remote, 'closed by peer'));
+    }
+  }
+
+  private receive(chunk: Uint8Array): void {
+    if (this.closing) return;
+    const failure = this.decoder.push(chunk, (channel, payload, frameBytes) => this.owner.deliver(this, channel, payload, frameBytes));
+    if (failure !== null) this.close(failure.reason, 'now');
+  }
+}
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+interface HandshakeSide {
+  transport: MemoryTransport;
+  conn: MemoryConnection;
+  handshake: Handshake;
+  inbox: HandshakeMessage[];
+  outcome?: HandshakeOutcome;
+}
+
+export class MemoryTransport implements Transport {
+  private readonly linkSet: LinkSet<MemoryConnection>;
+  private readonly connections = new Set<MemoryConnection>();
+  private state: State = 'new';
+  private startPromise: Promise<{ address: string; port: number }> | null = null;
+  private stopPromise: Promise<void> | null = null;
+  private readonly identity: PeerIdentity;
+
+  constructor(private readonly hub: MemoryHub, private readonly opts: TransportOptions) {
+    this.identity = { name: opts.self.name, address: opts.advertisedAddress, generation: opts.self.generation };
+    this.linkSet = new LinkSet<MemoryConnection>(opts, {
+      dial: (link) => this.dial(link),
+      canDial: () => this.state === 'running',
+    });
+  }
+
+  start(startOpts: { signal?: AbortSignal } = {}): Promise<{ address: string; port: number }> {
+    this.startPromise ??= Promise.resolve().then(() => {
+      if (startOpts.signal?.aborted || this.stopPromise !== null) throw new AbortError('transport start');
+      const advertised = parseAddress(this.opts.advertisedAddress);
+      if (advertised === null) throw new Error(`advertised address ${JSON.stringify(this.opts.advertisedAddress)} is not host:port`);
+      const port = this.hub.bind(advertised.host, advertised.port === 0 ? this.opts.port : advertised.port, this);
+      this.identity.address = formatAddress(advertised.host, port);
+      this.linkSet.selfAddress = this.identity.address;
+      this.state = 'running';
+      this.linkSet.dialAllQueued();
+      return { address: this.identity.address, port };
+    });
+    return this.startPromise;
+  }
+
+  send(to: string, channel: string, payload: unknown): boolean {
+    if (channel.length === 0 || isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved or empty`);
+    const body = encodeFrameBody(channel, payload, this.linkSet.maxFrameBytes);
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.linkSet.stats.framesDiscarded++;
+      return false;
+    }
+    return this.linkSet.enqueue(to, body);
+  }
+
+  onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void {
+    if (isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved for the transport`);
+    this.linkSet.messageHandlers.set(channel, handler);
+  }
+
+  onEvent(handler: (event: TransportEvent) => void): void {
+    this.linkSet.eventHandlers.push(handler);
+  }
+
+  links(): LinkInfo[] {
+    return this.linkSet.linkInfos();
+  }
+
+  stats(): TransportStats {
+    return this.linkSet.snapshotStats();
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      if (this.startPromise !== null) await this.startPromise.catch(() => undefined);
+      const wasRunning = this.state === 'running';
+      this.state = 'stopping';
+      this.linkSet.stopDialing();
+      this.linkSet.flushAll(true);
+      for (const conn of this.connections) conn.close('stopped', 'graceful');
+      // Closing completes on the next turn (see MemoryConnection.close).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.linkSet.discardAll();
+      if (wasRunning) this.hub.unbind(this.identity.address, this);
+      this.state = 'stopped';
+    })();
+    return this.stopPromise;
+  }
+
+  /** @internal */
+  deliver(conn: MemoryConnection, channel: string, payload: unknown, frameBytes: number): void {
+    this.linkSet.deliver(conn, channel, payload, frameBytes);
+  }
+
+  /** @internal */
+  connectionClosed(conn: MemoryConnection, reason: string): void {
+    this.connections.delete(conn);
+    this.linkSet.connectionClosed(conn, this.state === 'running' ? reason : 'stopped');
+  }
+
+  private dial(link: PeerLink<MemoryConnection>): void {
+    const conn = this.newConnection('out', link.address);
+    conn.link = link;
+    link.dialing = conn;
+    setImmediate(() => this.connect(conn));
+  }
+
+  private newConnection(direction: 'in' | 'out', dialed: string | null): MemoryConnection {
+    const conn = new MemoryConnection(this, direction, dialed, this.linkSet.maxFrameBytes);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  private newHandshake(role: 'initiator' | 'acceptor'): Handshake {
+    const { clusterName, cookie } = this.opts;
+    return new Handshake({ role, clusterName, cookie, self: { ...this.identity }, nonce: newNonce(), crypto: nodeHandshakeCrypto });
+  }
+
+  /** Runs both sides of the handshake to completion, in one step. */
+  private connect(conn: MemoryConnection): void {
+    if (conn.isClosing || this.state !== 'running') return;
+    const target = this.hub.lookup(conn.dialedAddress!);
+    if (target === undefined || target.state !== 'running') {
+      this.linkSet.stats.dialFailures++;
+      conn.close('no node listens at this address', 'now');
+      return;
+    }
+    if (conn.link?.active != null) {
+      this.linkSet.stats.duplicatesClosed++;
+      conn.close('duplicate', 'now');
+      return;
+    }
+    const remote = target.newConnection('in', null);
+    const sides: [HandshakeSide, HandshakeSide] = [
+      { transport: this, conn, handshake: this.newHandshake('initiator'), inbox: [] },
+      { transport: target, conn: remote, handshake: target.newHandshake('acceptor'), inbox: [] },
+    ];
+    const handle = (i: 0 | 1, out: HandshakeOutput): void => {
+      const side = sides[i];
+      sides[i === 0 ? 1 : 0].inbox.push(...out.send);
+      if (out.admission !== undefined) {
+        side.conn.peer = out.admission;
+        const selfName = side.transport.identity.name === out.admission.name;
+        handle(i, side.handshake.step(selfName ? { type: 'refuse', reason: 'duplicate', message: 'peer uses this node\'s own name' } : { type: 'admit' }));
+      }
+      if (out.outcome !== undefined) side.outcome = out.outcome;
+    };
+    handle(0, sides[0].handshake.step({ type: 'start' }));
+    handle(1, sides[1].handshake.step({ type: 'start' }));
+    while (sides[0].inbox.length > 0 || sides[1].inbox.length > 0) {
+      for (const i of [0, 1] as const) {
+        const msg = sides[i].inbox.shift();
+        if (msg !== undefined) handle(i, sides[i].handshake.step({ type: 'message', msg }));
+      }
+    }
+    const [a, b] = sides;
+    if (a.outcome?.ok === true && b.outcome?.ok === true) {
+      conn.remote = remote;
+      remote.remote = conn;
+      const now = Date.now();
+      conn.connectedAt = now;
+      remote.connectedAt = now;
+      conn.peer = a.outcome.peer;
+      remote.peer = b.outcome.peer;
+      this.linkSet.established(conn, a.outcome.peer);
+      target.linkSet.established(remote, b.outcome.peer);
+      return;
+    }
+    for (const side of sides) {
+      const outcome = side.outcome;
+      if (outcome !== undefined && !outcome.ok) {
+        const remoteAddress = side === a ? conn.dialedAddress! : this.identity.address;
+        side.transport.linkSet.handshakeFailed(remoteAddress, side.conn.direction, outcome, true);
+      }
+      side.conn.close('handshake failed', 'now');
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The TCP (optionally mutual-TLS) transport: the shell around the pure frame
+ * codec, handshake and backoff.
+ *
+ * Links. A `PeerLink` per peer address owns the bounded outbound queue and at
+ * most one active connection. Sending to an address without a link creates
+ * one and dials. The handshake tells the peer's advertised address; a dialed
+ * address that differs becomes an alias, and its queue moves to the link of
+ * the advertised address.
+ *
+ * One link per pair (tie-break). Of two nodes, the one whose name sorts lower
+ * (L) arbitrates, when it has read the other's hello and before it sends its
+ * proof, so the decision precedes any link coming up:
+ * - an inbound connection from H is refused ('duplicate') while L has its own
+ *   connection to H (dialing or up): when both dial at once, L's dial wins;
+ * - an outbound connection of L is refused while another connection to the
+ *   same node is admitted: the first one wins (aliases, double dials);
+ * - a connection from a newer generation of the peer always wins (the older
+ *   one is a restarted node's stale socket), and so does the newest inbound
+ *   connection (the peer dials only when its side of the old one is gone).
+ * H admits whatever L admits. A refused connection was never up, so nothing
+ * was written to it but the handshake; the frames wait in the link's queue
+ * and leave on the surviving connection. When a connection comes up on a
+ * link that already has one, the newer replaces the older, which is closed
+ * gracefully: its in-flight frames are still delivered, possibly out of order
+ * with the first frames of the new one. Duplicates are counted in
+ * `duplicatesClosed`, not as failures.
+ *
+ * Writing. `send` encodes and queues; one setImmediate per event-loop turn
+ * writes every dirty link's queue in batches (frame-queue.ts), corked, until
+ * socket.write() returns false; 'drain' resumes. So the queue bound is the
+ * backpressure: a peer that cannot keep up fills it and `send` drops.
+ *
+ * Redial. A link with queued frames and no connection is redialled after
+ * nextBackoffMs(attempt) (full jitter, attempt reset when a link comes up).
+ * After `giveUpAfterMs` without a link, its queue is discarded and dialing
+ * stops until the next send; a link with no connection, no queue and no
+ * timer is forgotten, so abandoned addresses cost no memory.
+ */
+
+import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { AbortError, FrameError } from '../errors.js';
+import { Connection, type Refusal } from './connection.js';
+import { encodeFrameBody } from './frame-codec.js';
+import { Handshake } from './handshake.js';
+import { LinkSet, type PeerLink } from './link-set.js';
+import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
+import { isTlsError, tlsFailureReason } from './tls-errors.js';
+import type { Transport, TransportOptions, TransportEvent, PeerIdentity, LinkInfo, TransportStats } from './transport.js';
+import { formatAddress, parseAddress, isReservedChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './transport.js';
+
+/** Inbound connections allowed in the handshake at once; more are closed at accept, so a flood cannot pin memory. */
+export const MAX_PENDING_INBOUND = 256;
+/** stop() waits at most this long, in ms, for queued frames to be written and links to close. */
+export const STOP_FLUSH_TIMEOUT_MS = 2_000;
+
+type Conn = Connection<PeerLink<Conn>>;
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+export function createTcpTransport(opts: TransportOptions): Transport {
+  return new TcpTransport(opts);
+}
+
+class TcpTransport implements Transport {
+  private readonly linkSet: LinkSet<Conn>;
+  private readonly connections = new Set<Conn>();
+  private state: State = 'new';
+  private startPromise: Promise<{ address: string; port: number }> | null = null;
+  private stopPromise: Promise<void> | null = null;
+  private server: net.Server | null = null;
+  private tlsOptions: tls.SecureContextOptions | null = null;
+  private identity: PeerIdentity;
+  private pendingInbound = 0;
+  private readonly handshakeTimeoutMs: number;
+
+  constructor(private readonly opts: TransportOptions) {
+    this.linkSet = new LinkSet<Conn>(opts, {
+      dial: (link) => this.dial(link),
+      canDial: () => this.state === 'running',
+    });
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.identity = { name: opts.self.name, address: opts.advertisedAddress, generation: opts.self.generation };
+  }
+
+  start(startOpts: { signal?: AbortSignal } = {}): Promise<{ address: string; port: number }> {
+    this.startPromise ??= this.listen(startOpts.signal);
+    return this.startPromise;
+  }
+
+  private async listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
+    if (signal?.aborted) throw new AbortError('transport start');
+    if (this.opts.tls !== undefined) {
+      const [cert, key, ca] = await Promise.all([readFile(this.opts.tls.certFile), readFile(this.opts.tls.keyFile), readFile(this.opts.tls.caFile)]);
+      this.tlsOptions = { cert, key, ca };
+    }
+    if (this.stopPromise !== null) throw new AbortError('transport start (stopped meanwhile)');
+    const server = this.tlsOptions === null ? net.createServer((socket) => this.accept(socket)) : this.createTlsServer(this.tlsOptions);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        server.close();
+        reject(new AbortError('transport start'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      server.once('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      });
+      server.listen(this.opts.port, this.opts.bindHost, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.log.error({ err }, 'inter-node listener error'));
+    const port = (server.address() as net.AddressInfo).port;
+    const advertised = parseAddress(this.opts.advertisedAddress);
+    if (advertised !== null && advertised.port === 0) this.identity.address = formatAddress(advertised.host, port);
+    if (this.stopPromise !== null) throw new AbortError('transport start (stopped meanwhile)');
+    this.state = 'running';
+    this.linkSet.selfAddress = this.identity.address;
+    this.opts.log.info({ address: this.identity.address, port, tls: this.tlsOptions !== null }, 'inter-node transport listening');
+    this.linkSet.dialAllQueued();
+    return { address: this.identity.address, port };
+  }
+
+  private createTlsServer(options: tls.SecureContextOptions): tls.Server {
+    const server = tls.createServer(
+      { ...options, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.handshakeTimeoutMs },
+      (socket) => this.accept(socket),
+    );
+    server.on('tlsClientError', (err, socket) => {
+      const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+      this.linkSet.handshakeFailed(remote, 'in', { ok: false, reason: tlsFailureReason(err), message: err.message, fromPeer: false }, true);
+    });
+    return server;
+  }
+
+  send(to: string, channel: string, payload: unknown): boolean {
+    if (channel.length === 0 || isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved or empty: use a name such as 'swim' or 'raft'`);
+    const body = encodeFrameBody(channel, payload, this.linkSet.maxFrameBytes);
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.linkSet.stats.framesDiscarded++;
+      return false;
+    }
+    return this.linkSet.enqueue(to, body);
+  }
+
+  onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void {
+    if (isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved for the transport`);
+    this.linkSet.messageHandlers.set(channel, handler);
+  }
+
+  onEvent(handler: (event: TransportEvent) => void): void {
+    this.linkSet.eventHandlers.push(handler);
+  }
+
+  links(): LinkInfo[] {
+    return this.linkSet.linkInfos();
+  }
+
+  stats(): TransportStats {
+    return this.linkSet.snapshotStats();
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= this.shutdown();
+    return this.stopPromise;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.startPromise !== null) await this.startPromise.catch(() => undefined);
+    this.state = 'stopping';
+    const serverClosed = new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
+    this.linkSet.stopDialing();
+    this.linkSet.flushAll(true);
+    const closed = [...this.connections].map((conn) => new Promise<void>((resolve) => {
+      if (conn.phase === 'closed') resolve();
+      else conn.onClosed = resolve;
+    }));
+    for (const conn of this.connections) conn.close('stopped', conn.phase === 'up' ? 'graceful' : 'now');
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (deadline = setTimeout(resolve, STOP_FLUSH_TIMEOUT_MS)))]);
+    clearTimeout(deadline);
+    for (const conn of this.connections) conn.close('stopped', 'now');
+    this.linkSet.discardAll();
+    await serverClosed;
+    this.state = 'stopped';
+  }
+
+  private accept(socket: net.Socket): void {
+    const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+    if (this.state !== 'running' || this.pendingInbound >= MAX_PENDING_INBOUND) {
+      this.opts.log.warn({ peer: remote, pending: this.pendingInbound }, 'inter-node connection refused: not running or too many handshakes in progress');
+      socket.destroy();
+      return;
+    }
+    this.pendingInbound++;
+    this.track(socket, 'in', null, remote, null);
+  }
+
+  private dial(link: PeerLink<Conn>): void {
+    const target = parseAddress(link.address)!;
+    const socket = this.tlsOptions === null
+      ? net.connect({ host: target.host, port: target.port })
+      : tls.connect({ host: target.host, port: target.port, ...this.tlsOptions, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+    const conn = this.track(socket, 'out', link.address, link.address, this.tlsOptions === null ? 'connect' : 'secureConnect');
+    conn.link = link;
+    link.dialing = conn;
+  }
+
+  private track(socket: net.Socket, direction: 'in' | 'out', dialed: string | null, remote: string, readyEvent: 'connect' | 'secureConnect' | null): Conn {
+    const handshake = new Handshake({
+      role: direction === 'out' ? 'initiator' : 'acceptor',
+      clusterName: this.opts.clusterName,
+      cookie: this.opts.cookie,
+      self: { ...this.identity },
+      nonce: newNonce(),
+      crypto: nodeHandshakeCrypto,
+    });
+    let inHandshake = direction === 'in';
+    const leaveHandshake = (): void => {
+      if (inHandshake) this.pendingInbound--;
+      inHandshake = false;
+    };
+    const conn: Conn = new Connection<PeerLink<Conn>>({
+      socket,
+      direction,
+      dialedAddress: dialed,
+      remoteAddress: remote,
+      handshake,
+      maxFrameBytes: this.linkSet.maxFrameBytes,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      readyEvent,
+      isTlsError,
+      hooks: {
+        admission: (c, peer) => this.admission(c, peer),
+        established: (c, peer) => {
+          leaveHandshake();
+          this.linkSet.established(c, peer);
+        },
+        handshakeFailed: (c, failure) => {
+          leaveHandshake();
+          this.linkSet.handshakeFailed(c.remoteAddress, c.direction, failure, c.receivedAny);
+        },
+        dialFailed: (c, message) => {
+          this.linkSet.stats.dialFailures++;
+          this.opts.log.debug({ peer: c.remoteAddress, reason: message }, 'inter-node dial failed');
+        },
+        frame: (c, channel, payload, frameBytes) => this.linkSet.deliver(c, channel, payload, frameBytes),
+        drain: (c) => this.linkSet.drained(c),
+        closed: (c, reason, frameError) => {
+          leaveHandshake();
+          this.connections.delete(c);
+          if (frameError !== null) {
+            this.linkSet.stats.frameErrors[frameError.reason]++;
+            this.opts.log.warn({ peer: c.peer?.address ?? c.remoteAddress, reason: frameError.reason }, `inter-node link closed: ${frameError.message}`);
+          }
+          this.linkSet.connectionClosed(c, this.state === 'running' ? reason : 'stopped');
+          c.onClosed?.();
+        },
+      },
+    });
+    this.connections.add(conn);
+    return conn;
+  }
+
+  /** The tie-break; see the module comment. */
+  private admission(conn: Conn, peer: PeerIdentity): Refusal | null {
+    if (peer.name === this.identity.name) {
+      return { reason: 'duplicate', message: `peer uses this node's own name ${JSON.stringify(peer.name)}: node names must be unique` };
+    }
+    if (conn.direction === 'out' && conn.dialedAddress !== null) this.linkSet.alias(conn, peer.address);
+    if (this.identity.name > peer.name) return null;
+    for (const other of this.connections) {
+      if (other === conn || other.isClosing) continue;
+      const sameNode = other.peer !== null
+        ? other.peer.name === peer.name
+        : other.direction === 'out' && other.dialedAddress !== null && this.linkSet.resolve(other.dialedAddress) === peer.address;
+      if (!sameNode) continue;
+      if (other.peer !== null && peer.generation > other.peer.generation) continue;
+      if (conn.direction === 'in' && other.direction === 'in') continue;
+      return { reason: 'duplicate', message: `a connection with ${peer.name} already exists` };
+    }
+    return null;
+  }
+}
