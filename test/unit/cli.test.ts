@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -67,6 +67,41 @@ describe('troupe start: configuration errors exit 2 with one line', () => {
 
   it('a missing --config file', async () => {
     assertOneErrorLine(await troupe(['start', '--config', 'nope.json']), 2, /--config.*does not exist/);
+  });
+});
+
+describe('troupe start', () => {
+  it('prints one up line, and a SIGTERM stops the node and exits 0', async () => {
+    const dataDir = join(workDir, 'start-data');
+    const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--cluster-port', '0'], {
+      cwd: workDir,
+      env: { PATH: process.env.PATH ?? '', NODE_NAME: 'solo@127.0.0.1', HTTP_BIND: '127.0.0.1', CLUSTER_BIND: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    try {
+      await new Promise<void>((resolveUp, reject) => {
+        const check = () => {
+          if (stdout.includes('\n')) return resolveUp();
+          if (child.exitCode !== null) return reject(new Error(`exited early (${child.exitCode}): ${stderr}`));
+          setTimeout(check, 20);
+        };
+        check();
+      });
+      assert.match(stdout, /^troupe solo@127\.0\.0\.1 up: http=http:\/\/127\.0\.0\.1:\d+ cluster=127\.0\.0\.1:\d+\n$/);
+      const port = /http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)![1];
+      assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/health`)).json(), { status: 'ok' });
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      clearTimeout(deadline);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
 
