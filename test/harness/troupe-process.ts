@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpRequest } from './http.js';
 import { waitFor } from './wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,16 +104,15 @@ export class TroupeProcess {
   }
 
   async status(): Promise<ClusterStatus> {
-    const res = await fetch(`${this.url}/api/cluster/status`);
-    if (!res.ok) throw new Error(`status ${res.status}`);
-    return (await res.json()) as ClusterStatus;
+    const res = await httpRequest('GET', `${this.url}/api/cluster/status`);
+    if (res.status !== 200) throw new Error(`status ${res.status}: ${res.text.slice(0, 200)}`);
+    return JSON.parse(res.text) as ClusterStatus;
   }
 
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string }> {
-    const init: RequestInit = { method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers } };
-    if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    const res = await fetch(`${this.url}${path}`, init);
-    const text = await res.text();
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await httpRequest(method, `${this.url}${path}`, payload, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+    const text = res.text;
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -29,7 +29,7 @@ describe('a three-node cluster', () => {
   before(async () => {
     ports = [await freePort(), await freePort(), await freePort()];
     const seeds = ports.map((port, i) => `n${i + 1}@127.0.0.1:${port}`);
-    nodes = ports.map((port, i) => group.start({ name: `n${i + 1}`, clusterPort: port, seeds }));
+    nodes = ports.map((port, i) => group.start({ name: `n${i + 1}`, clusterPort: port, seeds, env: { TROUPE_TEST_HOOKS: '1' } }));
     await Promise.all(nodes.map((n) => n.ready()));
   });
 
@@ -108,8 +108,8 @@ describe('a three-node cluster', () => {
     const intruder = group.start({ name: 'intruder', clusterPort: intruderPort, seeds: nodes.map((n) => n.seed), env: { COOKIE: 'wrong-cookie' } });
     await intruder.ready();
     await waitFor(async () => {
-      const metrics = await (await fetch(`${nodes[0]!.url}/metrics`)).text();
-      return /troupe_handshake_failures_total\{reason="bad-cookie"\} [1-9]/.test(metrics);
+      const metrics = (await nodes[0]!.request('GET', '/metrics')).text;
+      return /troupe_link_handshake_failures_total\{reason="bad-cookie"\} [1-9]/.test(metrics);
     }, { timeoutMs: 15_000, what: 'a bad-cookie handshake failure in the metrics of n1' });
     for (const node of [...nodes, intruder]) {
       const status = await node.status();
