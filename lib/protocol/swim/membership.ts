@@ -1,0 +1,541 @@
+/**
+ * The SWIM membership core: who is in the cluster and in which state, as a
+ * deterministic state machine (step / ready / advance, see ../ready.ts).
+ *
+ * Mechanism (SWIM, with memberlist's and Lifeguard's refinements):
+ *
+ * - Records (record.ts) are merged by precedence, a join-semilattice keyed
+ *   by name. A record about ourselves that outranks our own is false by
+ *   definition (only we raise our incarnation): we refute it by taking its
+ *   incarnation + 1 and gossiping our record (SWIM §4.2). Records and
+ *   messages of an older generation than known are dropped.
+ * - Probing: every period one target (probe.ts); a ping, then after
+ *   probeTimeoutMs k ping-reqs through random members and a second direct
+ *   ping; no ack by the end of the period makes the target suspect. A suspect that does not refute
+ *   within its deadline (suspicion.ts) is declared down.
+ * - Dissemination: every record change is queued (gossip-queue.ts) and
+ *   piggybacked on pings, acks and ping-reqs, and sent in gossip rounds to
+ *   random live and recently down members. Push-pull syncs exchange full
+ *   state with one up and one down member per period and on join.
+ * - A node that hears from a member it believes suspect or down tells it
+ *   so directly, so a wrongly accused node refutes without waiting for gossip.
+ * - Stalls of our own event loop shift our probe deadlines (suspicion.ts).
+ *
+ * Invariants: our own record is never suspect or down in our view; a
+ * removed (name, generation) never comes back; one event per observable
+ * change of a member (state or generation), none for a re-merge.
+ */
+
+import type { ProtocolCore, Outbound, Ready } from '../ready.js';
+import type { Random } from '../random.js';
+import { validateSwimConfig, retransmitLimit, type SwimConfig } from './config.js';
+import { GossipQueue } from './gossip-queue.js';
+import { parseSwimMessage, type SwimMessage } from './messages.js';
+import { pickRandom, ProbeOrder, type Probe, type Relay } from './probe.js';
+import { compareRecords, copyRecord, isLive, type MemberRecord, type MemberState } from './record.js';
+import { floorDeadline, shiftProbeDeadline, stallGrace, stallMs, suspicionDeadline } from './suspicion.js';
+import type { MemberEventType, MemberView, MembershipEvent, MembershipInput, MembershipStats } from './types.js';
+
+export type { MemberState, MemberView, MembershipEvent, MembershipInput, MembershipStats, MemberEventType } from './types.js';
+export type { SwimMessage } from './messages.js';
+export type { SwimConfig } from './config.js';
+
+interface Member {
+  record: MemberRecord;
+  lastHeardAt: number | null;
+  lagMs: number;
+  /** When this node learnt the member is down (gossip-to-the-dead window); null otherwise. */
+  downAt: number | null;
+  /** Last time we told the member that we believe it suspect or down. */
+  accusedAt: number | null;
+}
+
+/** Probe periods after joining at which the catch-up push-pull runs. */
+const JOIN_CATCH_UP_PERIODS = 3;
+
+const EVENT_OF: Readonly<Record<MemberState, MemberEventType>> = {
+  joining: 'member-joining',
+  up: 'member-up',
+  suspect: 'member-suspect',
+  down: 'member-down',
+  leaving: 'member-leaving',
+  left: 'member-left',
+};
+
+export class Membership implements ProtocolCore<MembershipInput, SwimMessage, MembershipEvent> {
+  private readonly config: SwimConfig;
+  private readonly random: Random;
+  private me: MemberRecord;
+  private selfLagMs = 0;
+  private readonly table = new Map<string, Member>();
+  /** Suspicion deadlines by name (only members whose record is suspect). */
+  private readonly suspicions = new Map<string, number>();
+  private readonly queue = new GossipQueue();
+  private readonly order: ProbeOrder;
+  private probe: Probe | null = null;
+  private readonly relays = new Map<number, Relay>();
+  private seq = 0;
+  private nextProbeAt: number;
+  private nextGossipAt: number;
+  private nextPushPullAt: number;
+  private joinDeadline: number | null;
+  private leaveAt: number | null = null;
+  private seeds: string[] = [];
+  private liveCache: string[] | null = null;
+  private downCache: string[] | null = null;
+  private removedNoticeSent = false;
+  private outbox: Outbound<SwimMessage>[] = [];
+  private events: MembershipEvent[] = [];
+  private lastNow: number;
+  private armedWakeAt: number | null = null;
+  private readonly counters: MembershipStats = {
+    probesSent: 0, probesFailed: 0, indirectProbesSent: 0, suspicionsRaised: 0, suspicionsRefuted: 0,
+    messagesSent: 0, messagesReceived: 0, messagesDropped: 0, gossipSent: 0, syncsSent: 0,
+  };
+
+  constructor(config: SwimConfig, self: { name: string; address: string; generation: number }, random: Random, now: number) {
+    const problem = validateSwimConfig(config);
+    if (problem !== null) throw new RangeError(`invalid SwimConfig.${problem.field}=${String(config[problem.field])}: ${problem.rule}`);
+    this.config = { ...config };
+    this.random = random;
+    this.order = new ProbeOrder(random.fork());
+    this.me = { name: self.name, address: self.address, generation: self.generation, incarnation: 0, state: 'joining' };
+    this.lastNow = now;
+    // Random phases keep nodes started together from probing and gossiping in lockstep.
+    this.nextProbeAt = now + random.int(config.probeIntervalMs);
+    this.nextGossipAt = now + random.int(config.gossipIntervalMs);
+    this.nextPushPullAt = now + config.pushPullIntervalMs;
+    this.joinDeadline = now + config.joinTimeoutMs;
+  }
+
+  step(input: MembershipInput, now: number): void {
+    if (!(now >= this.lastNow)) now = this.lastNow; // monotonic time never goes back (and NaN is ignored)
+    const stall = stallMs(now, this.armedWakeAt, this.config.lagToleranceMs);
+    if (stall > 0) this.afterStall(now, stall);
+    if (this.armedWakeAt !== null && now >= this.armedWakeAt) this.armedWakeAt = null; // that wake is consumed
+    this.lastNow = now;
+    switch (input?.type) {
+      case 'tick':
+        break;
+      case 'message':
+        this.receive(input.from, input.msg, now);
+        break;
+      case 'join':
+        this.join(input.addresses, now);
+        break;
+      case 'leave':
+        this.leave(now);
+        break;
+      case 'remove':
+        this.remove(input.name, now);
+        break;
+      case 'local-lag':
+        if (typeof input.lagMs === 'number' && Number.isFinite(input.lagMs) && input.lagMs >= 0) this.selfLagMs = Math.round(input.lagMs);
+        else this.reject('local-lag', 'lagMs must be a finite number >= 0');
+        break;
+      default:
+        this.reject(String((input as { type?: unknown } | null)?.type), 'unknown input type');
+    }
+    this.runTimers(now);
+  }
+
+  ready(): Ready<SwimMessage, MembershipEvent> {
+    const wake = this.nextWakeAt();
+    this.armedWakeAt = wake;
+    return { messages: this.outbox.slice(), events: this.events.slice(), nextWakeAt: wake };
+  }
+
+  advance(ready: Ready<SwimMessage, MembershipEvent>): void {
+    this.outbox.splice(0, ready.messages.length);
+    this.events.splice(0, ready.events.length);
+  }
+
+  members(now: number): MemberView[] {
+    const out: MemberView[] = [this.self()];
+    for (const m of this.table.values()) {
+      if (m.record.state !== 'removed') out.push(this.view(m, now));
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  self(): MemberView {
+    const { name, address, generation, incarnation, state } = this.me;
+    return { name, address, generation, incarnation, state: state as MemberState, lastHeardAgoMs: null, lagMs: this.selfLagMs };
+  }
+
+  stats(): MembershipStats {
+    return { ...this.counters };
+  }
+
+  // ---- inputs -------------------------------------------------------------
+
+  private join(addresses: unknown, now: number): void {
+    if (this.me.state === 'left' || this.me.state === 'leaving') return this.reject('join', `this node is ${this.me.state}; restart it (a new generation) to join again`);
+    if (!Array.isArray(addresses)) return this.reject('join', 'addresses must be an array of strings');
+    const seeds = [...new Set(addresses.filter((a): a is string => typeof a === 'string' && a.length > 0 && a !== this.me.address))];
+    this.seeds = seeds;
+    if (seeds.length === 0) {
+      if (this.me.state === 'joining') this.becomeUp(now);
+      return;
+    }
+    for (const address of seeds) this.sendSync('sync', address);
+    if (this.me.state === 'joining') this.joinDeadline = now + this.config.joinTimeoutMs;
+  }
+
+  private leave(now: number): void {
+    if (this.me.state === 'leaving' || this.me.state === 'left') return this.reject('leave', `this node is already ${this.me.state}`);
+    this.me = { ...this.me, state: 'leaving', incarnation: this.me.incarnation + 1 };
+    this.queue.enqueue(this.me);
+    this.joinDeadline = null;
+    // One gossip round lets members see `leaving` before `left`.
+    this.leaveAt = now + this.config.gossipIntervalMs;
+  }
+
+  private remove(name: unknown, now: number): void {
+    if (typeof name !== 'string') return this.reject('remove', 'name must be a string');
+    if (name === this.me.name) return this.reject('remove', 'cannot remove this node itself; use leave');
+    const m = this.table.get(name);
+    if (m === undefined || m.record.state === 'removed') return this.reject('remove', `no member named ${JSON.stringify(name)}`);
+    if (m.record.state !== 'down' && m.record.state !== 'left') {
+      return this.reject('remove', `member ${JSON.stringify(name)} is ${m.record.state}; only down or left members can be removed`);
+    }
+    this.apply({ ...m.record, state: 'removed' }, now);
+  }
+
+  private reject(input: string, reason: string): void {
+    this.events.push({ type: 'rejected', input, reason });
+  }
+
+  // ---- messages -----------------------------------------------------------
+
+  private receive(link: unknown, raw: unknown, now: number): void {
+    this.counters.messagesReceived++;
+    const msg = parseSwimMessage(raw);
+    if (msg === null || typeof link !== 'string' || link.length === 0) {
+      this.counters.messagesDropped++;
+      return;
+    }
+    if (this.me.state === 'left') return; // gone: we answer nothing and believe nothing
+    const from = msg.from;
+    if (from.name === this.me.name) {
+      this.applySelf(from);
+      if (from.generation !== this.me.generation) this.counters.messagesDropped++;
+      return; // our own message looped back (e.g. a seed list naming us under another address)
+    }
+    const known = this.table.get(from.name);
+    if (known !== undefined && (known.record.generation > from.generation || (known.record.state === 'removed' && known.record.generation === from.generation))) {
+      this.counters.messagesDropped++; // an older process of that name, or one removed for good
+      return;
+    }
+    this.apply(from, now);
+    const sender = this.table.get(from.name)!;
+    sender.lastHeardAt = now;
+    const records = msg.type === 'sync' || msg.type === 'sync-reply' ? msg.members : msg.gossip;
+    for (const r of records) this.apply(r, now);
+    this.accuseIfNeeded(sender, from, link, now);
+
+    switch (msg.type) {
+      case 'ping':
+        if (msg.target !== this.me.name) {
+          this.counters.messagesDropped++; // meant for another node at this address
+          return;
+        }
+        this.send(link, { type: 'ack', from: this.me, seq: msg.seq, about: this.me.name, lagMs: this.selfLagMs, gossip: this.piggyback() });
+        return;
+      case 'ack':
+        return this.onAck(msg.seq, msg.about, msg.lagMs, now);
+      case 'ping-req': {
+        if (msg.target === this.me.name) {
+          this.send(link, { type: 'ack', from: this.me, seq: msg.seq, about: this.me.name, lagMs: this.selfLagMs, gossip: this.piggyback() });
+          return;
+        }
+        const seq = ++this.seq;
+        this.relays.set(seq, { requester: link, requesterSeq: msg.seq, target: msg.target, expiresAt: now + this.config.probeIntervalMs });
+        this.send(msg.targetAddress, { type: 'ping', from: this.me, seq, target: msg.target, gossip: this.piggyback() });
+        return;
+      }
+      case 'gossip':
+        return;
+      case 'sync':
+        this.sendSync('sync-reply', link);
+        return;
+      case 'sync-reply':
+        if (this.me.state === 'joining') this.becomeUp(now);
+        return;
+    }
+  }
+
+  private onAck(seq: number, about: string, lagMs: number, now: number): void {
+    const member = this.table.get(about);
+    if (member !== undefined) member.lagMs = lagMs;
+    const probe = this.probe;
+    if (probe !== null && probe.seq === seq && probe.target === about) {
+      probe.acked = true;
+      return;
+    }
+    const relay = this.relays.get(seq);
+    if (relay !== undefined && relay.target === about && relay.expiresAt > now) {
+      this.relays.delete(seq);
+      this.send(relay.requester, { type: 'ack', from: this.me, seq: relay.requesterSeq, about, lagMs, gossip: this.piggyback() });
+      return;
+    }
+    this.counters.messagesDropped++; // late: the probe or relay is over
+  }
+
+  /** If we hold a suspect or down record of `sender` that beats what it says of itself, tell it (at most once per period). */
+  private accuseIfNeeded(sender: Member, said: MemberRecord, link: string, now: number): void {
+    const r = sender.record;
+    if (r.state !== 'suspect' && r.state !== 'down') return;
+    if (r.generation !== said.generation || compareRecords(r, said) <= 0) return;
+    if (sender.accusedAt !== null && now - sender.accusedAt < this.config.probeIntervalMs) return;
+    sender.accusedAt = now;
+    this.send(link, { type: 'gossip', from: this.me, gossip: [copyRecord(r)] });
+  }
+
+  // ---- records ------------------------------------------------------------
+
+  /** Merges one record (about anyone) into our view, queueing it for gossip and emitting an event when it changes. */
+  private apply(incoming: MemberRecord, now: number): void {
+    if (incoming.name === this.me.name) return this.applySelf(incoming);
+    const m = this.table.get(incoming.name);
+    if (m !== undefined && compareRecords(incoming, m.record) <= 0) return;
+    const record = copyRecord(incoming);
+    const old = m?.record;
+    let member: Member;
+    if (m === undefined) {
+      member = { record, lastHeardAt: null, lagMs: 0, downAt: null, accusedAt: null };
+      this.table.set(record.name, member);
+    } else {
+      member = m;
+      member.record = record;
+      if (old!.generation !== record.generation) {
+        member.lastHeardAt = null;
+        member.lagMs = 0;
+        member.accusedAt = null;
+      }
+    }
+    if (record.state === 'suspect') {
+      const sameSuspicion = old !== undefined && old.state === 'suspect' && old.generation === record.generation && old.incarnation === record.incarnation;
+      if (!sameSuspicion) this.suspicions.set(record.name, suspicionDeadline(now, this.config.suspicionTimeoutMs, member.lagMs));
+    } else {
+      this.suspicions.delete(record.name);
+    }
+    member.downAt = record.state === 'down' ? (old?.state === 'down' ? member.downAt : now) : null;
+    this.queue.enqueue(record);
+    const wasLive = old !== undefined && isLive(old.state);
+    if (wasLive !== isLive(record.state) || old === undefined || old.state !== record.state) {
+      this.liveCache = null;
+      this.downCache = null;
+    }
+    if (isLive(record.state) && (!wasLive || old!.generation !== record.generation)) this.order.add(record.name);
+    const changed = old === undefined || old.state !== record.state || old.generation !== record.generation;
+    if (!changed) return;
+    if (record.state === 'removed') {
+      if (old !== undefined && old.state !== 'removed') this.events.push({ type: 'member-removed', member: this.view({ ...member, record: { ...old, state: old.state } }, now) });
+      return;
+    }
+    this.events.push({ type: EVENT_OF[record.state], member: this.view(member, now) });
+  }
+
+  /** A record about ourselves: refute it if it outranks ours (only we may raise our incarnation). */
+  private applySelf(r: MemberRecord): void {
+    if (r.generation < this.me.generation || this.me.state === 'left') return;
+    if (r.generation > this.me.generation || r.state === 'removed') {
+      if (!this.removedNoticeSent) {
+        this.removedNoticeSent = true;
+        const why = r.state === 'removed' ? 'the cluster removed this node' : `a newer process (generation ${r.generation}) uses this node's name`;
+        this.reject('message', `${why}; restart this node with a new generation to rejoin`);
+      }
+      return;
+    }
+    if (compareRecords(r, this.me) <= 0) return;
+    if (this.me.state === 'leaving' && r.state === 'left') return;
+    if (r.state === 'suspect' || r.state === 'down' || r.state === 'left') this.counters.suspicionsRefuted++;
+    this.me = { ...this.me, incarnation: r.incarnation + 1 };
+    this.queue.enqueue(this.me);
+  }
+
+  private becomeUp(now: number): void {
+    this.me = { ...this.me, state: 'up', incarnation: this.me.incarnation + 1 };
+    this.joinDeadline = null;
+    this.queue.enqueue(this.me);
+    this.events.push({ type: 'self-up' });
+    // Our view is a snapshot of the seed's; changes in the next periods reach us only from
+    // nodes that already know us. One early push-pull closes that window.
+    this.nextPushPullAt = Math.min(this.nextPushPullAt, now + JOIN_CATCH_UP_PERIODS * this.config.probeIntervalMs);
+  }
+
+  private becomeLeft(): void {
+    this.me = { ...this.me, state: 'left', incarnation: this.me.incarnation + 1 };
+    this.leaveAt = null;
+    this.probe = null;
+    this.relays.clear();
+    this.suspicions.clear();
+    for (const name of this.live()) {
+      this.send(this.table.get(name)!.record.address, { type: 'gossip', from: this.me, gossip: [] });
+    }
+    this.events.push({ type: 'leave-complete' });
+  }
+
+  // ---- timers -------------------------------------------------------------
+
+  private runTimers(now: number): void {
+    if (this.me.state === 'left') return;
+    if (this.joinDeadline !== null && now >= this.joinDeadline) {
+      this.becomeUp(now);
+      for (const address of this.seeds) this.sendSync('sync', address); // a late seed merges us in
+    }
+    if (this.leaveAt !== null && now >= this.leaveAt) return this.becomeLeft();
+    for (const [name, deadline] of this.suspicions) {
+      if (now < deadline) continue;
+      this.suspicions.delete(name);
+      const m = this.table.get(name);
+      if (m !== undefined && m.record.state === 'suspect') this.apply({ ...m.record, state: 'down' }, now);
+    }
+    this.runProbe(now);
+    for (const [seq, relay] of this.relays) if (relay.expiresAt <= now) this.relays.delete(seq);
+    if (now >= this.nextGossipAt) {
+      if (this.queue.size > 0) this.gossipRound(now);
+      this.nextGossipAt = nextSlot(this.nextGossipAt, this.config.gossipIntervalMs, now);
+    }
+    if (now >= this.nextPushPullAt) {
+      this.pushPullRound();
+      this.nextPushPullAt = nextSlot(this.nextPushPullAt, this.config.pushPullIntervalMs, now);
+    }
+  }
+
+  private runProbe(now: number): void {
+    const probe = this.probe;
+    if (probe !== null && !probe.acked && !probe.indirectSent && now >= probe.ackDeadline) {
+      probe.indirectSent = true;
+      // A second direct ping beside the indirect ones (memberlist's fallback probe): one lost packet on the direct path no longer needs k relays to cover for it.
+      this.send(probe.address, { type: 'ping', from: this.me, seq: probe.seq, target: probe.target, gossip: this.piggyback() });
+      const relays = pickRandom(this.live(), this.config.indirectProbes, this.random, (n) => n !== probe.target);
+      for (const name of relays) {
+        const msg: SwimMessage = { type: 'ping-req', from: this.me, seq: probe.seq, target: probe.target, targetAddress: probe.address, gossip: this.piggyback() };
+        this.send(this.table.get(name)!.record.address, msg);
+        this.counters.indirectProbesSent++;
+      }
+    }
+    if (probe !== null && now >= probe.periodEnd) {
+      this.probe = null;
+      if (!probe.acked) {
+        this.counters.probesFailed++;
+        const m = this.table.get(probe.target);
+        if (m !== undefined && m.record.generation === probe.generation && isLive(m.record.state) && m.record.state !== 'suspect') {
+          this.counters.suspicionsRaised++;
+          this.apply({ ...m.record, state: 'suspect' }, now);
+        }
+      }
+    }
+    if (this.probe === null && now >= this.nextProbeAt) {
+      this.nextProbeAt = nextSlot(this.nextProbeAt, this.config.probeIntervalMs, now);
+      const target = this.order.next(() => this.live(), (n) => {
+        const m = this.table.get(n);
+        return m !== undefined && isLive(m.record.state);
+      });
+      if (target === null) return;
+      const r = this.table.get(target)!.record;
+      const seq = ++this.seq;
+      this.probe = {
+        target, generation: r.generation, address: r.address, seq,
+        ackDeadline: now + this.config.probeTimeoutMs, periodEnd: this.nextProbeAt, indirectSent: false, acked: false,
+      };
+      this.counters.probesSent++;
+      this.send(r.address, { type: 'ping', from: this.me, seq, target, gossip: this.piggyback() });
+    }
+  }
+
+  private gossipRound(now: number): void {
+    const recentlyDown = this.down().filter((n) => {
+      const at = this.table.get(n)!.downAt;
+      return at !== null && now - at < this.config.gossipToTheDeadMs;
+    });
+    const candidates = recentlyDown.length === 0 ? this.live() : this.live().concat(recentlyDown);
+    for (const name of pickRandom(candidates, this.config.gossipFanout, this.random)) {
+      const gossip = this.piggyback();
+      if (gossip.length === 0) return;
+      this.send(this.table.get(name)!.record.address, { type: 'gossip', from: this.me, gossip });
+    }
+  }
+
+  private pushPullRound(): void {
+    const up = this.live().filter((n) => this.table.get(n)!.record.state === 'up');
+    const targets = pickRandom(up, 1, this.random).concat(pickRandom(this.down(), 1, this.random));
+    if (up.length === 0 && this.seeds.length > 0) this.sendSync('sync', this.seeds[this.random.int(this.seeds.length)]!);
+    for (const name of targets) this.sendSync('sync', this.table.get(name)!.record.address);
+  }
+
+  /** After a stall of our event loop: give probes their time back, and queued input a chance before any deadline. */
+  private afterStall(now: number, stall: number): void {
+    const grace = stallGrace(this.config.probeTimeoutMs);
+    const probe = this.probe;
+    if (probe !== null) {
+      probe.ackDeadline = shiftProbeDeadline(probe.ackDeadline, stall, now, grace);
+      probe.periodEnd = shiftProbeDeadline(probe.periodEnd, stall, now, grace);
+      this.nextProbeAt = probe.periodEnd;
+    }
+    for (const relay of this.relays.values()) relay.expiresAt = shiftProbeDeadline(relay.expiresAt, stall, now, grace);
+    for (const [name, deadline] of this.suspicions) this.suspicions.set(name, floorDeadline(deadline, now, grace));
+    if (this.joinDeadline !== null) this.joinDeadline = floorDeadline(this.joinDeadline, now, grace);
+    if (this.leaveAt !== null) this.leaveAt = floorDeadline(this.leaveAt, now, grace);
+  }
+
+  private nextWakeAt(): number | null {
+    if (this.me.state === 'left') return null;
+    let wake = Math.min(this.nextProbeAt, this.nextPushPullAt);
+    if (this.queue.size > 0) wake = Math.min(wake, this.nextGossipAt);
+    if (this.joinDeadline !== null) wake = Math.min(wake, this.joinDeadline);
+    if (this.leaveAt !== null) wake = Math.min(wake, this.leaveAt);
+    const probe = this.probe;
+    if (probe !== null) {
+      wake = Math.min(wake, probe.periodEnd);
+      if (!probe.acked && !probe.indirectSent) wake = Math.min(wake, probe.ackDeadline);
+    }
+    for (const deadline of this.suspicions.values()) wake = Math.min(wake, deadline);
+    return Math.max(wake, this.lastNow);
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private send(to: string, msg: SwimMessage): void {
+    this.outbox.push({ to, msg });
+    this.counters.messagesSent++;
+  }
+
+  private sendSync(type: 'sync' | 'sync-reply', to: string): void {
+    const members = [copyRecord(this.me)];
+    for (const m of this.table.values()) members.push(m.record);
+    this.send(to, { type, from: this.me, members });
+    this.counters.syncsSent++;
+  }
+
+  private piggyback(): MemberRecord[] {
+    const limit = retransmitLimit(this.config.retransmitMult, this.live().length + 1);
+    const gossip = this.queue.take(this.config.maxPiggyback, limit);
+    this.counters.gossipSent += gossip.length;
+    return gossip;
+  }
+
+  /** Names of live members (not self), cached until a liveness changes. */
+  private live(): string[] {
+    if (this.liveCache === null) this.liveCache = [...this.table.values()].filter((m) => isLive(m.record.state)).map((m) => m.record.name);
+    return this.liveCache;
+  }
+
+  private down(): string[] {
+    if (this.downCache === null) this.downCache = [...this.table.values()].filter((m) => m.record.state === 'down').map((m) => m.record.name);
+    return this.downCache;
+  }
+
+  private view(m: Member, now: number): MemberView {
+    const { name, address, generation, incarnation, state } = m.record;
+    return { name, address, generation, incarnation, state: state as MemberState, lastHeardAgoMs: m.lastHeardAt === null ? null : now - m.lastHeardAt, lagMs: m.lagMs };
+  }
+}
+
+/** The next slot of a periodic timer that fired at `now`: one period on, or a period from now if we fell behind. */
+function nextSlot(slot: number, periodMs: number, now: number): number {
+  const next = slot + periodMs;
+  return next > now ? next : now + periodMs;
+}
