@@ -26,6 +26,7 @@
  * change of a member (state or generation), none for a re-merge.
  */
 
+import { ConfigError } from '../../errors.js';
 import type { ProtocolCore, Outbound, Ready } from '../ready.js';
 import type { Random } from '../random.js';
 import { validateSwimConfig, retransmitLimit, type SwimConfig } from './config.js';
@@ -95,7 +96,7 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
 
   constructor(config: SwimConfig, self: { name: string; address: string; generation: number }, random: Random, now: number) {
     const problem = validateSwimConfig(config);
-    if (problem !== null) throw new RangeError(`invalid SwimConfig.${problem.field}=${String(config[problem.field])}: ${problem.rule}`);
+    if (problem !== null) throw new ConfigError(`SwimConfig.${problem.field}`, config[problem.field], problem.rule); // a caller bug, not remote input
     this.config = { ...config };
     this.random = random;
     this.order = new ProbeOrder(random.fork());
