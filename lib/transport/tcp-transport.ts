@@ -125,11 +125,22 @@ class TcpTransport implements Transport {
     return { address: this.identity.address, port };
   }
 
+  /**
+   * Mutual TLS server: clients must present a certificate signed by our CA. Verification is checked here
+   * rather than by `rejectUnauthorized`, which would make node drop such clients without telling us; the
+   * effect is the same (nothing is read from an unverified client), and the refusal becomes an event.
+   */
   private createTlsServer(options: tls.SecureContextOptions): tls.Server {
-    const server = tls.createServer(
-      { ...options, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.handshakeTimeoutMs },
-      (socket) => this.accept(socket),
-    );
+    const server = tls.createServer({ ...options, requestCert: true, rejectUnauthorized: false, handshakeTimeout: this.handshakeTimeoutMs }, (socket) => {
+      if (socket.authorized) {
+        this.accept(socket);
+        return;
+      }
+      const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+      const message = `client certificate refused: ${String(socket.authorizationError ?? 'not verified')}`;
+      socket.destroy();
+      this.linkSet.handshakeFailed(remote, 'in', { ok: false, reason: 'tls', message, fromPeer: false }, true);
+    });
     server.on('tlsClientError', (err, socket) => {
       const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
       this.linkSet.handshakeFailed(remote, 'in', { ok: false, reason: tlsFailureReason(err), message: err.message, fromPeer: false }, true);
