@@ -13,11 +13,12 @@ export function simConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
 }
 
 /**
- * Starts every node over `spreadMs`: node 0 alone first, then each other
- * node, in order, joins through 1–3 random nodes started before it.
+ * Starts the first `count` nodes (default all) over `spreadMs`: node 0 alone
+ * first, then each other node, in order, joins through 1–3 random nodes
+ * started before it.
  */
-export function joinWave(cluster: SimCluster, spreadMs: number): void {
-  const n = cluster.nodes.length;
+export function joinWave(cluster: SimCluster, spreadMs: number, count = cluster.nodes.length): void {
+  const n = count;
   cluster.start(0, []);
   for (let i = 1; i < n; i++) {
     const seeds = new Set<number>();

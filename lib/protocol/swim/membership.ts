@@ -9,17 +9,26 @@
  *   definition (only we raise our incarnation): we refute it by taking its
  *   incarnation + 1 and gossiping our record (SWIM §4.2). Records and
  *   messages of an older generation than known are dropped.
- * - Probing: every period one target (probe.ts); a ping, then after
+ * - Probing (probe.ts): every period one target; a ping, then after
  *   probeTimeoutMs k ping-reqs through random members and a second direct
- *   ping; no ack by the end of the period makes the target suspect. A suspect that does not refute
- *   within its deadline (suspicion.ts) is declared down.
+ *   ping; no ack by the end of the period makes the target suspect. A
+ *   suspect that does not refute by its local deadline (suspicion.ts,
+ *   extended by the lag it last reported) is declared down.
  * - Dissemination: every record change is queued (gossip-queue.ts) and
  *   piggybacked on pings, acks and ping-reqs, and sent in gossip rounds to
  *   random live and recently down members. Push-pull syncs exchange full
- *   state with one up and one down member per period and on join.
+ *   state on join, a few periods after joining, and every
+ *   pushPullIntervalMs with one up and one down member.
  * - A node that hears from a member it believes suspect or down tells it
  *   so directly, so a wrongly accused node refutes without waiting for gossip.
- * - Stalls of our own event loop shift our probe deadlines (suspicion.ts).
+ * - Stalls of our own event loop give our probes their time back
+ *   (suspicion.ts), so a node that wakes late suspects nobody by mistake.
+ * - Lifecycle of self: joining → up (first sync reply, no seeds, or
+ *   joinTimeoutMs) → leaving (leave) → left (one gossip round later, sent
+ *   directly to every live member, then leave-complete). A left core is
+ *   inert: it answers nothing and asks for no wake-up.
+ *
+ * Each step handles its input first, then every deadline due at `now`.
  *
  * Invariants: our own record is never suspect or down in our view; a
  * removed (name, generation) never comes back; one event per observable
@@ -32,24 +41,15 @@ import type { Random } from '../random.js';
 import { validateSwimConfig, retransmitLimit, type SwimConfig } from './config.js';
 import { GossipQueue } from './gossip-queue.js';
 import { parseSwimMessage, type SwimMessage } from './messages.js';
-import { pickRandom, ProbeOrder, type Probe, type Relay } from './probe.js';
+import { nextSlot, pickRandom, Prober } from './probe.js';
+import { memberView, MemberTable, type Member } from './member-table.js';
 import { compareRecords, copyRecord, isLive, type MemberRecord, type MemberState } from './record.js';
-import { floorDeadline, shiftProbeDeadline, stallGrace, stallMs, suspicionDeadline } from './suspicion.js';
+import { floorDeadline, stallGrace, stallMs } from './suspicion.js';
 import type { MemberEventType, MemberView, MembershipEvent, MembershipInput, MembershipStats } from './types.js';
 
 export type { MemberState, MemberView, MembershipEvent, MembershipInput, MembershipStats, MemberEventType } from './types.js';
 export type { SwimMessage } from './messages.js';
 export type { SwimConfig } from './config.js';
-
-interface Member {
-  record: MemberRecord;
-  lastHeardAt: number | null;
-  lagMs: number;
-  /** When this node learnt the member is down (gossip-to-the-dead window); null otherwise. */
-  downAt: number | null;
-  /** Last time we told the member that we believe it suspect or down. */
-  accusedAt: number | null;
-}
 
 /** Probe periods after joining at which the catch-up push-pull runs. */
 const JOIN_CATCH_UP_PERIODS = 3;
@@ -68,22 +68,14 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   private readonly random: Random;
   private me: MemberRecord;
   private selfLagMs = 0;
-  private readonly table = new Map<string, Member>();
-  /** Suspicion deadlines by name (only members whose record is suspect). */
-  private readonly suspicions = new Map<string, number>();
+  private readonly table: MemberTable;
   private readonly queue = new GossipQueue();
-  private readonly order: ProbeOrder;
-  private probe: Probe | null = null;
-  private readonly relays = new Map<number, Relay>();
-  private seq = 0;
-  private nextProbeAt: number;
+  private readonly prober: Prober;
   private nextGossipAt: number;
   private nextPushPullAt: number;
   private joinDeadline: number | null;
   private leaveAt: number | null = null;
   private seeds: string[] = [];
-  private liveCache: string[] | null = null;
-  private downCache: string[] | null = null;
   private removedNoticeSent = false;
   private outbox: Outbound<SwimMessage>[] = [];
   private events: MembershipEvent[] = [];
@@ -98,12 +90,19 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     const problem = validateSwimConfig(config);
     if (problem !== null) throw new ConfigError(`SwimConfig.${problem.field}`, config[problem.field], problem.rule); // a caller bug, not remote input
     this.config = { ...config };
+    this.table = new MemberTable(config.suspicionTimeoutMs);
     this.random = random;
-    this.order = new ProbeOrder(random.fork());
     this.me = { name: self.name, address: self.address, generation: self.generation, incarnation: 0, state: 'joining' };
     this.lastNow = now;
-    // Random phases keep nodes started together from probing and gossiping in lockstep.
-    this.nextProbeAt = now + random.int(config.probeIntervalMs);
+    this.prober = new Prober(config, random, now, this.counters, {
+      live: () => this.table.live(),
+      liveRecord: (name) => this.table.liveRecord(name),
+      sendPing: (to, seq, target) => this.send(to, { type: 'ping', from: this.me, seq, target, gossip: this.piggyback() }),
+      sendPingReq: (to, seq, target, targetAddress) => this.send(to, { type: 'ping-req', from: this.me, seq, target, targetAddress, gossip: this.piggyback() }),
+      sendAck: (to, seq, about, lagMs) => this.send(to, { type: 'ack', from: this.me, seq, about, lagMs, gossip: this.piggyback() }),
+      probeFailed: (target, generation, at) => this.suspect(target, generation, at),
+    });
+    // A random phase keeps nodes started together from gossiping in lockstep.
     this.nextGossipAt = now + random.int(config.gossipIntervalMs);
     this.nextPushPullAt = now + config.pushPullIntervalMs;
     this.joinDeadline = now + config.joinTimeoutMs;
@@ -154,7 +153,7 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   members(now: number): MemberView[] {
     const out: MemberView[] = [this.self()];
     for (const m of this.table.values()) {
-      if (m.record.state !== 'removed') out.push(this.view(m, now));
+      if (m.record.state !== 'removed') out.push(memberView(m, now));
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -243,18 +242,19 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
         }
         this.send(link, { type: 'ack', from: this.me, seq: msg.seq, about: this.me.name, lagMs: this.selfLagMs, gossip: this.piggyback() });
         return;
-      case 'ack':
-        return this.onAck(msg.seq, msg.about, msg.lagMs, now);
-      case 'ping-req': {
-        if (msg.target === this.me.name) {
-          this.send(link, { type: 'ack', from: this.me, seq: msg.seq, about: this.me.name, lagMs: this.selfLagMs, gossip: this.piggyback() });
-          return;
-        }
-        const seq = ++this.seq;
-        this.relays.set(seq, { requester: link, requesterSeq: msg.seq, target: msg.target, expiresAt: now + this.config.probeIntervalMs });
-        this.send(msg.targetAddress, { type: 'ping', from: this.me, seq, target: msg.target, gossip: this.piggyback() });
+      case 'ack': {
+        const about = this.table.get(msg.about);
+        if (about !== undefined) about.lagMs = msg.lagMs;
+        if (!this.prober.onAck(msg.seq, msg.about, msg.lagMs, now)) this.counters.messagesDropped++; // late: that probe is over
         return;
       }
+      case 'ping-req':
+        if (msg.target === this.me.name) {
+          this.send(link, { type: 'ack', from: this.me, seq: msg.seq, about: this.me.name, lagMs: this.selfLagMs, gossip: this.piggyback() });
+        } else {
+          this.prober.relay(link, msg.seq, msg.target, msg.targetAddress, now);
+        }
+        return;
       case 'gossip':
         return;
       case 'sync':
@@ -264,23 +264,6 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
         if (this.me.state === 'joining') this.becomeUp(now);
         return;
     }
-  }
-
-  private onAck(seq: number, about: string, lagMs: number, now: number): void {
-    const member = this.table.get(about);
-    if (member !== undefined) member.lagMs = lagMs;
-    const probe = this.probe;
-    if (probe !== null && probe.seq === seq && probe.target === about) {
-      probe.acked = true;
-      return;
-    }
-    const relay = this.relays.get(seq);
-    if (relay !== undefined && relay.target === about && relay.expiresAt > now) {
-      this.relays.delete(seq);
-      this.send(relay.requester, { type: 'ack', from: this.me, seq: relay.requesterSeq, about, lagMs, gossip: this.piggyback() });
-      return;
-    }
-    this.counters.messagesDropped++; // late: the probe or relay is over
   }
 
   /** If we hold a suspect or down record of `sender` that beats what it says of itself, tell it (at most once per period). */
@@ -298,44 +281,19 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   /** Merges one record (about anyone) into our view, queueing it for gossip and emitting an event when it changes. */
   private apply(incoming: MemberRecord, now: number): void {
     if (incoming.name === this.me.name) return this.applySelf(incoming);
-    const m = this.table.get(incoming.name);
-    if (m !== undefined && compareRecords(incoming, m.record) <= 0) return;
-    const record = copyRecord(incoming);
-    const old = m?.record;
-    let member: Member;
-    if (m === undefined) {
-      member = { record, lastHeardAt: null, lagMs: 0, downAt: null, accusedAt: null };
-      this.table.set(record.name, member);
-    } else {
-      member = m;
-      member.record = record;
-      if (old!.generation !== record.generation) {
-        member.lastHeardAt = null;
-        member.lagMs = 0;
-        member.accusedAt = null;
-      }
-    }
-    if (record.state === 'suspect') {
-      const sameSuspicion = old !== undefined && old.state === 'suspect' && old.generation === record.generation && old.incarnation === record.incarnation;
-      if (!sameSuspicion) this.suspicions.set(record.name, suspicionDeadline(now, this.config.suspicionTimeoutMs, member.lagMs));
-    } else {
-      this.suspicions.delete(record.name);
-    }
-    member.downAt = record.state === 'down' ? (old?.state === 'down' ? member.downAt : now) : null;
+    const change = this.table.merge(incoming, now);
+    if (change === null) return;
+    const { member, old } = change;
+    const record = member.record;
     this.queue.enqueue(record);
-    const wasLive = old !== undefined && isLive(old.state);
-    if (wasLive !== isLive(record.state) || old === undefined || old.state !== record.state) {
-      this.liveCache = null;
-      this.downCache = null;
+    const newProcess = old === undefined || old.generation !== record.generation;
+    if (isLive(record.state) && (newProcess || !isLive(old.state))) this.prober.added(record.name);
+    if (!newProcess && old.state === record.state) return; // not observable: only the incarnation moved
+    if (record.state !== 'removed') {
+      this.events.push({ type: EVENT_OF[record.state], member: memberView(member, now) });
+    } else if (old !== undefined && old.state !== 'removed') {
+      this.events.push({ type: 'member-removed', member: memberView(member, now, old) });
     }
-    if (isLive(record.state) && (!wasLive || old!.generation !== record.generation)) this.order.add(record.name);
-    const changed = old === undefined || old.state !== record.state || old.generation !== record.generation;
-    if (!changed) return;
-    if (record.state === 'removed') {
-      if (old !== undefined && old.state !== 'removed') this.events.push({ type: 'member-removed', member: this.view({ ...member, record: { ...old, state: old.state } }, now) });
-      return;
-    }
-    this.events.push({ type: EVENT_OF[record.state], member: this.view(member, now) });
   }
 
   /** A record about ourselves: refute it if it outranks ours (only we may raise our incarnation). */
@@ -369,9 +327,8 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   private becomeLeft(): void {
     this.me = { ...this.me, state: 'left', incarnation: this.me.incarnation + 1 };
     this.leaveAt = null;
-    this.probe = null;
-    this.relays.clear();
-    this.suspicions.clear();
+    this.prober.stop();
+    this.table.suspicions.clear();
     for (const name of this.live()) {
       this.send(this.table.get(name)!.record.address, { type: 'gossip', from: this.me, gossip: [] });
     }
@@ -387,14 +344,13 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
       for (const address of this.seeds) this.sendSync('sync', address); // a late seed merges us in
     }
     if (this.leaveAt !== null && now >= this.leaveAt) return this.becomeLeft();
-    for (const [name, deadline] of this.suspicions) {
+    for (const [name, deadline] of this.table.suspicions) {
       if (now < deadline) continue;
-      this.suspicions.delete(name);
+      this.table.suspicions.delete(name);
       const m = this.table.get(name);
       if (m !== undefined && m.record.state === 'suspect') this.apply({ ...m.record, state: 'down' }, now);
     }
-    this.runProbe(now);
-    for (const [seq, relay] of this.relays) if (relay.expiresAt <= now) this.relays.delete(seq);
+    this.prober.tick(now);
     if (now >= this.nextGossipAt) {
       if (this.queue.size > 0) this.gossipRound(now);
       this.nextGossipAt = nextSlot(this.nextGossipAt, this.config.gossipIntervalMs, now);
@@ -405,46 +361,12 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     }
   }
 
-  private runProbe(now: number): void {
-    const probe = this.probe;
-    if (probe !== null && !probe.acked && !probe.indirectSent && now >= probe.ackDeadline) {
-      probe.indirectSent = true;
-      // A second direct ping beside the indirect ones (memberlist's fallback probe): one lost packet on the direct path no longer needs k relays to cover for it.
-      this.send(probe.address, { type: 'ping', from: this.me, seq: probe.seq, target: probe.target, gossip: this.piggyback() });
-      const relays = pickRandom(this.live(), this.config.indirectProbes, this.random, (n) => n !== probe.target);
-      for (const name of relays) {
-        const msg: SwimMessage = { type: 'ping-req', from: this.me, seq: probe.seq, target: probe.target, targetAddress: probe.address, gossip: this.piggyback() };
-        this.send(this.table.get(name)!.record.address, msg);
-        this.counters.indirectProbesSent++;
-      }
-    }
-    if (probe !== null && now >= probe.periodEnd) {
-      this.probe = null;
-      if (!probe.acked) {
-        this.counters.probesFailed++;
-        const m = this.table.get(probe.target);
-        if (m !== undefined && m.record.generation === probe.generation && isLive(m.record.state) && m.record.state !== 'suspect') {
-          this.counters.suspicionsRaised++;
-          this.apply({ ...m.record, state: 'suspect' }, now);
-        }
-      }
-    }
-    if (this.probe === null && now >= this.nextProbeAt) {
-      this.nextProbeAt = nextSlot(this.nextProbeAt, this.config.probeIntervalMs, now);
-      const target = this.order.next(() => this.live(), (n) => {
-        const m = this.table.get(n);
-        return m !== undefined && isLive(m.record.state);
-      });
-      if (target === null) return;
-      const r = this.table.get(target)!.record;
-      const seq = ++this.seq;
-      this.probe = {
-        target, generation: r.generation, address: r.address, seq,
-        ackDeadline: now + this.config.probeTimeoutMs, periodEnd: this.nextProbeAt, indirectSent: false, acked: false,
-      };
-      this.counters.probesSent++;
-      this.send(r.address, { type: 'ping', from: this.me, seq, target, gossip: this.piggyback() });
-    }
+  /** Our probe of `target` failed: suspect it, unless it is already suspect, gone, or another process now. */
+  private suspect(target: string, generation: number, now: number): void {
+    const m = this.table.get(target);
+    if (m === undefined || m.record.generation !== generation || !isLive(m.record.state) || m.record.state === 'suspect') return;
+    this.counters.suspicionsRaised++;
+    this.apply({ ...m.record, state: 'suspect' }, now);
   }
 
   private gossipRound(now: number): void {
@@ -470,30 +392,19 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   /** After a stall of our event loop: give probes their time back, and queued input a chance before any deadline. */
   private afterStall(now: number, stall: number): void {
     const grace = stallGrace(this.config.probeTimeoutMs);
-    const probe = this.probe;
-    if (probe !== null) {
-      probe.ackDeadline = shiftProbeDeadline(probe.ackDeadline, stall, now, grace);
-      probe.periodEnd = shiftProbeDeadline(probe.periodEnd, stall, now, grace);
-      this.nextProbeAt = probe.periodEnd;
-    }
-    for (const relay of this.relays.values()) relay.expiresAt = shiftProbeDeadline(relay.expiresAt, stall, now, grace);
-    for (const [name, deadline] of this.suspicions) this.suspicions.set(name, floorDeadline(deadline, now, grace));
+    this.prober.afterStall(now, stall, grace);
+    for (const [name, deadline] of this.table.suspicions) this.table.suspicions.set(name, floorDeadline(deadline, now, grace));
     if (this.joinDeadline !== null) this.joinDeadline = floorDeadline(this.joinDeadline, now, grace);
     if (this.leaveAt !== null) this.leaveAt = floorDeadline(this.leaveAt, now, grace);
   }
 
   private nextWakeAt(): number | null {
     if (this.me.state === 'left') return null;
-    let wake = Math.min(this.nextProbeAt, this.nextPushPullAt);
+    let wake = Math.min(this.prober.wake(), this.nextPushPullAt);
     if (this.queue.size > 0) wake = Math.min(wake, this.nextGossipAt);
     if (this.joinDeadline !== null) wake = Math.min(wake, this.joinDeadline);
     if (this.leaveAt !== null) wake = Math.min(wake, this.leaveAt);
-    const probe = this.probe;
-    if (probe !== null) {
-      wake = Math.min(wake, probe.periodEnd);
-      if (!probe.acked && !probe.indirectSent) wake = Math.min(wake, probe.ackDeadline);
-    }
-    for (const deadline of this.suspicions.values()) wake = Math.min(wake, deadline);
+    for (const deadline of this.table.suspicions.values()) wake = Math.min(wake, deadline);
     return Math.max(wake, this.lastNow);
   }
 
@@ -518,25 +429,11 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     return gossip;
   }
 
-  /** Names of live members (not self), cached until a liveness changes. */
   private live(): string[] {
-    if (this.liveCache === null) this.liveCache = [...this.table.values()].filter((m) => isLive(m.record.state)).map((m) => m.record.name);
-    return this.liveCache;
+    return this.table.live();
   }
 
   private down(): string[] {
-    if (this.downCache === null) this.downCache = [...this.table.values()].filter((m) => m.record.state === 'down').map((m) => m.record.name);
-    return this.downCache;
+    return this.table.down();
   }
-
-  private view(m: Member, now: number): MemberView {
-    const { name, address, generation, incarnation, state } = m.record;
-    return { name, address, generation, incarnation, state: state as MemberState, lastHeardAgoMs: m.lastHeardAt === null ? null : now - m.lastHeardAt, lagMs: m.lagMs };
-  }
-}
-
-/** The next slot of a periodic timer that fired at `now`: one period on, or a period from now if we fell behind. */
-function nextSlot(slot: number, periodMs: number, now: number): number {
-  const next = slot + periodMs;
-  return next > now ? next : now + periodMs;
 }

@@ -1,5 +1,14 @@
 /**
- * Probe target selection and the state of one probe (SWIM §3, §4.3).
+ * The failure detector's probing (SWIM §3, §4.3): one probe per period,
+ * direct ping, then indirect ping-reqs; and the relays this node runs for
+ * other probers.
+ *
+ * A probe of target T starts every probeIntervalMs with ping{seq} to T. If
+ * no ack{seq} about T has arrived by probeTimeoutMs, k random live members
+ * get ping-req{seq, T} (they ping T and relay its ack under our seq) and T
+ * gets a second direct ping (memberlist's fallback probe: one lost packet on
+ * the direct path then needs no relay to cover for it). No ack by the end of
+ * the period: the host marks T suspect. Acks that arrive late are stale.
  *
  * Targets are chosen round-robin over a shuffled list of the live members:
  * every member is probed once per pass, so a failed member is found within
@@ -11,6 +20,9 @@
  */
 
 import { shuffle, type Random } from '../random.js';
+import type { SwimConfig } from './config.js';
+import type { MemberRecord } from './record.js';
+import { shiftProbeDeadline } from './suspicion.js';
 
 /** One probe of one target, started by this node. Deadlines are absolute ms. */
 export interface Probe {
@@ -94,4 +106,140 @@ export function pickRandom<T>(items: readonly T[], k: number, random: Random, ac
     out.push(pool[i]!);
   }
   return out;
+}
+
+/** What the prober needs from the membership core. */
+export interface ProbeHost {
+  /** Names of live members (probe targets and relay candidates). */
+  live(): readonly string[];
+  /** The record of a live member, or undefined. */
+  liveRecord(name: string): MemberRecord | undefined;
+  sendPing(to: string, seq: number, target: string): void;
+  sendPingReq(to: string, seq: number, target: string, targetAddress: string): void;
+  sendAck(to: string, seq: number, about: string, lagMs: number): void;
+  /** No ack for the probe of `target` at `generation` by the end of its period. */
+  probeFailed(target: string, generation: number, now: number): void;
+}
+
+export interface ProbeCounters {
+  probesSent: number;
+  probesFailed: number;
+  indirectProbesSent: number;
+}
+
+export class Prober {
+  private probe: Probe | null = null;
+  private readonly relays = new Map<number, Relay>();
+  private seq = 0;
+  private nextProbeAt: number;
+  private readonly order: ProbeOrder;
+
+  constructor(
+    private readonly config: Pick<SwimConfig, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectProbes'>,
+    private readonly random: Random,
+    now: number,
+    private readonly counters: ProbeCounters,
+    private readonly host: ProbeHost,
+  ) {
+    this.order = new ProbeOrder(random.fork());
+    this.nextProbeAt = now + random.int(config.probeIntervalMs); // a random phase: nodes started together do not probe in lockstep
+  }
+
+  /** Runs the probe deadlines due at `now` and starts the next probe when its period begins. */
+  tick(now: number): void {
+    const probe = this.probe;
+    if (probe !== null && !probe.acked && !probe.indirectSent && now >= probe.ackDeadline) {
+      probe.indirectSent = true;
+      this.host.sendPing(probe.address, probe.seq, probe.target);
+      for (const name of pickRandom(this.host.live(), this.config.indirectProbes, this.random, (n) => n !== probe.target)) {
+        const via = this.host.liveRecord(name);
+        if (via === undefined) continue;
+        this.host.sendPingReq(via.address, probe.seq, probe.target, probe.address);
+        this.counters.indirectProbesSent++;
+      }
+    }
+    if (probe !== null && now >= probe.periodEnd) {
+      this.probe = null;
+      if (!probe.acked) {
+        this.counters.probesFailed++;
+        this.host.probeFailed(probe.target, probe.generation, now);
+      }
+    }
+    for (const [seq, relay] of this.relays) if (relay.expiresAt <= now) this.relays.delete(seq);
+    if (this.probe === null && now >= this.nextProbeAt) {
+      this.nextProbeAt = nextSlot(this.nextProbeAt, this.config.probeIntervalMs, now);
+      const target = this.order.next(() => this.host.live(), (n) => this.host.liveRecord(n) !== undefined);
+      if (target === null) return;
+      const r = this.host.liveRecord(target)!;
+      const seq = ++this.seq;
+      this.probe = {
+        target, generation: r.generation, address: r.address, seq,
+        ackDeadline: now + this.config.probeTimeoutMs, periodEnd: this.nextProbeAt, indirectSent: false, acked: false,
+      };
+      this.counters.probesSent++;
+      this.host.sendPing(r.address, seq, target);
+    }
+  }
+
+  /** An ack for `seq` proving `about` alive: completes our probe or is relayed. False when it is stale (late or unknown). */
+  onAck(seq: number, about: string, lagMs: number, now: number): boolean {
+    const probe = this.probe;
+    if (probe !== null && probe.seq === seq && probe.target === about) {
+      probe.acked = true;
+      return true;
+    }
+    const relay = this.relays.get(seq);
+    if (relay !== undefined && relay.target === about && relay.expiresAt > now) {
+      this.relays.delete(seq);
+      this.host.sendAck(relay.requester, relay.requesterSeq, about, lagMs);
+      return true;
+    }
+    return false;
+  }
+
+  /** A ping-req from `requester`: ping `target` under our own seq and remember where the ack goes. */
+  relay(requester: string, requesterSeq: number, target: string, targetAddress: string, now: number): void {
+    const seq = ++this.seq;
+    this.relays.set(seq, { requester, requesterSeq, target, expiresAt: now + this.config.probeIntervalMs });
+    this.host.sendPing(targetAddress, seq, target);
+  }
+
+  /** A member became live (or is a new process): probe it in this pass. */
+  added(name: string): void {
+    this.order.add(name);
+  }
+
+  /** After a stall of `stall` ms detected at `now`: the running probe and relays get their time back (suspicion.ts). */
+  afterStall(now: number, stall: number, grace: number): void {
+    const probe = this.probe;
+    if (probe !== null) {
+      probe.ackDeadline = shiftProbeDeadline(probe.ackDeadline, stall, now, grace);
+      probe.periodEnd = shiftProbeDeadline(probe.periodEnd, stall, now, grace);
+      this.nextProbeAt = probe.periodEnd;
+    }
+    for (const relay of this.relays.values()) relay.expiresAt = shiftProbeDeadline(relay.expiresAt, stall, now, grace);
+  }
+
+  /** The earliest time the prober needs a tick. */
+  wake(): number {
+    let wake = this.nextProbeAt;
+    const probe = this.probe;
+    if (probe !== null) {
+      wake = Math.min(wake, probe.periodEnd);
+      if (!probe.acked && !probe.indirectSent) wake = Math.min(wake, probe.ackDeadline);
+    }
+    return wake;
+  }
+
+  /** Abandons the running probe and relays (we left). */
+  stop(): void {
+    this.probe = null;
+    this.relays.clear();
+  }
+}
+
+/** The next slot of a periodic timer that fired at `now`: one period on, or a period from now if we fell behind. */
+export function nextSlot(slot: number, periodMs: number, now: number): number {
+  const next = slot + periodMs;
+  return next > now ? next : now + periodMs;
 }
