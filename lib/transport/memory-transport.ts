@@ -18,8 +18,9 @@ import { encodeFrameBody, FrameDecoder } from './frame-codec.js';
 import { Handshake, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
 import { LinkSet, type LinkConnection, type PeerLink } from './link-set.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
+import { admitConnection } from './tie-break.js';
 import type { LinkInfo, PeerIdentity, Transport, TransportEvent, TransportOptions, TransportStats } from './transport.js';
-import { formatAddress, isReservedChannel, parseAddress } from './transport.js';
+import { formatAddress, isReservedChannel, parseAddress, validateTransportOptions } from './transport.js';
 
 /** Ports handed out for port 0 start here, so they look like and never collide with configured ones. */
 const FIRST_EPHEMERAL_PORT = 49_152;
@@ -52,7 +53,9 @@ export class MemoryHub {
   }
 }
 
+/** @throws ConfigError for an invalid option (see validateTransportOptions). */
 export function createMemoryTransport(hub: MemoryHub, opts: TransportOptions): Transport {
+  validateTransportOptions(opts);
   return new MemoryTransport(hub, opts);
 }
 
@@ -245,8 +248,9 @@ export class MemoryTransport implements Transport {
       sides[i === 0 ? 1 : 0].inbox.push(...out.send);
       if (out.admission !== undefined) {
         side.conn.peer = out.admission;
-        const selfName = side.transport.identity.name === out.admission.name;
-        handle(i, side.handshake.step(selfName ? { type: 'refuse', reason: 'duplicate', message: 'peer uses this node\'s own name' } : { type: 'admit' }));
+        // A memory dial is atomic, so the only other connection there could be is an up link; see connect().
+        const refusal = admitConnection(side.transport.identity.name, { direction: side.conn.direction, peer: out.admission }, []);
+        handle(i, side.handshake.step(refusal === null ? { type: 'admit' } : { type: 'refuse', ...refusal }));
       }
       if (out.outcome !== undefined) side.outcome = out.outcome;
     };

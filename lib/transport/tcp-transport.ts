@@ -8,23 +8,16 @@
  * address that differs becomes an alias, and its queue moves to the link of
  * the advertised address.
  *
- * One link per pair (tie-break). Of two nodes, the one whose name sorts lower
- * (L) arbitrates, when it has read the other's hello and before it sends its
- * proof, so the decision precedes any link coming up:
- * - an inbound connection from H is refused ('duplicate') while L has its own
- *   connection to H (dialing or up): when both dial at once, L's dial wins;
- * - an outbound connection of L is refused while another connection to the
- *   same node is admitted: the first one wins (aliases, double dials);
- * - a connection from a newer generation of the peer always wins (the older
- *   one is a restarted node's stale socket), and so does the newest inbound
- *   connection (the peer dials only when its side of the old one is gone).
- * H admits whatever L admits. A refused connection was never up, so nothing
- * was written to it but the handshake; the frames wait in the link's queue
- * and leave on the surviving connection. When a connection comes up on a
- * link that already has one, the newer replaces the older, which is closed
- * gracefully: its in-flight frames are still delivered, possibly out of order
- * with the first frames of the new one. Duplicates are counted in
- * `duplicatesClosed`, not as failures.
+ * One link per pair. Of two nodes, the one whose name sorts lower decides
+ * which connection survives, before either side could use a refused one
+ * (tie-break.ts): when both dial at once, the connection it dialed. A refused
+ * connection was never up, so nothing was written to it but the handshake;
+ * the frames wait in the link's queue and leave on the surviving connection.
+ * When a connection comes up on a link that already has one (the peer
+ * restarted, or redialled a link that is stale on this side), the newer
+ * replaces the older, which is closed gracefully: its in-flight frames are
+ * still delivered, possibly out of order with the first frames of the new
+ * one. Duplicates are counted in `duplicatesClosed`, not as failures.
  *
  * Writing. `send` encodes and queues; one setImmediate per event-loop turn
  * writes every dirty link's queue in batches (frame-queue.ts), corked, until
@@ -43,13 +36,14 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { AbortError, FrameError } from '../errors.js';
 import { Connection, type Refusal } from './connection.js';
+import { admitConnection, type OtherConnection } from './tie-break.js';
 import { encodeFrameBody } from './frame-codec.js';
 import { Handshake } from './handshake.js';
 import { LinkSet, type PeerLink } from './link-set.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
 import { isTlsError, tlsFailureReason } from './tls-errors.js';
 import type { Transport, TransportOptions, TransportEvent, PeerIdentity, LinkInfo, TransportStats } from './transport.js';
-import { formatAddress, parseAddress, isReservedChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './transport.js';
+import { formatAddress, parseAddress, isReservedChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS, validateTransportOptions } from './transport.js';
 
 /** Inbound connections allowed in the handshake at once; more are closed at accept, so a flood cannot pin memory. */
 export const MAX_PENDING_INBOUND = 256;
@@ -59,7 +53,9 @@ export const STOP_FLUSH_TIMEOUT_MS = 2_000;
 type Conn = Connection<PeerLink<Conn>>;
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** @throws ConfigError for an invalid option (see validateTransportOptions). */
 export function createTcpTransport(opts: TransportOptions): Transport {
+  validateTransportOptions(opts);
   return new TcpTransport(opts);
 }
 
@@ -256,6 +252,7 @@ class TcpTransport implements Transport {
           this.linkSet.handshakeFailed(c.remoteAddress, c.direction, failure, c.receivedAny);
         },
         dialFailed: (c, message) => {
+          if (this.state !== 'running') return;
           this.linkSet.stats.dialFailures++;
           this.opts.log.debug({ peer: c.remoteAddress, reason: message }, 'inter-node dial failed');
         },
@@ -277,23 +274,17 @@ class TcpTransport implements Transport {
     return conn;
   }
 
-  /** The tie-break; see the module comment. */
+  /** The tie-break (tie-break.ts), after aliasing the dialed address of an outbound connection. */
   private admission(conn: Conn, peer: PeerIdentity): Refusal | null {
-    if (peer.name === this.identity.name) {
-      return { reason: 'duplicate', message: `peer uses this node's own name ${JSON.stringify(peer.name)}: node names must be unique` };
-    }
-    if (conn.direction === 'out' && conn.dialedAddress !== null) this.linkSet.alias(conn, peer.address);
-    if (this.identity.name > peer.name) return null;
+    if (conn.direction === 'out' && conn.dialedAddress !== null && peer.name !== this.identity.name) this.linkSet.alias(conn, peer.address);
+    const others: OtherConnection[] = [];
     for (const other of this.connections) {
-      if (other === conn || other.isClosing) continue;
+      if (other === conn || other.isClosing || other.phase === 'closed') continue;
       const sameNode = other.peer !== null
         ? other.peer.name === peer.name
         : other.direction === 'out' && other.dialedAddress !== null && this.linkSet.resolve(other.dialedAddress) === peer.address;
-      if (!sameNode) continue;
-      if (other.peer !== null && peer.generation > other.peer.generation) continue;
-      if (conn.direction === 'in' && other.direction === 'in') continue;
-      return { reason: 'duplicate', message: `a connection with ${peer.name} already exists` };
+      if (sameNode) others.push({ direction: other.direction, phase: other.phase, generation: other.peer?.generation ?? null });
     }
-    return null;
+    return admitConnection(this.identity.name, { direction: conn.direction, peer }, others);
   }
 }

@@ -21,7 +21,9 @@
  */
 
 import type { Logger } from 'pino';
+import { ConfigError } from '../errors.js';
 import type { Random } from '../protocol/random.js';
+import { backoffPolicyProblem } from './backoff.js';
 
 /** Who is at the other end of a link, as the peer itself declared it in the handshake. */
 export interface PeerIdentity {
@@ -109,8 +111,9 @@ export interface Transport {
   /**
    * Queues `payload` (anything msgpack encodes) for the node at `to` (`host:port`), dialing when there is
    * no link. Returns false when the frame was dropped because the link's queue is full (counted in
-   * `framesDropped`), or the transport is stopped. Throws `FrameError` only for a payload larger than
-   * `maxFrameBytes`, which is a caller bug rather than a network condition.
+   * `framesDropped`), or not queued at all because the transport is stopped or `to` is this node's own or
+   * a malformed address (counted in `framesDiscarded`). Throws `FrameError` only for a caller bug: a payload
+   * larger than `maxFrameBytes`, or an empty or reserved channel.
    */
   send(to: string, channel: string, payload: unknown): boolean;
   /** One handler per channel; a later registration replaces the earlier one. Channels starting with '$' are reserved. */
@@ -231,4 +234,22 @@ export function formatAddress(host: string, port: number): string {
 /** Channels starting with '$' carry the transport's own messages (the handshake). */
 export function isReservedChannel(channel: string): boolean {
   return channel.startsWith('$');
+}
+
+/** Throws ConfigError naming the first invalid option. The factories call it. */
+export function validateTransportOptions(opts: TransportOptions): void {
+  const positiveInteger = (value: number | undefined, max: number): boolean => value === undefined || (Number.isSafeInteger(value) && value >= 1 && value <= max);
+  if (typeof opts.self.name !== 'string' || opts.self.name.length === 0) throw new ConfigError('self.name', opts.self.name, 'a non-empty node name');
+  if (!Number.isSafeInteger(opts.self.generation) || opts.self.generation < 0) throw new ConfigError('self.generation', opts.self.generation, 'an integer >= 0');
+  if (parseAddress(opts.advertisedAddress) === null) throw new ConfigError('advertisedAddress', opts.advertisedAddress, 'host:port, the address other nodes dial');
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new ConfigError('port', opts.port, 'an integer in [0, 65535]');
+  if (opts.cookie.length === 0) throw new ConfigError('cookie', '(empty)', 'the cluster\'s shared secret: set COOKIE');
+  if (!positiveInteger(opts.maxFrameBytes, 0xffff_ffff)) throw new ConfigError('maxFrameBytes', opts.maxFrameBytes, 'an integer in [1, 4294967295]');
+  if (!positiveInteger(opts.maxQueuedFrames, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxQueuedFrames', opts.maxQueuedFrames, 'an integer >= 1');
+  if (!positiveInteger(opts.handshakeTimeoutMs, 2 ** 31 - 1)) throw new ConfigError('handshakeTimeoutMs', opts.handshakeTimeoutMs, 'an integer number of ms >= 1');
+  if (opts.giveUpAfterMs !== undefined && !(Number.isFinite(opts.giveUpAfterMs) && opts.giveUpAfterMs >= 0)) {
+    throw new ConfigError('giveUpAfterMs', opts.giveUpAfterMs, 'a number of ms >= 0');
+  }
+  const backoffProblem = opts.backoff === undefined ? null : backoffPolicyProblem(opts.backoff);
+  if (backoffProblem !== null) throw new ConfigError('backoff', JSON.stringify(opts.backoff), backoffProblem);
 }
