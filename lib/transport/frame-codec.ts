@@ -22,8 +22,6 @@ import type { FrameErrorReason } from './transport.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './transport.js';
 
 export const FRAME_HEADER_BYTES = 4;
-/** The length prefix is a uint32; no option may exceed it. */
-export const MAX_FRAME_BYTES_LIMIT = 0xffff_ffff;
 
 export interface FrameFailure {
   reason: FrameErrorReason;
