@@ -139,7 +139,9 @@ class TcpTransport implements Transport {
     });
     server.on('tlsClientError', (err, socket) => {
       const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
-      this.linkSet.handshakeFailed(remote, 'in', { ok: false, reason: tlsFailureReason(err), message: err.message, fromPeer: false }, true);
+      const reason = tlsFailureReason(err);
+      // A client that left before completing TLS is most likely a port probe: logged at debug, still counted.
+      this.linkSet.handshakeFailed(remote, 'in', { ok: false, reason, message: err.message, fromPeer: false }, reason !== 'closed');
     });
     return server;
   }
