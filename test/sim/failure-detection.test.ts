@@ -12,7 +12,8 @@ const SIZE = 200;
  * 1 - (1 - 1/N)^N ≈ 63%, so e/(e-1) ≈ 1.6 periods on average and a tail of
  * e^-t beyond t periods) + the failed probe period + suspicionTimeoutMs +
  * gossip of the down record (well under a period). Hence the bounds: each
- * seed within suspicionTimeoutMs + 6 periods, the mean within + 3.5.
+ * seed within suspicionTimeoutMs + 7 periods (missed by about 0.3% of
+ * seeds: the random-probing tail), the mean within + 3.5.
  */
 test('a crashed node is declared down by every live node within suspicionTimeoutMs + a few probe periods', () => {
   const seeds = seedsFor([201, 202, 203, 204, 205]);
@@ -20,7 +21,7 @@ test('a crashed node is declared down by every live node within suspicionTimeout
   const { suspicionTimeoutMs, probeIntervalMs } = simConfig();
   for (const seed of seeds) {
     const { cluster } = bootCluster({ seed, size: SIZE });
-    const bound = suspicionTimeoutMs + 6 * probeIntervalMs;
+    const bound = suspicionTimeoutMs + 7 * probeIntervalMs;
     const victim = 1 + cluster.random.int(SIZE - 1);
     cluster.crash(victim);
     const crashedAt = cluster.now;

@@ -109,5 +109,5 @@ export class MemberTable {
 /** The view of a member at `now` (with `record` overriding its current record, e.g. the last one before removal). */
 export function memberView(m: Member, now: number, record: MemberRecord = m.record): MemberView {
   const { name, address, generation, incarnation, state } = record;
-  return { name, address, generation, incarnation, state: state as MemberState, lastHeardAgoMs: m.lastHeardAt === null ? null : now - m.lastHeardAt, lagMs: m.lagMs };
+  return { name, address, generation, incarnation, state: state as MemberState, lastHeardAgoMs: m.lastHeardAt === null ? null : Math.max(0, now - m.lastHeardAt), lagMs: m.lagMs };
 }
