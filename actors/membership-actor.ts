@@ -90,6 +90,7 @@ class MembershipShell {
   private ref: Ref<MembershipMsg> | undefined;
   private stopped = false;
   private readonly pending: MembershipMsg[] = [];
+  private unsendable = 0;
 
   constructor(private readonly deps: MembershipActorDeps) {}
 
@@ -117,10 +118,14 @@ class MembershipShell {
     const now = deps.now();
     const core = new Membership(deps.swimConfig, deps.self, deps.random.fork(), now);
     const seeds = new SeedRetry(deps.seedRetryConfig, deps.self.address, deps.random.fork());
+    this.lastLag = 0;
+    // A reset racing shutdown must not touch the closed store.
+    if (this.stopped) return { core, seeds };
     const known = deps.store.knownAddresses().filter((a) => a !== deps.self.address);
     // Runs inside spawn (before bind) and on every reset: queue, do not dispatch directly.
     this.send({ type: 'candidates', addresses: this.candidates });
-    this.send({ type: 'join', addresses: known });
+    // An empty join would mean "no seeds: be up now"; whether that holds is the node's call.
+    if (known.length > 0) this.send({ type: 'join', addresses: known });
     return { core, seeds };
   }
 
@@ -149,8 +154,9 @@ class MembershipShell {
         core.step({ type: 'remove', name: msg.name }, now);
         break;
       case 'lag':
-        if (msg.lagMs !== this.lastLag) core.step({ type: 'local-lag', lagMs: msg.lagMs }, now);
+        if (msg.lagMs === this.lastLag) return state;
         this.lastLag = msg.lagMs;
+        core.step({ type: 'local-lag', lagMs: msg.lagMs }, now);
         break;
       case 'crash':
         throw new Error('injected crash (test hook)');
@@ -162,24 +168,38 @@ class MembershipShell {
   private perform(state: ActorState, now: number): void {
     const { core, seeds } = state;
     const ready = core.ready();
-    for (const out of ready.messages) this.deps.transport.send(out.to, SWIM_CHANNEL, out.msg);
+    this.sendAll(ready.messages);
     core.advance(ready);
 
     const members = core.members(now);
     const liveAddresses = members.filter((m) => m.state !== 'down' && m.state !== 'left').map((m) => m.address);
     seeds.step({ type: 'live-members', addresses: liveAddresses }, now);
     const seedReady = seeds.ready();
-    if (seedReady.messages.length > 0) core.step({ type: 'join', addresses: seedReady.messages.map((m) => m.to) }, now);
+    const selfState = core.self().state;
+    // A leaving or left node contacts nobody new.
+    if (seedReady.messages.length > 0 && selfState !== 'leaving' && selfState !== 'left') core.step({ type: 'join', addresses: seedReady.messages.map((m) => m.to) }, now);
     seeds.advance(seedReady);
     // The join above may have produced messages; send them in this same turn.
     const joinReady = core.ready();
-    for (const out of joinReady.messages) this.deps.transport.send(out.to, SWIM_CHANNEL, out.msg);
+    this.sendAll(joinReady.messages);
     core.advance(joinReady);
 
     this.deps.onSnapshot({ members, self: core.self(), stats: core.stats() });
     for (const event of [...ready.events, ...joinReady.events]) this.deps.onEvent(event);
     if (ready.events.length + joinReady.events.length > 0) this.persistKnown(members);
     this.arm(earliest(joinReady.nextWakeAt, seeds.ready().nextWakeAt), now);
+  }
+
+  /** A payload the transport refuses (e.g. larger than CLUSTER_MAX_FRAME_BYTES) is dropped and counted, never a crash. */
+  private sendAll(messages: Array<{ to: string; msg: SwimMessage }>): void {
+    for (const out of messages) {
+      try {
+        this.deps.transport.send(out.to, SWIM_CHANNEL, out.msg);
+      } catch (err) {
+        this.unsendable++;
+        if (this.unsendable === 1 || this.unsendable % 1000 === 0) this.deps.log.warn({ err, to: out.to, type: out.msg.type, count: this.unsendable }, 'membership message could not be sent; raise CLUSTER_MAX_FRAME_BYTES if it is too large');
+      }
+    }
   }
 
   private persistKnown(members: MemberView[]): void {

@@ -45,7 +45,7 @@ export interface NodeStatus {
     clusterPort: number;
     startedAt: string;
     uptimeMs: number;
-    /** This process's recent event-loop lag (ms, p99 over the last interval). */
+    /** This process's recent event-loop lag: the worst timer lateness over the last ~2 s, ms. */
     eventLoopLagMs: number;
   };
   /** True when this node is up and no member it knows is suspect or down. */
@@ -94,6 +94,6 @@ export interface ClusterNodeApi {
   join(node: string, options?: CallOptions): Promise<void>;
   /** Graceful leave: members see this node `left`; the process keeps its HTTP facade up until stopped. */
   leave(options?: CallOptions): Promise<void>;
-  /** Forgets a down (or left) member for good. Throws UnknownNodeError, or ConflictError when it is not down/left. */
-  remove(name: string): void;
+  /** Forgets a down (or left) member for good; resolves once it is gone from this node's view. Throws UnknownNodeError, or ConflictError when it is not down/left. */
+  remove(name: string, options?: CallOptions): Promise<void>;
 }

@@ -15,7 +15,7 @@ import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
 import { formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
-import { ConflictError, NotRunningError, TimeoutError, UnknownNodeError } from './errors.js';
+import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
@@ -23,12 +23,13 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import type { CallOptions, ClusterNodeApi, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
 import { SeededRandom } from './protocol/random.js';
-import { defaultSwimConfig } from './protocol/swim/config.js';
+import { defaultSwimConfig, validateSwimConfig, type SwimConfig } from './protocol/swim/config.js';
 import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
 import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
 import { createTcpTransport } from './transport/tcp-transport.js';
-import type { Transport } from './transport/transport.js';
+import { PROTOCOL_VERSION } from './transport/handshake.js';
+import type { HandshakeFailureReason, Transport } from './transport/transport.js';
 
 export interface StartNodeOptions {
   /** Settings; missing ones take their defaults (the config file and environment are not read). */
@@ -89,6 +90,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private stopping: Promise<void> | undefined;
   private leaving: Promise<void> | undefined;
   private actorRestarts = 0;
+  /** Set when a system actor exhausted its restart budget: the node is no longer live. */
+  private failedActor: string | undefined;
+  /** Last handshake failure per remote address, so join() can say why a node refused us. */
+  private readonly handshakeFailures = new Map<string, { reason: HandshakeFailureReason; message: string }>();
+  private lastLagSent = -1;
 
   constructor(
     readonly config: TroupeConfig,
@@ -103,6 +109,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   async start(signal?: AbortSignal): Promise<void> {
     const { config, log } = this;
     signal?.throwIfAborted();
+    const swimConfig = swimConfigFor(config);
     this.store = new NodeStateStore(config.dataDir);
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
@@ -115,11 +122,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.transport.onEvent((event) => {
       if (event.type === 'link-up') log.debug({ peer: event.peer }, 'link up');
       else if (event.type === 'link-down') log.debug({ peer: event.peer, reason: event.reason }, 'link down');
+      else if (event.type === 'handshake-failed') {
+        if (this.handshakeFailures.size > 1000) this.handshakeFailures.clear();
+        this.handshakeFailures.set(event.remoteAddress, { reason: event.reason, message: event.message });
+      }
     });
 
     this.system = startActorSystem();
     this.membership = spawnMembershipActor(this.system, {
-      swimConfig: defaultSwimConfig(config.heartbeatIntervalMs, config.heartbeatTimeoutMs),
+      swimConfig,
       seedRetryConfig: { baseDelayMs: Math.min(1000, config.heartbeatIntervalMs), maxDelayMs: 30_000 },
       self: { name: this.name, address: this.address, generation: this.generation },
       transport: this.transport,
@@ -129,7 +140,13 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       now: () => performance.now(),
       onEvent: (event) => this.onMembershipEvent(event),
       onSnapshot: (snapshot) => (this.snapshot = snapshot),
-      supervision: { onRestart: () => this.actorRestarts++ },
+      supervision: {
+        onRestart: () => this.actorRestarts++,
+        onGiveUp: (actor) => {
+          this.failedActor = actor;
+          log.fatal({ actor }, `system actor ${actor} keeps crashing; this node is no longer live and should be restarted`);
+        },
+      },
     });
 
     this.discovery = createDiscovery(config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] }, log.child({ component: 'discovery' }));
@@ -140,7 +157,13 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
 
     this.lagMonitor = startEventLoopMonitor();
-    this.lagMonitor.onSample((lagMs) => this.membership?.send({ type: 'lag', lagMs }));
+    this.lagMonitor.onSample((lagMs) => {
+      // Peers need the order of magnitude, not every millisecond: 10 ms steps.
+      const quantized = Math.round(lagMs / 10) * 10;
+      if (quantized === this.lastLagSent) return;
+      this.lastLagSent = quantized;
+      this.membership?.send({ type: 'lag', lagMs: quantized });
+    });
 
     const metrics = createMetrics(() => this.stats());
     const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
@@ -198,12 +221,21 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     }
     if (event.type === 'self-up' || event.type === 'leave-complete') {
       this.log.info(event.type === 'self-up' ? 'this node is up' : 'leave complete');
-      this.emit(event.type);
+      this.emitSafely(event.type);
       return;
     }
     const member = this.toStatus(event.member);
     this.log.info({ member: member.name, address: member.address, state: member.state, incarnation: member.incarnation, generation: member.generation }, event.type);
-    this.emit(event.type, member);
+    this.emitSafely(event.type, member);
+  }
+
+  /** Listeners are application code: one that throws must not crash the membership actor. */
+  private emitSafely<K extends keyof TroupeNodeEvents>(event: K, ...args: TroupeNodeEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: TroupeNodeEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.log.error({ err, event }, `a ${event} listener threw; the error is ignored`);
+    }
   }
 
   private toStatus(m: MemberView): MemberStatus {
@@ -286,40 +318,62 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   }
 
   isLive(): boolean {
-    return this.running;
+    return this.running && this.failedActor === undefined;
   }
 
   isReady(): boolean {
-    return this.running && this.selfState() === 'up';
+    return this.isLive() && this.selfState() === 'up';
   }
 
   async join(node: string, options: CallOptions = {}): Promise<void> {
     this.assertRunning();
     const seed = parseSeed(node, this.config.clusterPort, 'node');
+    if (!this.config.clusteringEnabled) throw new ConflictError('clustering is disabled on this node: start it with CLUSTERING_ENABLED=true to join a cluster');
+    const state = this.selfState();
+    if (state === 'leaving' || state === 'left') throw new ConflictError(`this node is ${state}; restart it to join a cluster again`);
     if (seed.address === this.address) return;
+    this.handshakeFailures.delete(seed.address);
     this.membership!.send({ type: 'join', addresses: [seed.address] });
     const timeoutMs = options.timeoutMs ?? Math.max(5000, this.config.heartbeatIntervalMs * 2);
-    await this.waitFor(() => this.members().some((m) => m.address === seed.address && !m.self && m.state !== 'down' && m.state !== 'left'), `join of ${node}`, timeoutMs, options.signal);
+    // The address may be spelled differently from what the node advertises (localhost vs 127.0.0.1): a member with the seed's name and port counts too.
+    const matches = (m: MemberStatus) => m.address === seed.address || (seed.name !== undefined && m.name.split('@')[0] === seed.name && m.address.endsWith(`:${seed.port}`));
+    await this.waitFor(() => {
+      const refused = this.handshakeFailures.get(seed.address);
+      if (refused) throw handshakeError(refused.reason, refused.message, this.config.clusterName);
+      return this.members().some((m) => matches(m) && !m.self && m.state !== 'down' && m.state !== 'left');
+    }, `join of ${node}`, timeoutMs, options.signal);
   }
 
   async leave(options: CallOptions = {}): Promise<void> {
     this.assertRunning();
     this.leaving ??= (async () => {
-      const done = new Promise<void>((resolve) => this.once('leave-complete', () => resolve()));
+      let onComplete: (() => void) | undefined;
+      const done = new Promise<void>((resolve) => this.once('leave-complete', (onComplete = () => resolve())));
       this.membership!.send({ type: 'leave' });
       const timeoutMs = options.timeoutMs ?? Math.max(3000, this.config.heartbeatIntervalMs);
-      await Promise.race([done, this.waitFor(() => this.selfState() === 'left', 'graceful leave', timeoutMs, options.signal)]);
+      try {
+        await Promise.race([done, this.waitFor(() => this.selfState() === 'left', 'graceful leave', timeoutMs, options.signal)]);
+      } finally {
+        this.off('leave-complete', onComplete!);
+      }
     })();
+    // A leave that timed out or was aborted may be retried.
+    this.leaving.catch(() => (this.leaving = undefined));
     await this.leaving;
   }
 
-  remove(name: string): void {
+  async remove(name: string, options: CallOptions = {}): Promise<void> {
     this.assertRunning();
     const member = this.members().find((m) => m.name === name);
     if (!member) throw new UnknownNodeError(name);
     if (member.self) throw new ConflictError(`${name} is this node: use POST /api/cluster/leave to leave`);
     if (member.state !== 'down' && member.state !== 'left') throw new ConflictError(`${name} is ${member.state}; only a down or left member can be removed`);
     this.membership!.send({ type: 'remove', name });
+    await this.waitFor(() => {
+      const now = this.members().find((m) => m.name === name);
+      if (now && now.state !== 'down' && now.state !== 'left') throw new ConflictError(`${name} came back (${now.state}) before it could be removed`);
+      return now === undefined;
+    }, `removal of ${name}`, options.timeoutMs ?? 5000, options.signal);
   }
 
   /** Graceful leave (unless `leave: false`), then closes everything. Idempotent. */
@@ -350,9 +404,24 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private async waitFor(condition: () => boolean, what: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!condition()) {
-      signal?.throwIfAborted();
+      if (signal?.aborted) throw new AbortError(what, { cause: signal.reason });
       if (performance.now() > deadline) throw new TimeoutError(what, timeoutMs);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
+}
+
+/** The SWIM settings derived from HEARTBEAT_INTERVAL and HEARTBEAT_TIMEOUT, validated with the rule named. */
+function swimConfigFor(config: TroupeConfig): SwimConfig {
+  const swim = defaultSwimConfig(config.heartbeatIntervalMs, config.heartbeatTimeoutMs);
+  const problem = validateSwimConfig(swim);
+  if (problem) throw new ConfigError('HEARTBEAT_INTERVAL/HEARTBEAT_TIMEOUT', `${config.heartbeatIntervalMs}/${config.heartbeatTimeoutMs}`, `derived ${problem.field} ${problem.rule}`);
+  return swim;
+}
+
+function handshakeError(reason: HandshakeFailureReason, message: string, clusterName: string): TroupeError {
+  if (reason === 'bad-cookie') return new AuthenticationError(`the node refused our cookie (${message}): set COOKIE to the cluster's cookie`);
+  if (reason === 'cluster-name') return new ClusterNameError(clusterName, message);
+  if (reason === 'protocol-version') return new ProtocolVersionError(PROTOCOL_VERSION, message);
+  return new TroupeError('ERR_LINK_CLOSED', `handshake with the node failed (${reason}): ${message}`, { retryable: true });
 }

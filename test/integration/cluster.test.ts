@@ -111,6 +111,9 @@ describe('a three-node cluster', () => {
       const metrics = (await nodes[0]!.request('GET', '/metrics')).text;
       return /troupe_link_handshake_failures_total\{reason="bad-cookie"\} [1-9]/.test(metrics);
     }, { timeoutMs: 15_000, what: 'a bad-cookie handshake failure in the metrics of n1' });
+    const joinRefused = await intruder.request('POST', '/api/cluster/join', { node: nodes[0]!.seed });
+    assert.equal(joinRefused.status, 502, joinRefused.text);
+    assert.equal(joinRefused.json?.error?.code, 'ERR_AUTHENTICATION');
     for (const node of [...nodes, intruder]) {
       const status = await node.status();
       const names = status.members.map((m) => m.name);
@@ -126,7 +129,17 @@ describe('a three-node cluster', () => {
     assert.equal(leaver.exitCode, 0, leaver.stderr.slice(-2000));
     await allSee([nodes[0]!, nodes[1]!], leaver.nodeName, 'left', 10_000);
     for (const node of [nodes[0]!, nodes[1]!]) {
-      assert.doesNotMatch(node.stderr, new RegExp(`"msg":"member-down".*"member":"${leaver.nodeName}"|"member":"${leaver.nodeName}".*"msg":"member-down"`));
+      assert.ok(!node.stderr.split('\n').some((line) => line.includes('"msg":"member-down"') && line.includes(`"member":"${leaver.nodeName}"`)), `${node.nodeName} logged ${leaver.nodeName} down`);
     }
+  });
+
+  it('removes a left member for good, on every node', async () => {
+    const gone = 'n3@127.0.0.1';
+    const res = await nodes[0]!.request('DELETE', `/api/cluster/nodes/${gone}`);
+    assert.equal(res.status, 200, res.text);
+    assert.ok(!res.json.members.some((m: { name: string }) => m.name === gone), 'gone from the answer');
+    await waitFor(async () => !(await nodes[1]!.status()).members.some((m) => m.name === gone), { timeoutMs: 10_000, what: `n2 to forget ${gone}` });
+    const again = await nodes[0]!.request('DELETE', `/api/cluster/nodes/${gone}`);
+    assert.equal(again.status, 404, again.text);
   });
 });

@@ -50,11 +50,15 @@ describe('startNode (library API)', () => {
     const a = await start('la', portA, []);
     const upEvents: MemberStatus[] = [];
     a.on('member-up', (m) => upEvents.push(m));
+    a.on('member-up', () => {
+      throw new Error('a careless listener');
+    });
     const b = await start('lb', portB, [`la@127.0.0.1:${portA}`]);
 
     await waitFor(() => a.members().filter((m) => m.state === 'up').length === 2 && b.members().filter((m) => m.state === 'up').length === 2, { timeoutMs: 15_000, what: 'both nodes to see 2 up' });
     assert.ok(upEvents.some((m) => m.name === 'lb@127.0.0.1'), 'member-up for lb');
     assert.equal(a.isReady(), true);
+    assert.equal(a.members().filter((m) => m.state === 'up').length, 2, 'a throwing listener does not disturb membership');
     assert.equal(a.members().find((m) => m.self)?.name, 'la@127.0.0.1');
 
     // Application actors run in the node's actor system.

@@ -60,9 +60,9 @@ export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<Htt
     return c.json(node.status(), 202);
   });
 
-  app.delete('/nodes/:node', guard, (c) => {
+  app.delete('/nodes/:node', guard, async (c) => {
     const { node: name } = check(NodeParam, { node: c.req.param('node') });
-    node.remove(name);
+    await node.remove(name, { signal: c.req.raw.signal });
     return c.json(node.status());
   });
 

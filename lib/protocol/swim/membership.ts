@@ -173,13 +173,14 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     if (this.me.state === 'left' || this.me.state === 'leaving') return this.reject('join', `this node is ${this.me.state}; restart it (a new generation) to join again`);
     if (!Array.isArray(addresses)) return this.reject('join', 'addresses must be an array of strings');
     const seeds = [...new Set(addresses.filter((a): a is string => typeof a === 'string' && a.length > 0 && a !== this.me.address))];
-    this.seeds = seeds;
     if (seeds.length === 0) {
-      if (this.me.state === 'joining') this.becomeUp(now);
+      if (this.me.state === 'joining' && this.seeds.length === 0) this.becomeUp(now);
       return;
     }
+    // Seeds accumulate and the join deadline stays where start-up put it: retried
+    // seeds must not postpone a lone node's move to up.
+    this.seeds = [...new Set([...this.seeds, ...seeds])];
     for (const address of seeds) this.sendSync('sync', address);
-    if (this.me.state === 'joining') this.joinDeadline = now + this.config.joinTimeoutMs;
   }
 
   private leave(now: number): void {

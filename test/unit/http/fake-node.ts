@@ -102,7 +102,7 @@ export class FakeNode implements ClusterNodeApi {
     this.calls.push({ method: 'leave', args: [options] });
     await this.leaveImpl();
   }
-  remove(name: string): void {
+  async remove(name: string): Promise<void> {
     this.calls.push({ method: 'remove', args: [name] });
     this.removeImpl(name);
   }
