@@ -34,6 +34,7 @@ export type MembershipMsg =
   | { type: 'leave' }
   | { type: 'remove'; name: string }
   | { type: 'lag'; lagMs: number }
+  | { type: 'link-down'; address: string }
   /** Test hook: makes the handler throw, to exercise supervision. */
   | { type: 'crash' };
 
@@ -79,6 +80,9 @@ export function spawnMembershipActor(parent: Ref<any>, deps: MembershipActorDeps
   });
   shell.bind(ref);
   deps.transport.onMessage(SWIM_CHANNEL, (from, payload) => shell.send({ type: 'swim', from: from.address, payload }));
+  deps.transport.onEvent((event) => {
+    if (event.type === 'link-down') shell.send({ type: 'link-down', address: event.peer.address });
+  });
   return { send: (msg) => shell.send(msg), stop: () => shell.stop() };
 }
 
@@ -157,6 +161,9 @@ class MembershipShell {
         if (msg.lagMs === this.lastLag) return state;
         this.lastLag = msg.lagMs;
         core.step({ type: 'local-lag', lagMs: msg.lagMs }, now);
+        break;
+      case 'link-down':
+        core.step({ type: 'link-down', address: msg.address }, now);
         break;
       case 'crash':
         throw new Error('injected crash (test hook)');

@@ -133,6 +133,9 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
         if (typeof input.lagMs === 'number' && Number.isFinite(input.lagMs) && input.lagMs >= 0) this.selfLagMs = Math.round(input.lagMs);
         else this.reject('local-lag', 'lagMs must be a finite number >= 0');
         break;
+      case 'link-down':
+        this.linkDown(input.address, now);
+        break;
       default:
         this.reject(String((input as { type?: unknown } | null)?.type), 'unknown input type');
     }
@@ -181,6 +184,22 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     // seeds must not postpone a lone node's move to up.
     this.seeds = [...new Set([...this.seeds, ...seeds])];
     for (const address of seeds) this.sendSync('sync', address);
+  }
+
+  /**
+   * A dropped link is how a crashed process usually shows first (its socket is
+   * reset at once), but a busy node keeps its sockets and a partition drops
+   * nothing, so this only moves the member to the front of the probe order:
+   * the verdict still comes from a probe and the full suspicion timeout.
+   */
+  private linkDown(address: unknown, now: number): void {
+    if (typeof address !== 'string') return this.reject('link-down', 'address must be a string');
+    for (const m of this.table.values()) {
+      if (m.record.address === address && m.record.name !== this.me.name && this.table.liveRecord(m.record.name) !== undefined) {
+        this.prober.expedite(m.record.name, now);
+        return;
+      }
+    }
   }
 
   private leave(now: number): void {

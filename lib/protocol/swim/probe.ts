@@ -133,6 +133,9 @@ export class Prober {
   private seq = 0;
   private nextProbeAt: number;
   private readonly order: ProbeOrder;
+  /** A member to probe before the round-robin order resumes (see expedite). */
+  private urgent: string | null = null;
+  private lastExpediteAt = -Infinity;
 
   constructor(
     private readonly config: Pick<SwimConfig, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectProbes'>,
@@ -168,7 +171,9 @@ export class Prober {
     for (const [seq, relay] of this.relays) if (relay.expiresAt <= now) this.relays.delete(seq);
     if (this.probe === null && now >= this.nextProbeAt) {
       this.nextProbeAt = nextSlot(this.nextProbeAt, this.config.probeIntervalMs, now);
-      const target = this.order.next(() => this.host.live(), (n) => this.host.liveRecord(n) !== undefined);
+      const urgent = this.urgent;
+      this.urgent = null;
+      const target = urgent !== null && this.host.liveRecord(urgent) !== undefined ? urgent : this.order.next(() => this.host.live(), (n) => this.host.liveRecord(n) !== undefined);
       if (target === null) return;
       const r = this.host.liveRecord(target)!;
       const seq = ++this.seq;
@@ -202,6 +207,19 @@ export class Prober {
     const seq = ++this.seq;
     this.relays.set(seq, { requester, requesterSeq, target, expiresAt: now + this.config.probeIntervalMs });
     this.host.sendPing(targetAddress, seq, target);
+  }
+
+  /**
+   * Probe `name` next — at once unless a probe is still waiting for its ack. At most one
+   * expedited probe per period, so a flapping link cannot raise the probe rate.
+   */
+  expedite(name: string, now: number): void {
+    if (this.probe?.target === name || now - this.lastExpediteAt < this.config.probeIntervalMs) return;
+    this.lastExpediteAt = now;
+    this.urgent = name;
+    // A probe that already has its ack is over in all but name: start the next one now.
+    if (this.probe?.acked) this.probe = null;
+    if (this.probe === null) this.nextProbeAt = Math.min(this.nextProbeAt, now);
   }
 
   /** A member became live (or is a new process): probe it in this pass. */

@@ -36,7 +36,9 @@ export type MembershipInput =
   /** Forget a down or left member for good (a tombstone is gossiped); other states are rejected. */
   | { type: 'remove'; name: string }
   /** Event-loop lag measured by the shell, ms; carried in our acks. */
-  | { type: 'local-lag'; lagMs: number };
+  | { type: 'local-lag'; lagMs: number }
+  /** The shell's link to `address` dropped: a hint (never proof) that the member may have failed; it is probed next. */
+  | { type: 'link-down'; address: string };
 
 export type MemberEventType =
   | 'member-joining'

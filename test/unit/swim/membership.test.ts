@@ -326,3 +326,24 @@ test('fuzz: any sequence of inputs, well-formed or not, never throws and never m
     { numRuns: 300 },
   );
 });
+
+test('link-down: the member is probed at once, and only a failed probe plus the timeout makes it down', () => {
+  const w = new Wire(defaultSwimConfig(1000, 5000));
+  w.cluster(['a', 'b', 'c']);
+  w.run(3000);
+  const pingsToC = () => w.node('a').sent.filter((m) => m.msg.type === 'ping' && nameOf(m.to) === 'c').length;
+  // Let a's current probe finish, so the expedited one can start at once.
+  w.run(1000);
+  const before = pingsToC();
+  const at = w.now;
+  w.rule = (m) => (touching('c')(m) ? 'drop' : 'deliver');
+  w.step('a', { type: 'link-down', address: Wire.address('c') });
+  w.run(10);
+  assert.ok(pingsToC() > before, 'c pinged right after its link dropped');
+  assert.equal(w.viewOf('a', 'c')!.state, 'up', 'a dropped link alone is not a verdict');
+  assert.ok(runUntil(w, () => w.viewOf('a', 'c')!.state === 'down', 10_000));
+  assert.ok(w.now - at >= 5000, 'down only after the full suspicion timeout');
+  // A link-down for an address nobody has is ignored.
+  w.step('a', { type: 'link-down', address: 'nobody@127.0.0.1:1' });
+  assert.deepEqual(w.eventsAbout('a', 'nobody@127.0.0.1'), []);
+});
