@@ -26,6 +26,14 @@ import { resetWithinBudget, type SupervisionHooks } from './supervision.js';
 
 export const SWIM_CHANNEL = 'swim';
 
+/**
+ * Most SWIM messages that may wait in the actor's mailbox. nact's mailbox is
+ * unbounded; past this backlog inbound SWIM messages are dropped and counted
+ * (the protocol tolerates loss), while ticks and operator requests always
+ * get through. 10,000 is minutes of traffic for a healthy node.
+ */
+export const MAX_QUEUED_SWIM_MESSAGES = 10_000;
+
 export type MembershipMsg =
   | { type: 'tick' }
   | { type: 'swim'; from: string; payload: unknown }
@@ -95,6 +103,9 @@ class MembershipShell {
   private stopped = false;
   private readonly pending: MembershipMsg[] = [];
   private unsendable = 0;
+  private queuedSwim = 0;
+  /** Inbound SWIM messages dropped because the mailbox backlog was full. */
+  droppedInbound = 0;
 
   constructor(private readonly deps: MembershipActorDeps) {}
 
@@ -105,6 +116,13 @@ class MembershipShell {
 
   send(msg: MembershipMsg): void {
     if (this.stopped) return;
+    if (msg.type === 'swim') {
+      if (this.queuedSwim >= MAX_QUEUED_SWIM_MESSAGES) {
+        if (this.droppedInbound++ % 1000 === 0) this.deps.log.warn({ dropped: this.droppedInbound, backlog: this.queuedSwim }, 'membership mailbox is full; dropping inbound SWIM messages');
+        return;
+      }
+      this.queuedSwim++;
+    }
     if (this.ref === undefined) this.pending.push(msg);
     else dispatch(this.ref, msg);
   }
@@ -142,6 +160,7 @@ class MembershipShell {
         seeds.step({ type: 'tick' }, now);
         break;
       case 'swim':
+        this.queuedSwim = Math.max(0, this.queuedSwim - 1);
         core.step({ type: 'message', from: msg.from, msg: msg.payload as SwimMessage }, now);
         break;
       case 'join':
