@@ -17,9 +17,27 @@ export interface Candidate {
   source: string;
 }
 
+/** One raw answer a mode saw, for diagnosis (`GET /api/cluster/discovery`). */
+export interface DiscoveryRecord {
+  /** Which mode saw it. */
+  source: string;
+  /** Record type: `SRV`, `A`, `AAAA`, `TXT`, `PTR`, or `announcement`/`goodbye` for mDNS. */
+  type: string;
+  /** Owner name of the record (e.g. the SRV name, or the mDNS instance name). */
+  name: string;
+  /** Time to live in seconds, when the record has one. */
+  ttl?: number;
+  /** The record's data in presentation form, e.g. `0 0 9100 n1.troupe.svc` or `10.0.0.5`. */
+  data: string;
+}
+
 export interface DiscoveryState {
   mode: string;
   candidates: Candidate[];
+  /** The raw records of the last answer or announcements (bounded), newest last. */
+  records: DiscoveryRecord[];
+  /** Why the mode cannot work at all here (e.g. no multicast-capable interface), else null. */
+  unavailable: string | null;
   /** Wall-clock ms of the last lookup or announcement; null before the first. */
   lastPollAt: number | null;
   lastError: string | null;
@@ -69,9 +87,12 @@ export class CombinedDiscovery implements Discovery {
     const failures: Record<string, number> = {};
     for (const s of states) for (const [reason, n] of Object.entries(s.failures)) failures[reason] = (failures[reason] ?? 0) + n;
     const polls = states.map((s) => s.lastPollAt).filter((t): t is number => t !== null);
+    const unavailable = states.map((s) => s.unavailable && `${s.mode}: ${s.unavailable}`).filter(Boolean).join('; ') || null;
     return {
       mode: this.mode,
       candidates: this.candidates(),
+      records: states.flatMap((s) => s.records),
+      unavailable,
       lastPollAt: polls.length ? Math.max(...polls) : null,
       lastError: states.map((s) => s.lastError && `${s.mode}: ${s.lastError}`).filter(Boolean).join('; ') || null,
       queries: states.reduce((n, s) => n + s.queries, 0),

@@ -1,35 +1,40 @@
 /**
  * Chooses discovery modes by CLUSTER_DISCOVERY_TYPE. Several modes combine:
- * their candidate sets are united.
+ * their candidate sets are united. Seeds given in CLUSTER_NODES are always
+ * candidates too, whatever the mode.
  */
 import type { TroupeConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CombinedDiscovery, type Discovery } from './discovery.js';
 import { StaticDiscovery } from './static.js';
 
-export type { Candidate, Discovery, DiscoveryState } from './discovery.js';
+export type { Candidate, Discovery, DiscoveryRecord, DiscoveryState } from './discovery.js';
 
-export interface DiscoveryFactory {
-  (config: TroupeConfig, log: Logger): Discovery;
+/** What a discovery mode knows of the node it runs in. */
+export interface DiscoveryContext {
+  config: TroupeConfig;
+  log: Logger;
+  /** This node: its name, and the inter-node address and port it actually listens on. */
+  self: { name: string; address: string; host: string; port: number; generation: number };
 }
 
-/** Modes other than static register here (issue 3 adds epmd and dns). */
-const factories: Partial<Record<string, DiscoveryFactory>> = {
-  static: (config) => new StaticDiscovery(config.clusterNodes, config.clusterPort),
-};
+export type DiscoveryFactory = (context: DiscoveryContext) => Discovery;
 
+const factories = new Map<string, DiscoveryFactory>([['static', ({ config }) => new StaticDiscovery(config.clusterNodes, config.clusterPort)]]);
+
+/** Adds or replaces the factory of a mode. */
 export function registerDiscovery(mode: string, factory: DiscoveryFactory): void {
-  factories[mode] = factory;
+  factories.set(mode, factory);
 }
 
-export function createDiscovery(config: TroupeConfig, log: Logger): Discovery {
+export function createDiscovery(context: DiscoveryContext): Discovery {
+  const { config, log } = context;
   const parts: Discovery[] = [];
   for (const mode of config.discoveryTypes) {
-    const factory = factories[mode];
-    if (factory) parts.push(factory(config, log));
+    const factory = factories.get(mode);
+    if (factory) parts.push(factory(context));
     else log.warn({ mode }, `discovery mode ${mode} is not available in this build; using the CLUSTER_NODES seeds only`);
   }
-  // Seeds given explicitly are always candidates, whatever the mode.
   if (!config.discoveryTypes.includes('static') && config.clusterNodes.length > 0) parts.push(new StaticDiscovery(config.clusterNodes, config.clusterPort));
   return new CombinedDiscovery(parts);
 }

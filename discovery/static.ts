@@ -32,7 +32,7 @@ export class StaticDiscovery implements Discovery {
   }
 
   state(): DiscoveryState {
-    return { mode: this.mode, candidates: this.candidates(), lastPollAt: this.startedAt, lastError: null, queries: 0, failures: {} };
+    return { mode: this.mode, candidates: this.candidates(), records: [], unavailable: null, lastPollAt: this.startedAt, lastError: null, queries: 0, failures: {} };
   }
 
   async close(): Promise<void> {}

@@ -149,7 +149,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       },
     });
 
-    this.discovery = createDiscovery(config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] }, log.child({ component: 'discovery' }));
+    this.discovery = createDiscovery({
+      config: config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] },
+      log: log.child({ component: 'discovery' }),
+      self: { name: this.name, address: this.address, host: nodeHost(config.nodeName), port: this.clusterPort, generation: this.generation },
+    });
     this.discovery.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
     await this.discovery.start({ signal });
     const candidates = this.discovery.candidates().map((c) => c.address);
