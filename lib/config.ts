@@ -390,6 +390,7 @@ function parseHostPort(text: string, setting: string, defaultPort: number, whole
   return { host: match[1]!, port };
 }
 
+/** Joins a host and a port into an address, bracketing IPv6 hosts. */
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

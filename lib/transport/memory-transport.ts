@@ -13,14 +13,15 @@
  * finds the link up and is closed as a duplicate).
  */
 
-import { AbortError, FrameError } from '../errors.js';
-import { encodeFrameBody, FrameDecoder } from './frame-codec.js';
+import { AbortError } from '../errors.js';
+import { FrameDecoder } from './frame-codec.js';
 import { Handshake, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
-import { LinkSet, type LinkConnection, type PeerLink } from './link-set.js';
+import type { LinkConnection, PeerLink } from './link-set.js';
+import { LinkSetTransport } from './link-set-transport.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
 import { admitConnection } from './tie-break.js';
-import type { LinkInfo, PeerIdentity, Transport, TransportEvent, TransportOptions, TransportStats } from './transport.js';
-import { formatAddress, isReservedChannel, parseAddress, validateTransportOptions } from './transport.js';
+import type { PeerIdentity, Transport, TransportOptions } from './transport.js';
+import { formatAddress, parseAddress, validateTransportOptions } from './transport.js';
 
 /** Ports handed out for port 0 start here, so they look like and never collide with configured ones. */
 const FIRST_EPHEMERAL_PORT = 49_152;
@@ -110,8 +111,6 @@ class MemoryConnection implements LinkConnection<MemoryConnection> {
   }
 }
 
-type State = 'new' | 'running' | 'stopping' | 'stopped';
-
 interface HandshakeSide {
   transport: MemoryTransport;
   conn: MemoryConnection;
@@ -120,25 +119,14 @@ interface HandshakeSide {
   outcome?: HandshakeOutcome;
 }
 
-export class MemoryTransport implements Transport {
-  private readonly linkSet: LinkSet<MemoryConnection>;
-  private readonly connections = new Set<MemoryConnection>();
-  private state: State = 'new';
-  private startPromise: Promise<{ address: string; port: number }> | null = null;
-  private stopPromise: Promise<void> | null = null;
-  private readonly identity: PeerIdentity;
-
-  constructor(private readonly hub: MemoryHub, private readonly opts: TransportOptions) {
-    this.identity = { name: opts.self.name, address: opts.advertisedAddress, generation: opts.self.generation };
-    this.linkSet = new LinkSet<MemoryConnection>(opts, {
-      dial: (link) => this.dial(link),
-      canDial: () => this.state === 'running',
-    });
+export class MemoryTransport extends LinkSetTransport<MemoryConnection> {
+  constructor(private readonly hub: MemoryHub, opts: TransportOptions) {
+    super(opts);
   }
 
-  start(startOpts: { signal?: AbortSignal } = {}): Promise<{ address: string; port: number }> {
-    this.startPromise ??= Promise.resolve().then(() => {
-      if (startOpts.signal?.aborted || this.stopPromise !== null) throw new AbortError('transport start');
+  protected override listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
+    return Promise.resolve().then(() => {
+      if (signal?.aborted || this.stopRequested) throw new AbortError('transport start');
       const advertised = parseAddress(this.opts.advertisedAddress);
       if (advertised === null) throw new Error(`advertised address ${JSON.stringify(this.opts.advertisedAddress)} is not host:port`);
       const port = this.hub.bind(advertised.host, advertised.port === 0 ? this.opts.port : advertised.port, this);
@@ -148,51 +136,20 @@ export class MemoryTransport implements Transport {
       this.linkSet.dialAllQueued();
       return { address: this.identity.address, port };
     });
-    return this.startPromise;
   }
 
-  send(to: string, channel: string, payload: unknown): boolean {
-    if (channel.length === 0 || isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved or empty`);
-    const body = encodeFrameBody(channel, payload, this.linkSet.maxFrameBytes);
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      this.linkSet.stats.framesDiscarded++;
-      return false;
-    }
-    return this.linkSet.enqueue(to, body);
-  }
-
-  onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void {
-    if (isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved for the transport`);
-    this.linkSet.messageHandlers.set(channel, handler);
-  }
-
-  onEvent(handler: (event: TransportEvent) => void): void {
-    this.linkSet.eventHandlers.push(handler);
-  }
-
-  links(): LinkInfo[] {
-    return this.linkSet.linkInfos();
-  }
-
-  stats(): TransportStats {
-    return this.linkSet.snapshotStats();
-  }
-
-  stop(): Promise<void> {
-    this.stopPromise ??= (async () => {
-      if (this.startPromise !== null) await this.startPromise.catch(() => undefined);
-      const wasRunning = this.state === 'running';
-      this.state = 'stopping';
-      this.linkSet.stopDialing();
-      this.linkSet.flushAll(true);
-      for (const conn of this.connections) conn.close('stopped', 'graceful');
-      // Closing completes on the next turn (see MemoryConnection.close).
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.linkSet.discardAll();
-      if (wasRunning) this.hub.unbind(this.identity.address, this);
-      this.state = 'stopped';
-    })();
-    return this.stopPromise;
+  protected override async shutdown(startSettled: Promise<unknown> | null): Promise<void> {
+    if (startSettled !== null) await startSettled;
+    const wasRunning = this.state === 'running';
+    this.state = 'stopping';
+    this.linkSet.stopDialing();
+    this.linkSet.flushAll(true);
+    for (const conn of this.connections) conn.close('stopped', 'graceful');
+    // Closing completes on the next turn (see MemoryConnection.close).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.linkSet.discardAll();
+    if (wasRunning) this.hub.unbind(this.identity.address, this);
+    this.state = 'stopped';
   }
 
   /** @internal */
@@ -206,7 +163,7 @@ export class MemoryTransport implements Transport {
     this.linkSet.connectionClosed(conn, this.state === 'running' ? reason : 'stopped');
   }
 
-  private dial(link: PeerLink<MemoryConnection>): void {
+  protected override dial(link: PeerLink<MemoryConnection>): void {
     const conn = this.newConnection('out', link.address);
     conn.link = link;
     link.dialing = conn;

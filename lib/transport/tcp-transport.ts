@@ -34,16 +34,16 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { AbortError, FrameError } from '../errors.js';
+import { AbortError } from '../errors.js';
 import { Connection, type Refusal } from './connection.js';
 import { admitConnection, type OtherConnection } from './tie-break.js';
-import { encodeFrameBody } from './frame-codec.js';
 import { Handshake } from './handshake.js';
-import { LinkSet, type PeerLink } from './link-set.js';
+import type { PeerLink } from './link-set.js';
+import { LinkSetTransport } from './link-set-transport.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
 import { isTlsError, tlsFailureReason } from './tls-errors.js';
-import type { Transport, TransportOptions, TransportEvent, PeerIdentity, LinkInfo, TransportStats } from './transport.js';
-import { formatAddress, parseAddress, isReservedChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS, validateTransportOptions } from './transport.js';
+import type { Transport, TransportOptions, PeerIdentity } from './transport.js';
+import { formatAddress, parseAddress, DEFAULT_HANDSHAKE_TIMEOUT_MS, validateTransportOptions } from './transport.js';
 
 /** Inbound connections allowed in the handshake at once; more are closed at accept, so a flood cannot pin memory. */
 export const MAX_PENDING_INBOUND = 256;
@@ -51,7 +51,6 @@ export const MAX_PENDING_INBOUND = 256;
 export const STOP_FLUSH_TIMEOUT_MS = 2_000;
 
 type Conn = Connection<PeerLink<Conn>>;
-type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 /** @throws ConfigError for an invalid option (see validateTransportOptions). */
 export function createTcpTransport(opts: TransportOptions): Transport {
@@ -59,39 +58,24 @@ export function createTcpTransport(opts: TransportOptions): Transport {
   return new TcpTransport(opts);
 }
 
-class TcpTransport implements Transport {
-  private readonly linkSet: LinkSet<Conn>;
-  private readonly connections = new Set<Conn>();
-  private state: State = 'new';
-  private startPromise: Promise<{ address: string; port: number }> | null = null;
-  private stopPromise: Promise<void> | null = null;
+class TcpTransport extends LinkSetTransport<Conn> {
   private server: net.Server | null = null;
   private tlsOptions: tls.SecureContextOptions | null = null;
-  private identity: PeerIdentity;
   private pendingInbound = 0;
   private readonly handshakeTimeoutMs: number;
 
-  constructor(private readonly opts: TransportOptions) {
-    this.linkSet = new LinkSet<Conn>(opts, {
-      dial: (link) => this.dial(link),
-      canDial: () => this.state === 'running',
-    });
+  constructor(opts: TransportOptions) {
+    super(opts);
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    this.identity = { name: opts.self.name, address: opts.advertisedAddress, generation: opts.self.generation };
   }
 
-  start(startOpts: { signal?: AbortSignal } = {}): Promise<{ address: string; port: number }> {
-    this.startPromise ??= this.listen(startOpts.signal);
-    return this.startPromise;
-  }
-
-  private async listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
+  protected override async listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
     if (signal?.aborted) throw new AbortError('transport start');
     if (this.opts.tls !== undefined) {
       const [cert, key, ca] = await Promise.all([readFile(this.opts.tls.certFile), readFile(this.opts.tls.keyFile), readFile(this.opts.tls.caFile)]);
       this.tlsOptions = { cert, key, ca };
     }
-    if (this.stopPromise !== null) throw new AbortError('transport start (stopped meanwhile)');
+    if (this.stopRequested) throw new AbortError('transport start (stopped meanwhile)');
     const server = this.tlsOptions === null ? net.createServer((socket) => this.accept(socket)) : this.createTlsServer(this.tlsOptions);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -113,7 +97,7 @@ class TcpTransport implements Transport {
     const port = (server.address() as net.AddressInfo).port;
     const advertised = parseAddress(this.opts.advertisedAddress);
     if (advertised !== null && advertised.port === 0) this.identity.address = formatAddress(advertised.host, port);
-    if (this.stopPromise !== null) throw new AbortError('transport start (stopped meanwhile)');
+    if (this.stopRequested) throw new AbortError('transport start (stopped meanwhile)');
     this.state = 'running';
     this.linkSet.selfAddress = this.identity.address;
     this.opts.log.info({ address: this.identity.address, port, tls: this.tlsOptions !== null }, 'inter-node transport listening');
@@ -146,40 +130,8 @@ class TcpTransport implements Transport {
     return server;
   }
 
-  send(to: string, channel: string, payload: unknown): boolean {
-    if (channel.length === 0 || isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved or empty: use a name such as 'swim' or 'raft'`);
-    const body = encodeFrameBody(channel, payload, this.linkSet.maxFrameBytes);
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      this.linkSet.stats.framesDiscarded++;
-      return false;
-    }
-    return this.linkSet.enqueue(to, body);
-  }
-
-  onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void {
-    if (isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved for the transport`);
-    this.linkSet.messageHandlers.set(channel, handler);
-  }
-
-  onEvent(handler: (event: TransportEvent) => void): void {
-    this.linkSet.eventHandlers.push(handler);
-  }
-
-  links(): LinkInfo[] {
-    return this.linkSet.linkInfos();
-  }
-
-  stats(): TransportStats {
-    return this.linkSet.snapshotStats();
-  }
-
-  stop(): Promise<void> {
-    this.stopPromise ??= this.shutdown();
-    return this.stopPromise;
-  }
-
-  private async shutdown(): Promise<void> {
-    if (this.startPromise !== null) await this.startPromise.catch(() => undefined);
+  protected override async shutdown(startSettled: Promise<unknown> | null): Promise<void> {
+    if (startSettled !== null) await startSettled;
     this.state = 'stopping';
     const serverClosed = new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
     this.linkSet.stopDialing();
@@ -209,7 +161,7 @@ class TcpTransport implements Transport {
     this.track(socket, 'in', null, remote, null);
   }
 
-  private dial(link: PeerLink<Conn>): void {
+  protected override dial(link: PeerLink<Conn>): void {
     const target = parseAddress(link.address)!;
     const socket = this.tlsOptions === null
       ? net.connect({ host: target.host, port: target.port })

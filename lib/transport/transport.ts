@@ -25,6 +25,9 @@ import { ConfigError } from '../errors.js';
 import type { Random } from '../protocol/random.js';
 import { backoffPolicyProblem } from './backoff.js';
 
+/** Defined with the configuration, which is lower level; re-exported so transport users import it from here. */
+export { formatAddress } from '../config.js';
+
 /** Who is at the other end of a link, as the peer itself declared it in the handshake. */
 export interface PeerIdentity {
   /** The node name, `name@host`; unique in the cluster. */
@@ -224,11 +227,6 @@ export function parseAddress(address: string): { host: string; port: number } | 
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.length === 0) return null;
   return { host, port };
-}
-
-/** Joins a host and a port into an address, bracketing IPv6 hosts. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Channels starting with '$' carry the transport's own messages (the handshake). */
