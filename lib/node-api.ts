@@ -32,6 +32,47 @@ export interface DiscoveryStatus {
   /** Wall-clock ISO time of the last poll or announcement; null before the first. */
   lastPollAt: string | null;
   lastError: string | null;
+  /** Why a mode cannot work here at all (e.g. no multicast-capable interface); null when every mode can. */
+  unavailable: string | null;
+}
+
+/** What became of one candidate that discovery proposed. */
+export type CandidateOutcome =
+  /** A live member of this node's cluster has this address. */
+  | 'joined'
+  /** The address is this node's own. */
+  | 'self'
+  /** The node answered but refused us, or we it: wrong cookie. */
+  | 'wrong-cookie'
+  /** The node belongs to another CLUSTER_NAME. */
+  | 'wrong-cluster-name'
+  /** The node runs another protocol version (another troupe release). */
+  | 'wrong-protocol-version'
+  /** Contacted, but no link could be established (connection refused, timeout, TLS). */
+  | 'unreachable'
+  /** Known to membership but down or left. */
+  | 'down'
+  /** Not contacted yet, or contacted and not yet answered. */
+  | 'pending';
+
+export interface CandidateReport {
+  address: string;
+  /** Node name, when the mode or membership knows it. */
+  name: string | null;
+  /** Which discovery mode proposed it. */
+  source: string;
+  outcome: CandidateOutcome;
+  /** The reason behind a refusal or failure, as the transport reported it. */
+  detail: string | null;
+}
+
+/** `GET /api/cluster/discovery`: what discovery saw and what came of it. */
+export interface DiscoveryReport extends DiscoveryStatus {
+  queries: number;
+  failures: Record<string, number>;
+  /** Raw records of the last answers and announcements, newest last. */
+  records: Array<{ source: string; type: string; name: string; ttl?: number; data: string }>;
+  candidateReports: CandidateReport[];
 }
 
 export interface NodeStatus {
@@ -85,6 +126,8 @@ export interface CallOptions {
 export interface ClusterNodeApi {
   readonly config: TroupeConfig;
   status(): NodeStatus;
+  /** Discovery's raw view and, per candidate, whether it was joined and why not. */
+  discovery(): DiscoveryReport;
   stats(): NodeStatsSnapshot;
   /** Live: the process and its actor system run. */
   isLive(): boolean;

@@ -21,7 +21,7 @@ import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
-import type { CallOptions, ClusterNodeApi, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
+import type { CallOptions, CandidateOutcome, CandidateReport, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
 import { SeededRandom } from './protocol/random.js';
 import { defaultSwimConfig, validateSwimConfig, type SwimConfig } from './protocol/swim/config.js';
 import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
@@ -82,7 +82,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private store: NodeStateStore | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
-  private discovery: Discovery | undefined;
+  private discoverer: Discovery | undefined;
   private lagMonitor: EventLoopMonitor | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private snapshot: MembershipSnapshot | undefined;
@@ -95,6 +95,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   /** Last handshake failure per remote address, so join() can say why a node refused us. */
   private readonly handshakeFailures = new Map<string, { reason: HandshakeFailureReason; message: string }>();
   private lastLagSent = -1;
+  /** Last dial failure per address (cleared when a link comes up), for the discovery report. */
+  private readonly dialFailures = new Map<string, string>();
 
   constructor(
     readonly config: TroupeConfig,
@@ -120,8 +122,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
     this.transport.onEvent((event) => {
-      if (event.type === 'link-up') log.debug({ peer: event.peer }, 'link up');
-      else if (event.type === 'link-down') log.debug({ peer: event.peer, reason: event.reason }, 'link down');
+      if (event.type === 'link-up') {
+        log.debug({ peer: event.peer }, 'link up');
+        this.dialFailures.delete(event.peer.address);
+        this.handshakeFailures.delete(event.peer.address);
+      } else if (event.type === 'dial-failed') {
+        if (this.dialFailures.size > 1000) this.dialFailures.clear();
+        this.dialFailures.set(event.address, event.message);
+      } else if (event.type === 'link-down') log.debug({ peer: event.peer, reason: event.reason }, 'link down');
       else if (event.type === 'handshake-failed') {
         if (this.handshakeFailures.size > 1000) this.handshakeFailures.clear();
         this.handshakeFailures.set(event.remoteAddress, { reason: event.reason, message: event.message });
@@ -149,14 +157,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       },
     });
 
-    this.discovery = createDiscovery({
+    this.discoverer = createDiscovery({
       config: config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] },
       log: log.child({ component: 'discovery' }),
       self: { name: this.name, address: this.address, host: nodeHost(config.nodeName), port: this.clusterPort, generation: this.generation },
     });
-    this.discovery.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
-    await this.discovery.start({ signal });
-    const candidates = this.discovery.candidates().map((c) => c.address);
+    this.discoverer.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
+    await this.discoverer.start({ signal });
+    const candidates = this.discoverer.candidates().map((c) => c.address);
     this.membership.send({ type: 'candidates', addresses: candidates });
     if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
 
@@ -267,7 +275,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   status(): NodeStatus {
     const members = this.members();
     const self = this.snapshot?.self;
-    const discovery = this.discovery?.state();
+    const discovery = this.discoverer?.state();
     return {
       node: {
         name: this.name,
@@ -288,8 +296,28 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
         candidates: discovery?.candidates.map((c) => c.address) ?? [],
         lastPollAt: discovery?.lastPollAt ? new Date(discovery.lastPollAt).toISOString() : null,
         lastError: discovery?.lastError ?? null,
+        unavailable: discovery?.unavailable ?? null,
       },
     };
+  }
+
+  discovery(): DiscoveryReport {
+    const state = this.discoverer?.state();
+    const base = this.status().discovery;
+    const members = this.members();
+    const candidateReports: CandidateReport[] = (state?.candidates ?? []).map((c) => {
+      const member = members.find((m) => m.address === c.address);
+      const refused = this.handshakeFailures.get(c.address);
+      let outcome: CandidateOutcome;
+      if (c.address === this.address || member?.self) outcome = 'self';
+      else if (member && member.state !== 'down' && member.state !== 'left') outcome = 'joined';
+      else if (refused) outcome = refusalOutcome(refused.reason);
+      else if (member) outcome = 'down';
+      else outcome = this.dialFailures.has(c.address) ? 'unreachable' : 'pending';
+      const detail = refused?.message ?? this.dialFailures.get(c.address) ?? null;
+      return { address: c.address, name: member?.name ?? c.name ?? null, source: c.source, outcome, detail: outcome === 'joined' || outcome === 'self' ? null : detail };
+    });
+    return { ...base, queries: state?.queries ?? 0, failures: state?.failures ?? {}, records: state?.records ?? [], candidateReports };
   }
 
   stats(): NodeStatsSnapshot {
@@ -297,7 +325,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     for (const m of this.snapshot?.members ?? []) membersByState[m.state]++;
     const swim = this.snapshot?.stats;
     const link = this.transport?.stats();
-    const discovery = this.discovery?.state();
+    const discovery = this.discoverer?.state();
     return {
       membersByState,
       probesSent: swim?.probesSent ?? 0,
@@ -392,7 +420,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     }
     this.running = false;
     await this.http?.close().catch(() => {});
-    await this.discovery?.close().catch(() => {});
+    await this.discoverer?.close().catch(() => {});
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
@@ -428,4 +456,11 @@ function handshakeError(reason: HandshakeFailureReason, message: string, cluster
   if (reason === 'cluster-name') return new ClusterNameError(clusterName, message);
   if (reason === 'protocol-version') return new ProtocolVersionError(PROTOCOL_VERSION, message);
   return new TroupeError('ERR_LINK_CLOSED', `handshake with the node failed (${reason}): ${message}`, { retryable: true });
+}
+
+function refusalOutcome(reason: HandshakeFailureReason): CandidateOutcome {
+  if (reason === 'bad-cookie') return 'wrong-cookie';
+  if (reason === 'cluster-name') return 'wrong-cluster-name';
+  if (reason === 'protocol-version') return 'wrong-protocol-version';
+  return 'unreachable';
 }

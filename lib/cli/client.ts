@@ -7,7 +7,7 @@
  * Every failure becomes a `CliError` with one line to print: an unreachable
  * node, a request that outlives its deadline, or the node's JSON error.
  */
-import type { NodeStatus } from '../node-api.js';
+import type { DiscoveryReport, NodeStatus } from '../node-api.js';
 
 /** A failure the CLI reports as one line, with its exit status. */
 export class CliError extends Error {
@@ -32,6 +32,7 @@ export interface ClientOptions {
 export interface Client {
   readonly baseUrl: string;
   status(): Promise<NodeStatus>;
+  discovery(): Promise<DiscoveryReport>;
   join(node: string): Promise<NodeStatus>;
   leave(): Promise<NodeStatus>;
   remove(node: string): Promise<NodeStatus>;
@@ -42,7 +43,7 @@ export function createClient(options: ClientOptions): Client {
   const token = options.env.CLUSTER_API_TOKEN;
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
 
-  async function call(method: string, path: string, body?: unknown): Promise<NodeStatus> {
+  async function call<T = NodeStatus>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -70,12 +71,13 @@ export function createClient(options: ClientOptions): Client {
       throw new CliError(`${detail} (HTTP ${res.status}${error?.code ? ` ${error.code}` : ''} from ${method} ${baseUrl}${path})`);
     }
     if (json === undefined) throw new CliError(`${baseUrl}${path} answered HTTP ${res.status} without JSON: is this a troupe node?`);
-    return json as NodeStatus;
+    return json as T;
   }
 
   return {
     baseUrl,
     status: () => call('GET', '/api/cluster/status'),
+    discovery: () => call<DiscoveryReport>('GET', '/api/cluster/discovery'),
     join: (node) => call('POST', '/api/cluster/join', { node }),
     leave: () => call('POST', '/api/cluster/leave'),
     remove: (node) => call('DELETE', `/api/cluster/nodes/${encodeURIComponent(node)}`),

@@ -3,7 +3,7 @@
  * about the node, then one row per member. Pure functions, so the layout is
  * tested without a node.
  */
-import type { MemberStatus, NodeStatus } from '../node-api.js';
+import type { DiscoveryReport, MemberStatus, NodeStatus } from '../node-api.js';
 
 const HEADERS = ['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST HEARTBEAT', 'LAG'] as const;
 
@@ -14,7 +14,21 @@ export function formatStatus(status: NodeStatus): string {
   const header =
     `node ${node.name} (${node.state}, generation ${node.generation}) in cluster ${node.clusterName}: ` +
     `${status.healthy ? 'healthy' : 'NOT healthy'}, ${up} of ${status.members.length} members up`;
-  return `${header}\n${formatMembers(status.members)}`;
+  const d = status.discovery;
+  const discovery = d.modes.length === 0 ? 'discovery: off (clustering disabled)' :
+    `discovery: ${d.modes.join(',')}, ${d.candidates.length} candidate(s), last poll ${d.lastPollAt ?? 'never'}` +
+    `${d.lastError ? `, last error: ${d.lastError}` : ''}${d.unavailable ? `, UNAVAILABLE: ${d.unavailable}` : ''}`;
+  return `${header}\n${formatMembers(status.members)}${discovery}\n`;
+}
+
+/** Discovery's view: a header, the candidates with what came of each, then the raw records. */
+export function formatDiscovery(report: DiscoveryReport): string {
+  const head = `discovery: ${report.modes.join(',') || 'off'}; ${report.queries} queries; last poll ${report.lastPollAt ?? 'never'}` +
+    `${report.lastError ? `; last error: ${report.lastError}` : ''}${report.unavailable ? `; UNAVAILABLE: ${report.unavailable}` : ''}\n`;
+  const failures = Object.entries(report.failures).map(([reason, n]) => `${reason}=${n}`).join(' ');
+  const candidates = formatTable([['CANDIDATE', 'NAME', 'SOURCE', 'OUTCOME', 'DETAIL'], ...report.candidateReports.map((c) => [c.address, c.name ?? '-', c.source, c.outcome, c.detail ?? ''])]);
+  const records = report.records.length === 0 ? 'no raw records\n' : formatTable([['SOURCE', 'TYPE', 'NAME', 'TTL', 'DATA'], ...report.records.map((r) => [r.source, r.type, r.name, r.ttl === undefined ? '-' : String(r.ttl), r.data])]);
+  return `${head}${failures ? `failures: ${failures}\n` : ''}${candidates}${records}`;
 }
 
 /** Members as an aligned table, this node first, then by name. */

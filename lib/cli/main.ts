@@ -12,7 +12,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, redactConfig, type TroupeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { CliError, createClient } from './client.js';
-import { formatStatus } from './format.js';
+import { formatDiscovery, formatStatus } from './format.js';
 import { oneLine, runStart } from './start.js';
 
 const USAGE = `usage: troupe <command> [options]
@@ -26,6 +26,7 @@ Run a node:
 
 Talk to a running node (--url URL, default http://127.0.0.1:$PORT, PORT=4000):
   status [--json]   the members as seen by the node
+  discovery [--json] discovery's candidates, raw records and what came of each
   join NODE         join the cluster of NODE (name@host[:port])
   leave             leave the cluster gracefully
   remove NODE       forget a down or left member for good
@@ -70,6 +71,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (values.help) return help();
       const status = await client(values).status();
       process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      return 0;
+    }
+    case 'discovery': {
+      const { values } = parse(command, rest, { ...CLIENT_OPTIONS, json: { type: 'boolean' } }, 0);
+      if (values.help) return help();
+      const report = await client(values).discovery();
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatDiscovery(report));
       return 0;
     }
     case 'join':

@@ -187,6 +187,7 @@ export class MemoryTransport extends LinkSetTransport<MemoryConnection> {
     const target = this.hub.lookup(conn.dialedAddress!);
     if (target === undefined || target.state !== 'running') {
       this.linkSet.stats.dialFailures++;
+      this.linkSet.emit({ type: 'dial-failed', address: conn.dialedAddress!, message: 'no node listens at this address' });
       conn.close('no node listens at this address', 'now');
       return;
     }

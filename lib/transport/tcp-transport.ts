@@ -209,6 +209,7 @@ class TcpTransport extends LinkSetTransport<Conn> {
           if (this.state !== 'running') return;
           this.linkSet.stats.dialFailures++;
           this.opts.log.debug({ peer: c.remoteAddress, reason: message }, 'inter-node dial failed');
+          this.linkSet.emit({ type: 'dial-failed', address: c.dialedAddress ?? c.remoteAddress, message });
         },
         frame: (c, channel, payload, frameBytes) => this.linkSet.deliver(c, channel, payload, frameBytes),
         drain: (c) => this.linkSet.drained(c),

@@ -64,7 +64,9 @@ export const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailureReason[] = [
 export type TransportEvent =
   | { type: 'link-up'; peer: PeerIdentity }
   | { type: 'link-down'; peer: PeerIdentity; reason: string }
-  | { type: 'handshake-failed'; remoteAddress: string; reason: HandshakeFailureReason; message: string };
+  | { type: 'handshake-failed'; remoteAddress: string; reason: HandshakeFailureReason; message: string }
+  /** A dial to `address` failed before any handshake (refused, unreachable, timeout); retried with backoff while frames wait. */
+  | { type: 'dial-failed'; address: string; message: string };
 
 /** Why an established link was closed because of what the peer sent. */
 export type FrameErrorReason = 'bad-frame' | 'frame-too-large';

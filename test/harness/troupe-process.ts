@@ -144,6 +144,7 @@ export class TroupeProcess {
 
 export interface ClusterStatus {
   node: { name: string; state: string; generation: number; eventLoopLagMs: number };
+  discovery: { modes: string[]; candidates: string[]; lastPollAt: string | null; lastError: string | null; unavailable: string | null };
   healthy: boolean;
   members: Array<{ name: string; address: string; state: string; incarnation: number; generation: number; lastHeartbeatAgoMs: number | null }>;
 }

@@ -42,7 +42,12 @@ describe('a three-node cluster', () => {
         return status.members.length === 3 && status.members.every((m) => m.state === 'up') && status.healthy;
       }, { timeoutMs: 20_000, what: `${node.nodeName} to show 3 members up`, abortIf: node.exitedReason });
     }
+    const report = (await nodes[0]!.request('GET', '/api/cluster/discovery')).json;
+    const outcomes = Object.fromEntries(report.candidateReports.map((c: { address: string; outcome: string }) => [c.address, c.outcome]));
+    assert.deepEqual(outcomes, { [`127.0.0.1:${ports[0]}`]: 'self', [`127.0.0.1:${ports[1]}`]: 'joined', [`127.0.0.1:${ports[2]}`]: 'joined' });
+    assert.deepEqual(report.modes, ['static']);
     const status = await nodes[0]!.status();
+    assert.deepEqual(status.discovery.candidates.length, 3);
     for (const member of status.members) {
       assert.match(member.address, /^127\.0\.0\.1:\d+$/);
       assert.equal(typeof member.incarnation, 'number');
@@ -111,6 +116,10 @@ describe('a three-node cluster', () => {
       const metrics = (await nodes[0]!.request('GET', '/metrics')).text;
       return /troupe_link_handshake_failures_total\{reason="bad-cookie"\} [1-9]/.test(metrics);
     }, { timeoutMs: 15_000, what: 'a bad-cookie handshake failure in the metrics of n1' });
+    await waitFor(async () => {
+      const report = (await intruder.request('GET', '/api/cluster/discovery')).json;
+      return report.candidateReports.find((c: { address: string }) => c.address === `127.0.0.1:${nodes[0]!.options.clusterPort}`)?.outcome === 'wrong-cookie';
+    }, { timeoutMs: 15_000, what: 'the intruder to report its seed n1 as wrong-cookie' });
     const joinRefused = await intruder.request('POST', '/api/cluster/join', { node: nodes[0]!.seed });
     assert.equal(joinRefused.status, 502, joinRefused.text);
     assert.equal(joinRefused.json?.error?.code, 'ERR_AUTHENTICATION');

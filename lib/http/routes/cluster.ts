@@ -1,5 +1,5 @@
 /**
- * `/api/cluster/*`: status, join, leave and remove.
+ * `/api/cluster/*`: status, discovery, join, leave and remove.
  *
  * Reads are open; mutations pass `requireOperator` first, so an unauthorised
  * caller learns nothing about validation. Input is validated completely
@@ -42,6 +42,8 @@ export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<Htt
   const app = new Hono<HttpEnv>();
 
   app.get('/status', (c) => c.json(node.status()));
+
+  app.get('/discovery', (c) => c.json(node.discovery()));
 
   app.post('/join', guard, async (c) => {
     const { node: target } = await readJsonBody(c, JoinBody);

@@ -138,3 +138,15 @@ describe('DELETE /api/cluster/nodes/:node', () => {
     assert.deepEqual(node.calls, []);
   });
 });
+
+describe('GET /api/cluster/discovery', () => {
+  it('answers the node discovery report', async () => {
+    const { app } = makeApp();
+    const res = await app.request('/api/cluster/discovery');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { candidateReports: Array<{ outcome: string }>; records: unknown[]; queries: number };
+    assert.equal(body.candidateReports[0]!.outcome, 'wrong-cookie');
+    assert.equal(body.records.length, 1);
+    assert.equal(body.queries, 3);
+  });
+});

@@ -3,7 +3,7 @@
  * test decide what join/leave/remove do.
  */
 import { defaultConfig, type TroupeConfig } from '../../../lib/config.js';
-import type { CallOptions, ClusterNodeApi, MemberStatus, NodeStatsSnapshot, NodeStatus } from '../../../lib/node-api.js';
+import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberStatus, NodeStatsSnapshot, NodeStatus } from '../../../lib/node-api.js';
 import { pino } from 'pino';
 
 export const silentLog = pino({ level: 'silent' });
@@ -82,7 +82,16 @@ export class FakeNode implements ClusterNodeApi {
       },
       healthy: true,
       members: this.members,
-      discovery: { modes: ['static'], candidates: [], lastPollAt: null, lastError: null },
+      discovery: { modes: ['static'], candidates: ['127.0.0.1:9101'], lastPollAt: null, lastError: null, unavailable: null },
+    };
+  }
+  discovery(): DiscoveryReport {
+    return {
+      ...this.status().discovery,
+      queries: 3,
+      failures: { nxdomain: 1 },
+      records: [{ source: 'dns', type: 'SRV', name: '_troupe._tcp.test.local', ttl: 30, data: '0 0 9101 n1.test.local' }],
+      candidateReports: [{ address: '127.0.0.1:9101', name: 'n1@127.0.0.1', source: 'static', outcome: 'wrong-cookie', detail: 'cookie challenge failed' }],
     };
   }
   stats(): NodeStatsSnapshot {
