@@ -1,0 +1,363 @@
+/**
+ * One DNS discovery poll as a pure state machine, and the rule that turns its
+ * verdict into the next candidate set.
+ *
+ * A poll (`DnsLookup`) asks, in this order:
+ *
+ *   1. SRV for the name. Each SRV record names a target host and a port.
+ *      A target's address comes from the additional section when the server
+ *      put its A/AAAA records there; else the target is resolved, A first,
+ *      then AAAA when it has no A record. A target that is an IP literal is
+ *      used as is; the target `.` means "no service" (RFC 2782) and is skipped.
+ *      Each address of a target gives one candidate `address:port`, named
+ *      after the target.
+ *   2. When the name exists but has no SRV record (NOERROR, no data), the
+ *      name's own A records, else its AAAA records, each with CLUSTER_PORT:
+ *      this is a Kubernetes headless service. These candidates have no name.
+ *
+ * CNAMEs inside an answer are followed (up to 8). Priority and weight are
+ * shown but not used: every target is a cluster member, not a load-balancing
+ * choice. Duplicate records collapse; candidates are sorted by address.
+ *
+ * The verdict is `ok` with a candidate set that is `complete` when every
+ * answer the poll needed was a NOERROR (or, for one target, a definitive
+ * NXDOMAIN/no-data), and partial when some target could not be resolved
+ * (timeout, SERVFAIL, …). It is a failure (`ok: false`) when the SRV question
+ * itself failed, the name does not exist (NXDOMAIN), or no address came out.
+ *
+ * The shrink rule (`nextCandidates`): the candidate set is replaced only by a
+ * complete verdict with at least one candidate; a partial verdict adds its
+ * candidates to the known ones and removes none; a failure changes nothing.
+ * So a timeout, an outage of the server, a truncated answer whose TCP retry
+ * failed, a malformed packet, an NXDOMAIN while DNS is not ready yet, or an
+ * empty answer never removes a known member; only a full, successful answer
+ * that no longer lists it does. Keeping a stale candidate costs a backoff-
+ * bounded dial; dropping a live one could leave a new node alone.
+ *
+ * The shell performs the queries of `ready()` (UDP, TCP on TC, next server on
+ * timeout) and steps each outcome back in; `ready().verdict` is set once.
+ * Pure: no I/O, no clock.
+ */
+import { isIP } from 'node:net';
+import { formatAddress } from '../lib/config.js';
+import type { Candidate, DiscoveryRecord } from './discovery.js';
+import { normalizeName, type DnsMessage, type DnsQuestion, type DnsRecord } from './dns-message.js';
+
+export const DNS_SOURCE = 'dns';
+
+/**
+ * Why a query or a poll failed; the keys of `state().failures`:
+ * nxdomain, servfail, refused, formerr, notimp, rcode (any other response code),
+ * timeout, unreachable, malformed, truncated (TCP retry failed too), empty
+ * (the name exists but yields no address), aborted, error (an unexpected local error).
+ */
+export type DnsFailureReason =
+  | 'nxdomain'
+  | 'servfail'
+  | 'refused'
+  | 'formerr'
+  | 'notimp'
+  | 'rcode'
+  | 'timeout'
+  | 'unreachable'
+  | 'malformed'
+  | 'truncated'
+  | 'empty'
+  | 'aborted'
+  | 'error';
+
+/** What the shell learnt for one question, after its retries over servers and TCP. */
+export type QueryOutcome =
+  | { ok: true; message: DnsMessage; server: string; transport: 'udp' | 'tcp' }
+  | { ok: false; reason: DnsFailureReason; detail: string };
+
+export interface LookupProblem {
+  question: DnsQuestion;
+  reason: DnsFailureReason;
+  detail: string;
+}
+
+export type LookupVerdict =
+  | {
+      ok: true;
+      /** False when some SRV target could not be resolved: the set may lack members. */
+      complete: boolean;
+      via: 'srv' | 'address';
+      candidates: Candidate[];
+      records: DiscoveryRecord[];
+      /** The targets that could not be resolved (empty when complete). */
+      problems: LookupProblem[];
+      usedTcp: boolean;
+    }
+  | { ok: false; reason: DnsFailureReason; detail: string; records: DiscoveryRecord[]; usedTcp: boolean };
+
+export type DnsLookupInput = { type: 'start' } | { type: 'outcome'; question: DnsQuestion; outcome: QueryOutcome };
+
+/** Data only: the questions to ask now, and the verdict once the poll is over. */
+export interface DnsLookupReady {
+  queries: DnsQuestion[];
+  verdict: LookupVerdict | null;
+}
+
+export interface DnsLookupConfig {
+  /** The SRV (or A/AAAA) name to poll. */
+  name: string;
+  /** Port of candidates found through A/AAAA records of the name itself (CLUSTER_PORT). */
+  fallbackPort: number;
+}
+
+/** Bound on the records kept for diagnosis. */
+export const MAX_RECORDS = 512;
+/** Bound on the target resolutions of one poll; targets past it make the poll partial. */
+export const MAX_TARGET_QUERIES = 512;
+const MAX_CNAME_HOPS = 8;
+
+interface SrvTarget {
+  target: string;
+  port: number;
+}
+
+export class DnsLookup {
+  private readonly name: string;
+  private queued: DnsQuestion[] = [];
+  private readonly pending = new Set<string>();
+  private readonly records: DiscoveryRecord[] = [];
+  private readonly recordKeys = new Set<string>();
+  private targets: SrvTarget[] = [];
+  /** Addresses per SRV target; a target with no entry is still unresolved or failed. */
+  private readonly addresses = new Map<string, string[]>();
+  private readonly problems: LookupProblem[] = [];
+  private usedTcp = false;
+  private verdict: LookupVerdict | null = null;
+  private started = false;
+
+  constructor(private readonly config: DnsLookupConfig) {
+    this.name = normalizeName(config.name);
+  }
+
+  step(input: DnsLookupInput): void {
+    if (input.type === 'start') {
+      if (this.started) return;
+      this.started = true;
+      this.ask({ name: this.name, type: 'SRV' });
+      return;
+    }
+    const key = questionKey(input.question);
+    if (this.verdict !== null || !this.pending.delete(key)) return; // late or unknown: ignore
+    const { question, outcome } = input;
+    if (outcome.ok) {
+      if (outcome.transport === 'tcp') this.usedTcp = true;
+      this.keepRecords(outcome.message);
+    }
+    const onName = normalizeName(question.name) === this.name;
+    if (question.type === 'SRV') this.onSrv(outcome);
+    else if (onName && this.targets.length === 0) this.onNameAddress(question, outcome);
+    else this.onTargetAddress(question, outcome);
+    if (this.verdict === null && this.pending.size === 0 && this.queued.length === 0) this.finishTargets();
+  }
+
+  ready(): DnsLookupReady {
+    return { queries: [...this.queued], verdict: this.verdict };
+  }
+
+  advance(ready: DnsLookupReady): void {
+    const sent = new Set(ready.queries.map(questionKey));
+    this.queued = this.queued.filter((q) => !sent.has(questionKey(q)));
+  }
+
+  private onSrv(outcome: QueryOutcome): void {
+    if (!outcome.ok) return this.fail(outcome.reason, `SRV ${this.name}: ${outcome.detail}`);
+    const { message } = outcome;
+    if (message.rcode !== 'NOERROR') return this.fail(rcodeReason(message.rcode), `${message.rcode} for SRV ${this.name} from ${outcome.server}`);
+    const srv = recordsOf(message.answers, this.name, 'SRV').filter((r): r is Extract<DnsRecord, { type: 'SRV' }> => r.type === 'SRV');
+    if (srv.length === 0) {
+      // No SRV record: a name with only A/AAAA records (a Kubernetes headless service).
+      this.ask({ name: this.name, type: 'A' });
+      return;
+    }
+    const seen = new Set<string>();
+    for (const r of srv) {
+      if (r.target === '.' || seen.has(`${r.target} ${r.port}`)) continue;
+      seen.add(`${r.target} ${r.port}`);
+      this.targets.push({ target: r.target, port: r.port });
+    }
+    const known = [...message.answers, ...message.additionals];
+    let asked = 0;
+    for (const target of new Set(this.targets.map((t) => t.target))) {
+      if (isIP(target) !== 0) {
+        this.addresses.set(target, [target]);
+        continue;
+      }
+      const v4 = addressesOf(known, target, 'A');
+      const v6 = v4.length > 0 ? [] : addressesOf(known, target, 'AAAA');
+      if (v4.length + v6.length > 0) {
+        this.addresses.set(target, v4.length > 0 ? v4 : v6);
+      } else if (asked < MAX_TARGET_QUERIES) {
+        asked++;
+        this.ask({ name: target, type: 'A' });
+      } else {
+        this.problems.push({ question: { name: target, type: 'A' }, reason: 'error', detail: `more than ${MAX_TARGET_QUERIES} SRV targets to resolve in one poll` });
+      }
+    }
+  }
+
+  /** A or AAAA of the name itself: the A/AAAA fallback. */
+  private onNameAddress(question: DnsQuestion, outcome: QueryOutcome): void {
+    if (!outcome.ok) return this.fail(outcome.reason, `${question.type} ${this.name}: ${outcome.detail}`);
+    const { message } = outcome;
+    if (message.rcode !== 'NOERROR' && message.rcode !== 'NXDOMAIN') return this.fail(rcodeReason(message.rcode), `${message.rcode} for ${question.type} ${this.name} from ${outcome.server}`);
+    const found = message.rcode === 'NOERROR' ? addressesOf(message.answers, this.name, addressType(question)) : [];
+    if (found.length > 0) {
+      const candidates = found.map((ip) => ({ address: formatAddress(ip, this.config.fallbackPort), source: DNS_SOURCE }));
+      this.verdict = { ok: true, complete: true, via: 'address', candidates: sortCandidates(candidates), records: this.records, problems: [], usedTcp: this.usedTcp };
+      return;
+    }
+    if (question.type === 'A') return this.ask({ name: this.name, type: 'AAAA' });
+    this.fail('empty', `${this.name} has no SRV, A or AAAA record`);
+  }
+
+  private onTargetAddress(question: DnsQuestion, outcome: QueryOutcome): void {
+    const target = normalizeName(question.name);
+    if (!outcome.ok) {
+      this.problems.push({ question, reason: outcome.reason, detail: outcome.detail });
+      return;
+    }
+    const { message } = outcome;
+    if (message.rcode === 'NOERROR') {
+      const found = addressesOf(message.answers, target, addressType(question));
+      if (found.length > 0) this.addresses.set(target, found);
+      else if (question.type === 'A') this.ask({ name: target, type: 'AAAA' });
+      return;
+    }
+    // NXDOMAIN is a definitive "no such host": the target contributes nothing, the poll stays complete.
+    if (message.rcode !== 'NXDOMAIN') this.problems.push({ question, reason: rcodeReason(message.rcode), detail: `${message.rcode} from ${outcome.server}` });
+  }
+
+  private finishTargets(): void {
+    const candidates: Candidate[] = [];
+    for (const { target, port } of this.targets) {
+      for (const ip of this.addresses.get(target) ?? []) candidates.push({ address: formatAddress(ip, port), name: target, source: DNS_SOURCE });
+    }
+    const unique = sortCandidates(candidates);
+    if (unique.length === 0) {
+      const first = this.problems[0];
+      if (first) return this.fail(first.reason, `SRV target ${first.question.name} (${first.question.type}): ${first.detail}`);
+      return this.fail('empty', `no SRV target of ${this.name} has an A or AAAA record`);
+    }
+    this.verdict = { ok: true, complete: this.problems.length === 0, via: 'srv', candidates: unique, records: this.records, problems: [...this.problems], usedTcp: this.usedTcp };
+  }
+
+  private fail(reason: DnsFailureReason, detail: string): void {
+    this.verdict = { ok: false, reason, detail, records: this.records, usedTcp: this.usedTcp };
+  }
+
+  private ask(question: DnsQuestion): void {
+    const key = questionKey(question);
+    if (this.pending.has(key)) return;
+    this.pending.add(key);
+    this.queued.push(question);
+  }
+
+  private keepRecords(message: DnsMessage): void {
+    for (const record of [...message.answers, ...message.additionals]) {
+      const shown = presentRecord(record);
+      if (!shown) continue;
+      const key = `${shown.type} ${shown.name} ${shown.data}`;
+      if (this.recordKeys.has(key) || this.records.length >= MAX_RECORDS) continue;
+      this.recordKeys.add(key);
+      this.records.push(shown);
+    }
+  }
+}
+
+/**
+ * The shrink rule: the next candidate set after a poll's verdict (see the
+ * module comment). Returns `previous` itself when nothing changes.
+ */
+export function nextCandidates(previous: readonly Candidate[], verdict: LookupVerdict): readonly Candidate[] {
+  if (!verdict.ok || verdict.candidates.length === 0) return previous;
+  if (verdict.complete) return verdict.candidates;
+  const byAddress = new Map(previous.map((c) => [c.address, c]));
+  for (const c of verdict.candidates) byAddress.set(c.address, c);
+  return sortCandidates([...byAddress.values()]);
+}
+
+/** Same addresses with the same names, in any order. */
+export function sameCandidates(a: readonly Candidate[], b: readonly Candidate[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (c: Candidate) => `${c.address} ${c.name ?? ''}`;
+  const left = a.map(key).sort();
+  const right = b.map(key).sort();
+  return left.every((k, i) => k === right[i]);
+}
+
+/** The failure reason of a response code other than NOERROR. */
+export function rcodeReason(rcode: string): DnsFailureReason {
+  switch (rcode) {
+    case 'NXDOMAIN':
+      return 'nxdomain';
+    case 'SERVFAIL':
+      return 'servfail';
+    case 'REFUSED':
+      return 'refused';
+    case 'FORMERR':
+      return 'formerr';
+    case 'NOTIMP':
+      return 'notimp';
+    default:
+      return 'rcode';
+  }
+}
+
+/** A record in presentation form for `state().records`; null for types discovery does not use. */
+export function presentRecord(record: DnsRecord): DiscoveryRecord | null {
+  const base = { source: DNS_SOURCE, name: record.name, ttl: record.ttl };
+  switch (record.type) {
+    case 'SRV':
+      return { ...base, type: 'SRV', data: `${record.priority} ${record.weight} ${record.port} ${record.target}` };
+    case 'A':
+    case 'AAAA':
+      return { ...base, type: record.type, data: record.address };
+    case 'CNAME':
+      return { ...base, type: 'CNAME', data: record.target };
+    case 'other':
+      return null;
+  }
+}
+
+export function questionKey(question: DnsQuestion): string {
+  return `${question.type} ${normalizeName(question.name)}`;
+}
+
+/** Records of `type` owned by `name` or by a name its CNAME chain (within `records`) leads to. */
+function recordsOf(records: readonly DnsRecord[], name: string, type: DnsRecord['type']): DnsRecord[] {
+  const owners = new Set([name]);
+  let current = name;
+  for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
+    const alias = records.find((r) => r.type === 'CNAME' && r.name === current);
+    if (!alias || alias.type !== 'CNAME' || owners.has(alias.target)) break;
+    owners.add(alias.target);
+    current = alias.target;
+  }
+  return records.filter((r) => r.type === type && owners.has(r.name));
+}
+
+function addressType(question: DnsQuestion): 'A' | 'AAAA' {
+  return question.type === 'AAAA' ? 'AAAA' : 'A';
+}
+
+function addressesOf(records: readonly DnsRecord[], name: string, type: 'A' | 'AAAA'): string[] {
+  const found: string[] = [];
+  for (const r of recordsOf(records, name, type)) if ((r.type === 'A' || r.type === 'AAAA') && !found.includes(r.address)) found.push(r.address);
+  return found;
+}
+
+/**
+ * Sorted by address, then name; one per address (the first name in that
+ * order), so the result does not depend on the order a server lists records in.
+ */
+function sortCandidates(candidates: readonly Candidate[]): Candidate[] {
+  const order = (c: Candidate) => `${c.address}\u0000${c.name ?? ''}`;
+  const sorted = [...candidates].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return sorted.filter((c, i) => i === 0 || sorted[i - 1]!.address !== c.address);
+}

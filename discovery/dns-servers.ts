@@ -1,0 +1,84 @@
+/**
+ * Which DNS servers dns discovery asks: those of CLUSTER_DNS_SERVER
+ * (`host[:port]`, comma-separated) when set, else the `nameserver` lines of
+ * /etc/resolv.conf, else the local machine (127.0.0.1:53), which is what the
+ * C library does when resolv.conf names no server.
+ *
+ * Both parsers are pure and total: they never throw. A resolv.conf is written
+ * by many tools (DHCP clients, container runtimes, people), so anything that
+ * is not a well-formed `nameserver <IP>` line is skipped, not fatal; an entry
+ * of CLUSTER_DNS_SERVER that cannot be parsed is returned in `invalid` so the
+ * caller can say so once.
+ */
+import { isIP } from 'node:net';
+
+export const DNS_PORT = 53;
+
+export interface DnsServer {
+  /** IP address or host name, without brackets. */
+  host: string;
+  port: number;
+}
+
+/** `host:port`, IPv6 in brackets: the form used in logs and state. */
+export function formatDnsServer(server: DnsServer): string {
+  return server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+}
+
+/** The servers of the `nameserver` lines of a resolv.conf text, in order, without duplicates. */
+export function parseResolvConf(text: string): DnsServer[] {
+  const servers: DnsServer[] = [];
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.replace(/[#;].*$/, '').trim();
+    const [keyword, value] = line.split(/\s+/);
+    if (keyword !== 'nameserver' || value === undefined) continue;
+    // A link-local IPv6 server may carry a zone (`fe80::1%eth0`); the socket layer accepts it.
+    const bare = value.split('%')[0] ?? '';
+    if (isIP(bare) === 0) continue;
+    if (!servers.some((s) => s.host === value)) servers.push({ host: value, port: DNS_PORT });
+  }
+  return servers;
+}
+
+/**
+ * Parses one `host[:port]` entry: `10.0.0.2`, `10.0.0.2:5353`, `dns.local:53`,
+ * `[fd00::1]:53`, or a bare IPv6 address `fd00::1` (port 53). Returns null
+ * when the entry is not one of these.
+ */
+export function parseDnsServer(text: string): DnsServer | null {
+  const entry = text.trim();
+  if (entry === '') return null;
+  const bracketed = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\](?::(\d{1,5}))?$/.exec(entry);
+  if (bracketed) return withPort(bracketed[1]!, bracketed[2], 6);
+  if (isIP(entry.split('%')[0] ?? '') === 6) return { host: entry, port: DNS_PORT };
+  const plain = /^([A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/.exec(entry);
+  if (plain) return withPort(plain[1]!, plain[2], 0);
+  return null;
+}
+
+function withPort(host: string, port: string | undefined, family: 0 | 6): DnsServer | null {
+  if (family === 6 && isIP(host.split('%')[0] ?? '') !== 6) return null;
+  const value = port === undefined ? DNS_PORT : Number(port);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) return null;
+  return { host, port: value };
+}
+
+/** Parses CLUSTER_DNS_SERVER entries; unparseable ones are reported, not fatal. */
+export function parseDnsServers(entries: readonly string[]): { servers: DnsServer[]; invalid: string[] } {
+  const servers: DnsServer[] = [];
+  const invalid: string[] = [];
+  for (const entry of entries.flatMap((e) => e.split(','))) {
+    if (entry.trim() === '') continue;
+    const server = parseDnsServer(entry);
+    if (server === null) invalid.push(entry.trim());
+    else if (!servers.some((s) => s.host === server.host && s.port === server.port)) servers.push(server);
+  }
+  return { servers, invalid };
+}
+
+/** The servers to ask: configured ones first, else resolv.conf's, else the local machine. */
+export function chooseDnsServers(configured: readonly DnsServer[], resolvConf: readonly DnsServer[]): { servers: DnsServer[]; from: 'CLUSTER_DNS_SERVER' | 'resolv.conf' | 'default' } {
+  if (configured.length > 0) return { servers: [...configured], from: 'CLUSTER_DNS_SERVER' };
+  if (resolvConf.length > 0) return { servers: [...resolvConf], from: 'resolv.conf' };
+  return { servers: [{ host: '127.0.0.1', port: DNS_PORT }], from: 'default' };
+}
