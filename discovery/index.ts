@@ -6,6 +6,7 @@
 import type { TroupeConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CombinedDiscovery, type Discovery } from './discovery.js';
+import { createMulticastDiscovery } from './multicast.js';
 import { StaticDiscovery } from './static.js';
 
 export type { Candidate, Discovery, DiscoveryRecord, DiscoveryState } from './discovery.js';
@@ -38,3 +39,5 @@ export function createDiscovery(context: DiscoveryContext): Discovery {
   if (!config.discoveryTypes.includes('static') && config.clusterNodes.length > 0) parts.push(new StaticDiscovery(config.clusterNodes, config.clusterPort));
   return new CombinedDiscovery(parts);
 }
+
+registerDiscovery('epmd', createMulticastDiscovery);

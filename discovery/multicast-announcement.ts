@@ -1,0 +1,156 @@
+/**
+ * What a troupe node announces over mDNS, and how a received announcement
+ * becomes a candidate or a reasoned refusal. Pure: no sockets, no clocks.
+ *
+ * Every node publishes one DNS-SD service instance of type `_troupe._tcp`
+ * (RFC 6763). The instance name is unique per node and stable across
+ * restarts (node name + cluster port), so a restarted node replaces its old
+ * instance in every browser rather than adding a second one. The TXT record
+ * carries everything a peer needs to decide without dialing:
+ *
+ *   node=n1@10.0.0.5    node name (`name@host`)
+ *   cluster=troupe      CLUSTER_NAME: peers of another cluster are never proposed
+ *   port=9100           inter-node (cluster) port
+ *   proto=1             transport protocol version: another version is never proposed
+ *   gen=7               generation of this start (changes on every restart)
+ *   addr=10.0.0.5:9100  advertised address: what peers dial
+ *
+ * The candidate address is `addr`, else the host of `node` with `port`: the
+ * node's advertised address, exactly what membership knows the node by. The
+ * sender's IP address (the mDNS referer) and the A records are kept for
+ * diagnosis only: dialing them would give membership a second address for the
+ * same node, and a node is reachable at the address its name advertises.
+ *
+ * A judgement never throws, whatever the TXT holds: junk is a verdict.
+ */
+import { createHash } from 'node:crypto';
+import { formatAddress, parseSeed } from '../lib/config.js';
+import type { Candidate } from './discovery.js';
+
+/** DNS-SD service type (without the leading underscore and protocol), as bonjour-service wants it. */
+export const SERVICE_TYPE = 'troupe';
+/** Full name browsed for: `_troupe._tcp.local`. */
+export const SERVICE_DOMAIN = `_${SERVICE_TYPE}._tcp.local`;
+/** A DNS label holds at most 63 bytes (RFC 1035 §2.3.4); an instance name is one label. */
+export const MAX_INSTANCE_NAME_BYTES = 63;
+/** A TXT string holds at most 255 bytes (RFC 6763 §6.1); longer values are malformed. */
+export const MAX_TXT_VALUE_BYTES = 200;
+
+/** The TXT fields a troupe node publishes. Values are strings on the wire. */
+export interface AnnouncementTxt {
+  node: string;
+  cluster: string;
+  port: string;
+  proto: string;
+  gen: string;
+  addr: string;
+}
+
+/** This node, as needed to announce it and to judge others. */
+export interface LocalNode {
+  /** `name@host`. */
+  name: string;
+  /** Advertised inter-node address `host:port`. */
+  address: string;
+  port: number;
+  generation: number;
+  clusterName: string;
+  protocolVersion: number;
+}
+
+/** Why an announcement is not proposed. */
+export type IgnoreReason = 'malformed' | 'other-cluster' | 'protocol-version';
+
+export type Verdict =
+  | { kind: 'candidate'; candidate: Candidate; node: string; generation: number | undefined }
+  | { kind: 'self' }
+  | { kind: 'ignored'; reason: IgnoreReason; detail: string };
+
+export function announcementTxt(self: LocalNode): AnnouncementTxt {
+  return {
+    node: self.name,
+    cluster: self.clusterName,
+    port: String(self.port),
+    proto: String(self.protocolVersion),
+    gen: String(self.generation),
+    addr: self.address,
+  };
+}
+
+/**
+ * The instance name of a node: `name@host:port` with dots turned into dashes
+ * (a dot would split the DNS label), shortened to one label with a hash of
+ * the full name when too long, so it stays unique.
+ */
+export function instanceName(nodeName: string, port: number): string {
+  const full = `${nodeName}:${port}`.replaceAll('.', '-');
+  if (Buffer.byteLength(full) <= MAX_INSTANCE_NAME_BYTES) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 12);
+  let prefix = full.slice(0, MAX_INSTANCE_NAME_BYTES - hash.length - 1);
+  while (Buffer.byteLength(prefix) > MAX_INSTANCE_NAME_BYTES - hash.length - 1) prefix = prefix.slice(0, -1);
+  return `${prefix}~${hash}`;
+}
+
+const INTEGER = /^[0-9]{1,10}$/;
+
+/**
+ * Decides what to do with one announcement: its decoded TXT (anything: the
+ * wire is untrusted) against this node. Order: malformed, then another
+ * cluster, then another protocol version, then this node itself.
+ */
+export function judgeAnnouncement(txt: unknown, self: LocalNode, source = 'epmd'): Verdict {
+  if (typeof txt !== 'object' || txt === null) return malformed('no TXT record');
+  const field = (key: keyof AnnouncementTxt): string | undefined => {
+    const value: unknown = Object.hasOwn(txt, key) ? (txt as Record<string, unknown>)[key] : undefined;
+    return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= MAX_TXT_VALUE_BYTES ? value : undefined;
+  };
+  const node = field('node');
+  const cluster = field('cluster');
+  const portText = field('port');
+  const protoText = field('proto');
+  const missing = (['node', 'cluster', 'port', 'proto'] as const).filter((key, i) => [node, cluster, portText, protoText][i] === undefined);
+  if (missing.length > 0) return malformed(`TXT lacks ${missing.join(', ')}`);
+  const port = INTEGER.test(portText!) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) return malformed(`port=${portText} is not a port`);
+  if (!INTEGER.test(protoText!)) return malformed(`proto=${protoText} is not a version number`);
+  const genText = field('gen');
+  const generation = genText !== undefined && INTEGER.test(genText) ? Number(genText) : undefined;
+
+  let address: string;
+  try {
+    const named = parseSeed(node!, port);
+    if (named.name === undefined || named.port !== port) return malformed(`node=${node} is not name@host`);
+    address = named.address;
+    const addr = field('addr');
+    if (addr !== undefined) {
+      const advertised = parseSeed(addr, port);
+      if (advertised.name !== undefined || advertised.port !== port) return malformed(`addr=${addr} is not host:${port}`);
+      address = formatAddress(advertised.host, advertised.port);
+    }
+  } catch {
+    return malformed(`node=${node} or its address is not valid`);
+  }
+
+  if (cluster !== self.clusterName) return { kind: 'ignored', reason: 'other-cluster', detail: `cluster ${cluster}, this node's CLUSTER_NAME is ${self.clusterName}` };
+  if (Number(protoText) !== self.protocolVersion) {
+    return { kind: 'ignored', reason: 'protocol-version', detail: `speaks protocol ${protoText}, this node speaks ${self.protocolVersion}: run the same troupe release on every node` };
+  }
+  if (address === self.address) return { kind: 'self' };
+  return { kind: 'candidate', candidate: { address, name: node!, source }, node: node!, generation };
+}
+
+/** One line for `DiscoveryRecord.data`: what was announced, from where, and the verdict. */
+export function describeAnnouncement(txt: unknown, referer: string | undefined, verdict: Verdict): string {
+  const fields = typeof txt === 'object' && txt !== null ? Object.entries(txt).map(([k, v]) => `${k}=${showValue(v)}`).join(' ') : '(no TXT)';
+  const outcome = verdict.kind === 'candidate' ? `proposed ${verdict.candidate.address}` : verdict.kind === 'self' ? 'this node' : `ignored (${verdict.reason}): ${verdict.detail}`;
+  return `${fields.slice(0, 400)}${referer ? ` from ${referer}` : ''} → ${outcome}`;
+}
+
+/** A TXT value for display; decoded TXT holds strings (or `true` for a bare key), but the caller may pass anything. */
+function showValue(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : `(${typeof value})`;
+}
+
+function malformed(detail: string): Verdict {
+  return { kind: 'ignored', reason: 'malformed', detail };
+}
