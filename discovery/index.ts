@@ -6,6 +6,7 @@
 import type { TroupeConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CombinedDiscovery, type Discovery } from './discovery.js';
+import { createDnsDiscovery } from './dns.js';
 import { createMulticastDiscovery } from './multicast.js';
 import { StaticDiscovery } from './static.js';
 
@@ -41,3 +42,4 @@ export function createDiscovery(context: DiscoveryContext): Discovery {
 }
 
 registerDiscovery('epmd', createMulticastDiscovery);
+registerDiscovery('dns', createDnsDiscovery);
