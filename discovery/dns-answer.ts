@@ -144,6 +144,7 @@ export class DnsLookup {
     }
     const key = questionKey(input.question);
     if (this.verdict !== null || !this.pending.delete(key)) return; // late or unknown: ignore
+    this.queued = this.queued.filter((q) => questionKey(q) !== key); // answered before the shell advanced
     const { question, outcome } = input;
     if (outcome.ok) {
       if (outcome.transport === 'tcp') this.usedTcp = true;
@@ -153,7 +154,7 @@ export class DnsLookup {
     if (question.type === 'SRV') this.onSrv(outcome);
     else if (onName && this.targets.length === 0) this.onNameAddress(question, outcome);
     else this.onTargetAddress(question, outcome);
-    if (this.verdict === null && this.pending.size === 0 && this.queued.length === 0) this.finishTargets();
+    if (this.verdict === null && this.pending.size === 0) this.finishTargets();
   }
 
   ready(): DnsLookupReady {
@@ -169,7 +170,7 @@ export class DnsLookup {
     if (!outcome.ok) return this.fail(outcome.reason, `SRV ${this.name}: ${outcome.detail}`);
     const { message } = outcome;
     if (message.rcode !== 'NOERROR') return this.fail(rcodeReason(message.rcode), `${message.rcode} for SRV ${this.name} from ${outcome.server}`);
-    const srv = recordsOf(message.answers, this.name, 'SRV').filter((r): r is Extract<DnsRecord, { type: 'SRV' }> => r.type === 'SRV');
+    const srv = recordsOf(indexRecords(message.answers), this.name, 'SRV').filter((r): r is Extract<DnsRecord, { type: 'SRV' }> => r.type === 'SRV');
     if (srv.length === 0) {
       // No SRV record: a name with only A/AAAA records (a Kubernetes headless service).
       this.ask({ name: this.name, type: 'A' });
@@ -181,7 +182,7 @@ export class DnsLookup {
       seen.add(`${r.target} ${r.port}`);
       this.targets.push({ target: r.target, port: r.port });
     }
-    const known = [...message.answers, ...message.additionals];
+    const known = indexRecords([...message.answers, ...message.additionals]);
     let asked = 0;
     for (const target of new Set(this.targets.map((t) => t.target))) {
       if (isIP(target) !== 0) {
@@ -206,7 +207,7 @@ export class DnsLookup {
     if (!outcome.ok) return this.fail(outcome.reason, `${question.type} ${this.name}: ${outcome.detail}`);
     const { message } = outcome;
     if (message.rcode !== 'NOERROR' && message.rcode !== 'NXDOMAIN') return this.fail(rcodeReason(message.rcode), `${message.rcode} for ${question.type} ${this.name} from ${outcome.server}`);
-    const found = message.rcode === 'NOERROR' ? addressesOf(message.answers, this.name, addressType(question)) : [];
+    const found = message.rcode === 'NOERROR' ? addressesOf(indexRecords(message.answers), this.name, addressType(question)) : [];
     if (found.length > 0) {
       const candidates = found.map((ip) => ({ address: formatAddress(ip, this.config.fallbackPort), source: DNS_SOURCE }));
       this.verdict = { ok: true, complete: true, via: 'address', candidates: sortCandidates(candidates), records: this.records, problems: [], usedTcp: this.usedTcp };
@@ -224,7 +225,7 @@ export class DnsLookup {
     }
     const { message } = outcome;
     if (message.rcode === 'NOERROR') {
-      const found = addressesOf(message.answers, target, addressType(question));
+      const found = addressesOf(indexRecords(message.answers), target, addressType(question));
       if (found.length > 0) this.addresses.set(target, found);
       else if (question.type === 'A') this.ask({ name: target, type: 'AAAA' });
       return;
@@ -311,15 +312,14 @@ export function rcodeReason(rcode: string): DnsFailureReason {
 
 /** A record in presentation form for `state().records`; null for types discovery does not use. */
 export function presentRecord(record: DnsRecord): DiscoveryRecord | null {
-  const base = { source: DNS_SOURCE, name: record.name, ttl: record.ttl };
   switch (record.type) {
     case 'SRV':
-      return { ...base, type: 'SRV', data: `${record.priority} ${record.weight} ${record.port} ${record.target}` };
+      return { source: DNS_SOURCE, type: 'SRV', name: record.name, ttl: record.ttl, data: `${record.priority} ${record.weight} ${record.port} ${record.target}` };
     case 'A':
     case 'AAAA':
-      return { ...base, type: record.type, data: record.address };
+      return { source: DNS_SOURCE, type: record.type, name: record.name, ttl: record.ttl, data: record.address };
     case 'CNAME':
-      return { ...base, type: 'CNAME', data: record.target };
+      return { source: DNS_SOURCE, type: 'CNAME', name: record.name, ttl: record.ttl, data: record.target };
     case 'other':
       return null;
   }
@@ -329,26 +329,41 @@ export function questionKey(question: DnsQuestion): string {
   return `${question.type} ${normalizeName(question.name)}`;
 }
 
-/** Records of `type` owned by `name` or by a name its CNAME chain (within `records`) leads to. */
-function recordsOf(records: readonly DnsRecord[], name: string, type: DnsRecord['type']): DnsRecord[] {
-  const owners = new Set([name]);
-  let current = name;
-  for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
-    const alias = records.find((r) => r.type === 'CNAME' && r.name === current);
-    if (!alias || alias.type !== 'CNAME' || owners.has(alias.target)) break;
-    owners.add(alias.target);
-    current = alias.target;
+/** Records by owner name, so each target is looked up once, not searched for. */
+type RecordIndex = Map<string, DnsRecord[]>;
+
+function indexRecords(records: readonly DnsRecord[]): RecordIndex {
+  const index: RecordIndex = new Map();
+  for (const r of records) {
+    const list = index.get(r.name);
+    if (list) list.push(r);
+    else index.set(r.name, [r]);
   }
-  return records.filter((r) => r.type === type && owners.has(r.name));
+  return index;
+}
+
+/** Records of `type` owned by `name` or by a name its CNAME chain (within the index) leads to. */
+function recordsOf(index: RecordIndex, name: string, type: DnsRecord['type']): DnsRecord[] {
+  const found: DnsRecord[] = [];
+  const visited = new Set<string>();
+  let current: string | undefined = name;
+  for (let hop = 0; current !== undefined && hop <= MAX_CNAME_HOPS && !visited.has(current); hop++) {
+    visited.add(current);
+    const owned: DnsRecord[] = index.get(current) ?? [];
+    for (const r of owned) if (r.type === type) found.push(r);
+    const alias = owned.find((r) => r.type === 'CNAME');
+    current = alias?.type === 'CNAME' ? alias.target : undefined;
+  }
+  return found;
 }
 
 function addressType(question: DnsQuestion): 'A' | 'AAAA' {
   return question.type === 'AAAA' ? 'AAAA' : 'A';
 }
 
-function addressesOf(records: readonly DnsRecord[], name: string, type: 'A' | 'AAAA'): string[] {
+function addressesOf(index: RecordIndex, name: string, type: 'A' | 'AAAA'): string[] {
   const found: string[] = [];
-  for (const r of recordsOf(records, name, type)) if ((r.type === 'A' || r.type === 'AAAA') && !found.includes(r.address)) found.push(r.address);
+  for (const r of recordsOf(index, name, type)) if ((r.type === 'A' || r.type === 'AAAA') && !found.includes(r.address)) found.push(r.address);
   return found;
 }
 
