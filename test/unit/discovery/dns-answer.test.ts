@@ -328,6 +328,16 @@ describe('DnsLookup: failures of the SRV question', () => {
     });
   }
 
+  it('reaches its verdict even when the shell answers before advancing', () => {
+    const lookup = new DnsLookup({ name: NAME, fallbackPort: 9100 });
+    lookup.step({ type: 'start' });
+    const [question] = lookup.ready().queries;
+    lookup.step({ type: 'outcome', question: question!, outcome: ok({ question: SRV_Q, answers: [srv('10.0.0.1', 9101)] }) });
+    const ready = lookup.ready();
+    assert.deepEqual(ready.queries, []);
+    assert.ok(ready.verdict?.ok);
+  });
+
   it('ignores outcomes of questions it did not ask, and outcomes after its verdict', () => {
     const lookup = new DnsLookup({ name: NAME, fallbackPort: 9100 });
     lookup.step({ type: 'start' });
