@@ -129,6 +129,7 @@ export class MulticastDiscovery implements Discovery {
   private lastPollAt: number | null = null;
   private lastError: string | null = null;
   private queries = 0;
+  private firstQuery: Promise<void> | undefined;
   private emittedKey = '';
 
   constructor(
@@ -239,6 +240,8 @@ export class MulticastDiscovery implements Discovery {
       return;
     }
     this.scheduleRequery();
+    // The browser sent the first query: once it is out (or refused), `unavailable` tells the truth.
+    await Promise.race([this.firstQuery, new Promise((resolve) => setTimeout(resolve, MULTICAST_BIND_TIMEOUT_MS).unref())]);
   }
 
   private async end(): Promise<void> {
@@ -280,19 +283,25 @@ export class MulticastDiscovery implements Discovery {
         return view;
       },
       listeners: (event) => mdns.listeners(event),
-      query: (name, type) => this.sendQuery(name, type),
+      query: (name, type) => void this.sendQuery(name, type),
     };
     return view;
   }
 
-  private sendQuery(name: string = SERVICE_DOMAIN, type = 'PTR'): void {
-    if (!this.mdns || this.closing) return;
+  /** Sends one query; the promise settles when the socket has sent it or failed to. */
+  private sendQuery(name: string = SERVICE_DOMAIN, type = 'PTR'): Promise<void> {
+    if (!this.mdns || this.closing) return Promise.resolve();
     this.queries++;
     this.lastPollAt = Date.now();
-    this.mdns.query(name, type, (err) => {
-      if (err) this.onSendError(err);
-      else if (this.unavailable?.source === 'send') this.clearUnavailable('send');
-    });
+    const sent = new Promise<void>((resolve) =>
+      this.mdns!.query(name, type, (err) => {
+        if (err) this.onSendError(err);
+        else if (this.unavailable?.source === 'send') this.clearUnavailable('send');
+        resolve();
+      }),
+    );
+    this.firstQuery ??= sent;
+    return sent;
   }
 
   private scheduleRequery(): void {
@@ -300,7 +309,7 @@ export class MulticastDiscovery implements Discovery {
     const jitter = 1 + (Math.random() - 0.5) * 0.2; // ±10 %: nodes started together do not query in lockstep
     this.timer = setTimeout(() => {
       this.markStale();
-      this.sendQuery();
+      void this.sendQuery();
       this.nextRequeryMs = Math.min(this.nextRequeryMs * 2, this.queryIntervalMs);
       this.scheduleRequery();
     }, this.nextRequeryMs * jitter);

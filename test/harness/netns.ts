@@ -1,0 +1,265 @@
+/**
+ * Real hosts on one machine, for tests that need a network and not just
+ * loopback: network namespaces joined by a bridge.
+ *
+ *   tmc<pid>-h1  eth0 10.77.0.11/24 ─┐
+ *   tmc<pid>-h2  eth0 10.77.0.12/24 ─┼─ br0 in tmc<pid>-br (a switch, no address)
+ *   tmc<pid>-h3  eth0 10.77.0.13/24 ─┘
+ *
+ * Everything lives inside namespaces this harness creates: the bridge has a
+ * namespace of its own, so the test machine's own interfaces, routes and
+ * multicast groups are never touched, and no packet of a test reaches a real
+ * network (nor does the machine's traffic reach the test). The addresses
+ * exist only inside the namespaces. Each host gets `lo` up, its veth up, and
+ * optionally a route for 224.0.0.0/4 (a namespace has no default route,
+ * and without one multicast has nowhere to go).
+ *
+ * The test process stays in the root namespace; it reaches a host's ports by
+ * running a short command inside that host's namespace (`httpInNetns`).
+ * Processes are started with `ip netns exec`, which execs in place, so the
+ * child's PID is the process itself: it is killed by that PID. `destroy()`
+ * kills what it started, then deletes the namespaces (which removes the veths
+ * and the bridge with them); it is synchronous and idempotent, and also runs
+ * at process exit, so a failing test leaves nothing behind. Namespaces left by
+ * an earlier run whose process is gone are removed on the next creation.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from './troupe-process.js';
+import { waitFor } from './wait-for.js';
+
+const PREFIX = 'tmc';
+/** The private test subnet; it exists only inside the namespaces. */
+export const NETNS_SUBNET = '10.77.0';
+/** Host i gets NETNS_SUBNET.(HOST_BASE + i). */
+const HOST_BASE = 10;
+
+export interface NetnsHost {
+  /** Namespace name. */
+  ns: string;
+  /** Its address on the bridge. */
+  address: string;
+  /** Its interface on the bridge. */
+  iface: string;
+}
+
+/** Whether this machine can run namespace tests, and if not, why. */
+export function netnsSupport(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: `platform ${process.platform} has no network namespaces` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'not root' };
+  const version = spawnSync('ip', ['-V'], { encoding: 'utf8' });
+  if (version.error || version.status !== 0) return { ok: false, reason: '`ip` (iproute2) is not available' };
+  const probe = `${PREFIX}${process.pid}-probe`;
+  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (add.status !== 0) return { ok: false, reason: `cannot create a network namespace: ${add.stderr.trim()}` };
+  const bridge = spawnSync('ip', ['-n', probe, 'link', 'add', 'br0', 'type', 'bridge'], { encoding: 'utf8' });
+  spawnSync('ip', ['netns', 'del', probe]);
+  if (bridge.status !== 0) return { ok: false, reason: `cannot create a bridge: ${bridge.stderr.trim()}` };
+  return { ok: true };
+}
+
+export class NetnsNetwork {
+  readonly hosts: NetnsHost[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private destroyed = false;
+  private readonly onExit = () => this.destroy();
+
+  /** Creates `hostCount` hosts on one bridge. Throws (after tearing down what it made) if a step fails. */
+  constructor(hostCount: number, options: { multicastRoute?: boolean } = {}) {
+    removeOrphans();
+    process.on('exit', this.onExit);
+    const tag = `${PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+    try {
+      const bridgeNs = this.addNamespace(`${tag}-br`);
+      ip('-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+      ip('-n', bridgeNs, 'link', 'set', 'br0', 'up');
+      for (let i = 1; i <= hostCount; i++) {
+        const ns = this.addNamespace(`${tag}-h${i}`);
+        const address = `${NETNS_SUBNET}.${HOST_BASE + i}`;
+        ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', bridgeNs);
+        ip('-n', bridgeNs, 'link', 'set', `p${i}`, 'master', 'br0');
+        ip('-n', bridgeNs, 'link', 'set', `p${i}`, 'up');
+        ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+        ip('-n', ns, 'link', 'set', 'lo', 'up');
+        ip('-n', ns, 'link', 'set', 'eth0', 'up');
+        if (options.multicastRoute !== false) ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
+        this.hosts.push({ ns, address, iface: 'eth0' });
+      }
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+  }
+
+  /** Starts `command args` inside host's namespace. The child is killed by `destroy()` if still running. */
+  spawn(host: NetnsHost, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
+    if (this.destroyed) throw new Error('the namespace network is destroyed');
+    const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** Kills every process started here (by PID), deletes the namespaces. Synchronous, idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    process.removeListener('exit', this.onExit);
+    for (const child of this.children) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const ns of this.namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+  }
+
+  private addNamespace(name: string): string {
+    ip('netns', 'add', name);
+    this.namespaces.push(name);
+    return name;
+  }
+}
+
+/** An HTTP request made from inside `ns` (the test process is outside every namespace). */
+export async function httpInNetns(ns: string, method: string, url: string, body?: string, timeoutMs = 5000): Promise<{ status: number; text: string }> {
+  const script = `
+    const [method, url, body, timeoutMs] = process.argv.slice(1);
+    fetch(url, { method, body: body || undefined, headers: body ? { 'content-type': 'application/json' } : {}, signal: AbortSignal.timeout(Number(timeoutMs)) })
+      .then(async (res) => process.stdout.write(JSON.stringify({ status: res.status, text: await res.text() })))
+      .catch((err) => { process.stderr.write(String(err && err.message)); process.exitCode = 1; });`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, method, url, body ?? '', String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { status: number; text: string }) : reject(new Error(`${method} ${url} in ${ns}: ${err.trim() || `exit ${code}`}`))));
+  });
+}
+
+export interface NetnsTroupeOptions {
+  name: string;
+  clusterPort: number;
+  env?: Record<string, string>;
+  /** Reuse a data dir (a restart). */
+  dataDir?: string;
+}
+
+/** A `troupe start` process on one namespace host, named `<name>@<host address>`. */
+export class NetnsTroupeProcess {
+  readonly child: ChildProcess;
+  readonly nodeName: string;
+  readonly dataDir: string;
+  stderr = '';
+  exitCode: number | null | undefined = undefined;
+  httpPort = 0;
+  readonly exited: Promise<void>;
+
+  constructor(
+    network: NetnsNetwork,
+    readonly host: NetnsHost,
+    readonly options: NetnsTroupeOptions,
+  ) {
+    this.nodeName = `${options.name}@${host.address}`;
+    this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `troupe-${options.name}-`));
+    this.child = network.spawn(host, process.execPath, [CLI, 'start'], {
+      cwd: this.dataDir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_NAME: this.nodeName,
+        PORT: '0',
+        HTTP_BIND: host.address,
+        CLUSTER_BIND: host.address,
+        CLUSTER_PORT: String(options.clusterPort),
+        CLUSTERING_ENABLED: 'true',
+        CLUSTER_NODES: '',
+        DATA_DIR: this.dataDir,
+        COOKIE: 'integration-cookie',
+        HEARTBEAT_INTERVAL: '500',
+        HEARTBEAT_TIMEOUT: '2000',
+        LOG_LEVEL: 'info',
+        ...options.env,
+      },
+    });
+    this.child.stderr!.on('data', (chunk) => (this.stderr = (this.stderr + chunk).slice(-50_000)));
+    this.child.stdout!.resume();
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => ((this.exitCode = code), resolve())));
+  }
+
+  get url(): string {
+    return `http://${this.host.address}:${this.httpPort}`;
+  }
+
+  exitedReason = (): string | undefined => (this.exitCode === undefined ? undefined : `${this.nodeName} exited with ${this.exitCode}; stderr tail:\n${this.stderr.slice(-3000)}`);
+
+  async ready(timeoutMs = 15_000): Promise<this> {
+    this.httpPort = await waitFor(
+      () => {
+        const ports = JSON.parse(readFileSync(join(this.dataDir, 'ports.json'), 'utf8')) as { http: number; pid: number };
+        return ports.pid === this.child.pid ? ports.http : undefined;
+      },
+      { timeoutMs, what: `${this.nodeName} to write its ports file`, abortIf: this.exitedReason },
+    );
+    return this;
+  }
+
+  async get(path: string): Promise<unknown> {
+    const res = await httpInNetns(this.host.ns, 'GET', `${this.url}${path}`);
+    if (res.status !== 200) throw new Error(`GET ${path} on ${this.nodeName}: ${res.status} ${res.text.slice(0, 200)}`);
+    return JSON.parse(res.text);
+  }
+
+  /** SIGKILL by PID: no goodbye, no leave. */
+  async kill(): Promise<void> {
+    if (this.exitCode === undefined && this.child.pid !== undefined) process.kill(this.child.pid, 'SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM by PID: graceful leave and mDNS goodbye; SIGKILL after `timeoutMs`. */
+  async terminate(timeoutMs = 10_000): Promise<void> {
+    if (this.exitCode !== undefined || this.child.pid === undefined) return;
+    const pid = this.child.pid;
+    process.kill(pid, 'SIGTERM');
+    const timer = setTimeout(() => this.exitCode === undefined && process.kill(pid, 'SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  removeDataDir(): void {
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Deletes namespaces of earlier runs of this harness whose process no longer exists. */
+function removeOrphans(): void {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    spawnSync('ip', ['netns', 'del', name]);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: existence check only
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
