@@ -205,7 +205,12 @@ export class DnsDiscovery implements Discovery {
     } catch (err) {
       verdict = { ok: false, reason: 'error', detail: err instanceof Error ? err.message : String(err), records: [], usedTcp: false };
     }
-    if (!this.closed) this.apply(verdict);
+    if (this.closed) return;
+    try {
+      this.apply(verdict);
+    } catch (err) {
+      this.log.error({ err }, 'dns discovery could not apply a poll result; polling goes on');
+    }
   }
 
   private async refreshServers(): Promise<void> {
