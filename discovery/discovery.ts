@@ -43,6 +43,8 @@ export interface DiscoveryState {
   lastError: string | null;
   queries: number;
   failures: Record<string, number>;
+  /** Set by a combination of modes: each mode's own full state, with any fields particular to it. */
+  parts?: DiscoveryState[];
 }
 
 export interface Discovery {
@@ -97,6 +99,7 @@ export class CombinedDiscovery implements Discovery {
       lastError: states.map((s) => s.lastError && `${s.mode}: ${s.lastError}`).filter(Boolean).join('; ') || null,
       queries: states.reduce((n, s) => n + s.queries, 0),
       failures,
+      parts: states,
     };
   }
 

@@ -73,6 +73,8 @@ export interface DiscoveryReport extends DiscoveryStatus {
   /** Raw records of the last answers and announcements, newest last. */
   records: Array<{ source: string; type: string; name: string; ttl?: number; data: string }>;
   candidateReports: CandidateReport[];
+  /** Each mode's own state, including fields particular to it (e.g. dns: servers, polls, tcpFallbacks, lastAnswer). */
+  perMode: Array<Record<string, unknown>>;
 }
 
 export interface NodeStatus {

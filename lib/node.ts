@@ -317,7 +317,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       const detail = refused?.message ?? this.dialFailures.get(c.address) ?? null;
       return { address: c.address, name: member?.name ?? c.name ?? null, source: c.source, outcome, detail: outcome === 'joined' || outcome === 'self' ? null : detail };
     });
-    return { ...base, queries: state?.queries ?? 0, failures: state?.failures ?? {}, records: state?.records ?? [], candidateReports };
+    const perMode = (state?.parts ?? []).map(({ candidates, records, parts, ...own }) => ({ ...own, candidates: candidates.length }));
+    return { ...base, queries: state?.queries ?? 0, failures: state?.failures ?? {}, records: state?.records ?? [], candidateReports, perMode };
   }
 
   stats(): NodeStatsSnapshot {

@@ -117,7 +117,10 @@ describe('DNS discovery with real processes and dnsmasq', () => {
     }
     const report = (await nodes[0]!.request('GET', '/api/cluster/discovery')).json;
     assert.equal(report.records.filter((r: { type: string }) => r.type === 'SRV').length, total);
-    // The TCP path, seen where its counters live (the node's report has no per-mode fields).
+    const dnsPart = report.perMode.find((p: { mode: string }) => p.mode === 'dns');
+    assert.ok(dnsPart.tcpFallbacks > 0, `node report: tcpFallbacks ${dnsPart.tcpFallbacks}`);
+    assert.equal(dnsPart.lastAnswer?.transport, 'tcp');
+    // And in a discovery of our own, watched directly.
     await waitFor(() => watcher.candidates().length === total, { timeoutMs: 10_000, what: `the watcher to list ${total} candidates` });
     const state = watcher.state();
     assert.ok(state.tcpFallbacks > 0, `tcpFallbacks ${state.tcpFallbacks}`);

@@ -42,6 +42,7 @@ describe('formatDiscovery', () => {
       failures: { nxdomain: 2 },
       records: [{ source: 'dns', type: 'SRV', name: '_troupe._tcp.x', ttl: 30, data: '0 0 9100 n1.x' }],
       candidateReports: [{ address: '10.0.0.5:9100', name: null, source: 'dns', outcome: 'unreachable', detail: 'ECONNREFUSED' }],
+      perMode: [],
     });
     assert.match(text, /discovery: dns; 7 queries/);
     assert.match(text, /last error: NXDOMAIN/);

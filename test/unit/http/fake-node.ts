@@ -92,6 +92,7 @@ export class FakeNode implements ClusterNodeApi {
       failures: { nxdomain: 1 },
       records: [{ source: 'dns', type: 'SRV', name: '_troupe._tcp.test.local', ttl: 30, data: '0 0 9101 n1.test.local' }],
       candidateReports: [{ address: '127.0.0.1:9101', name: 'n1@127.0.0.1', source: 'static', outcome: 'wrong-cookie', detail: 'cookie challenge failed' }],
+      perMode: [{ mode: 'static', candidates: 1 }],
     };
   }
   stats(): NodeStatsSnapshot {
