@@ -33,10 +33,12 @@ import { networkInterfaces } from 'node:os';
 import Bonjour from 'bonjour-service';
 import { AbortError } from '../lib/errors.js';
 import { PROTOCOL_VERSION } from '../lib/transport/handshake.js';
-import type { Candidate, Discovery, DiscoveryRecord, DiscoveryState } from './discovery.js';
+import type { Candidate, Discovery, DiscoveryState } from './discovery.js';
 import type { DiscoveryContext } from './index.js';
-import { announcementTxt, describeAnnouncement, instanceName, judgeAnnouncement, SERVICE_DOMAIN, SERVICE_TYPE, type LocalNode, type Verdict } from './multicast-announcement.js';
+import { announcementTxt, describeAnnouncement, instanceName, judgeAnnouncement, SERVICE_DOMAIN, SERVICE_TYPE, type LocalNode } from './multicast-announcement.js';
+import { InstanceTable } from './multicast-instances.js';
 import { chooseMulticastInterface, readMulticastCapable, type InterfaceChoice, type InterfaceTable } from './multicast-interface.js';
+import { guardedSocket, guardListeners, socketOptions, waitForBind, type MdnsRecord, type MulticastDns } from './multicast-socket.js';
 
 /** The mDNS group and port (RFC 6762). */
 export const MDNS_GROUP = '224.0.0.251';
@@ -71,34 +73,11 @@ export interface MulticastOptions {
   multicastCapable?: (name: string) => boolean;
 }
 
-/** The part of multicast-dns this module uses (bonjour-service's socket). */
-interface MulticastDns {
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  once(event: string, listener: (...args: any[]) => void): unknown;
-  removeListener(event: string, listener: (...args: any[]) => void): unknown;
-  listeners(event: string): Array<(...args: any[]) => void>;
-  query(name: string, type: string, callback: (err: Error | null) => void): void;
-}
-
-interface MdnsRecord {
-  name: string;
-  type: string;
-  ttl: number;
-  data: unknown;
-}
-
 interface BrowsedService {
   fqdn: string;
   txt?: unknown;
   ttl?: number;
   referer?: { address: string };
-}
-
-interface Instance {
-  verdict: Verdict;
-  /** Monotonic ms when an answer for it was last heard. */
-  lastHeardAt: number;
-  stale: boolean;
 }
 
 type UnavailableSource = 'interface' | 'bind' | 'join' | 'send' | 'loopback';
@@ -111,11 +90,9 @@ export class MulticastDiscovery implements Discovery {
   private readonly instance: string;
   private readonly queryIntervalMs: number;
   private readonly firstRequeryMs: number;
-  private readonly staleAfterMs: number;
   private readonly mdnsPort: number;
   private readonly listeners: Array<(candidates: Candidate[]) => void> = [];
-  private readonly instances = new Map<string, Instance>();
-  private readonly records = new Map<string, DiscoveryRecord>();
+  private readonly instances: InstanceTable;
   private readonly failures: Record<string, number> = {};
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -141,7 +118,8 @@ export class MulticastDiscovery implements Discovery {
     this.instance = instanceName(self.name, self.port);
     this.queryIntervalMs = options.queryIntervalMs ?? MULTICAST_QUERY_INTERVAL_MS;
     this.firstRequeryMs = Math.min(options.firstRequeryMs ?? MULTICAST_FIRST_REQUERY_MS, this.queryIntervalMs);
-    this.staleAfterMs = (options.staleAfterQueries ?? MULTICAST_STALE_AFTER_QUERIES) * this.queryIntervalMs;
+    const staleAfterMs = (options.staleAfterQueries ?? MULTICAST_STALE_AFTER_QUERIES) * this.queryIntervalMs;
+    this.instances = new InstanceTable({ staleAfterMs, maxInstances: MAX_INSTANCES, maxRecords: MAX_RECORDS });
     this.mdnsPort = options.mdnsPort ?? MDNS_PORT;
     this.nextRequeryMs = this.firstRequeryMs;
   }
@@ -154,11 +132,7 @@ export class MulticastDiscovery implements Discovery {
   }
 
   candidates(): Candidate[] {
-    const byAddress = new Map<string, Candidate>();
-    for (const entry of this.instances.values()) {
-      if (entry.verdict.kind === 'candidate' && !entry.stale) byAddress.set(entry.verdict.candidate.address, entry.verdict.candidate);
-    }
-    return [...byAddress.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    return this.instances.candidates();
   }
 
   onChange(listener: (candidates: Candidate[]) => void): void {
@@ -169,7 +143,7 @@ export class MulticastDiscovery implements Discovery {
     return {
       mode: this.mode,
       candidates: this.candidates(),
-      records: [...this.records.values()],
+      records: this.instances.records(),
       unavailable: this.unavailable?.reason ?? null,
       lastPollAt: this.lastPollAt,
       lastError: this.lastError,
@@ -207,12 +181,9 @@ export class MulticastDiscovery implements Discovery {
     mdns.on('warning', (err: Error & { syscall?: string }) => this.onWarning(err, choice));
     mdns.on('networkInterface', () => this.onJoined());
     // The library's own responder must not be able to throw out of a socket callback either.
-    for (const listener of mdns.listeners('query')) {
-      mdns.removeListener('query', listener);
-      mdns.on('query', (...args: unknown[]) => this.guard(() => listener(...args)));
-    }
+    guardListeners(mdns, 'query', (fn) => this.guard(fn));
 
-    const bound = await waitForBind(mdns, signal);
+    const bound = await waitForBind(mdns, MULTICAST_BIND_TIMEOUT_MS, signal);
     if (bound === 'aborted') {
       await this.teardown();
       throw new AbortError('multicast discovery start');
@@ -229,7 +200,8 @@ export class MulticastDiscovery implements Discovery {
     try {
       bonjour.publish({ name: this.instance, type: SERVICE_TYPE, port: this.local.port, txt: announcementTxt(this.local), probe: false });
       // The browser gets a view of the socket whose listeners cannot throw and whose queries are counted.
-      const browser = new Bonjour.Browser(this.guardedSocket(mdns), { type: SERVICE_TYPE });
+      const view = guardedSocket(mdns, (fn) => this.guard(fn), (name, type) => void this.sendQuery(name, type));
+      const browser = new Bonjour.Browser(view, { type: SERVICE_TYPE });
       browser.on('up', (service) => this.onAnnouncement(service as BrowsedService));
       browser.on('txt-update', (service) => this.onAnnouncement(service as BrowsedService));
       browser.on('srv-update', (service) => this.onAnnouncement(service as BrowsedService));
@@ -267,27 +239,6 @@ export class MulticastDiscovery implements Discovery {
     await new Promise<void>((resolve) => bonjour.destroy(() => resolve()));
   }
 
-  private guardedSocket(mdns: MulticastDns): MulticastDns {
-    const wrappers = new Map<(...args: any[]) => void, (...args: any[]) => void>();
-    const view: MulticastDns = {
-      on: (event, listener) => {
-        const wrapped = (...args: unknown[]) => this.guard(() => listener(...args));
-        wrappers.set(listener, wrapped);
-        mdns.on(event, wrapped);
-        return view;
-      },
-      once: (event, listener) => mdns.once(event, (...args: unknown[]) => this.guard(() => listener(...args))),
-      removeListener: (event, listener) => {
-        mdns.removeListener(event, wrappers.get(listener) ?? listener);
-        wrappers.delete(listener);
-        return view;
-      },
-      listeners: (event) => mdns.listeners(event),
-      query: (name, type) => void this.sendQuery(name, type),
-    };
-    return view;
-  }
-
   /** Sends one query; the promise settles when the socket has sent it or failed to. */
   private sendQuery(name: string = SERVICE_DOMAIN, type = 'PTR'): Promise<void> {
     if (!this.mdns || this.closing) return Promise.resolve();
@@ -308,21 +259,12 @@ export class MulticastDiscovery implements Discovery {
     if (this.closing) return;
     const jitter = 1 + (Math.random() - 0.5) * 0.2; // ±10 %: nodes started together do not query in lockstep
     this.timer = setTimeout(() => {
-      this.markStale();
+      if (this.instances.expire(performance.now())) this.emitIfChanged();
       void this.sendQuery();
       this.nextRequeryMs = Math.min(this.nextRequeryMs * 2, this.queryIntervalMs);
       this.scheduleRequery();
     }, this.nextRequeryMs * jitter);
     this.timer.unref();
-  }
-
-  private markStale(): void {
-    const now = performance.now();
-    let changed = false;
-    for (const entry of this.instances.values()) {
-      if (!entry.stale && now - entry.lastHeardAt > this.staleAfterMs) changed = entry.stale = true;
-    }
-    if (changed) this.emitIfChanged();
   }
 
   /** Any response naming one of our instances proves it still answers. */
@@ -338,10 +280,7 @@ export class MulticastDiscovery implements Discovery {
       else if ((rr.type === 'SRV' || rr.type === 'TXT') && name.endsWith(`.${SERVICE_DOMAIN.toLowerCase()}`)) fqdn = name;
       if (fqdn === undefined) continue;
       heard = true;
-      const entry = this.instances.get(fqdn);
-      if (!entry) continue;
-      entry.lastHeardAt = now;
-      if (entry.stale) revived = !(entry.stale = false);
+      if (this.instances.heard(fqdn, now)) revived = true;
     }
     if (heard) this.lastPollAt = Date.now();
     if (revived) this.emitIfChanged();
@@ -349,14 +288,12 @@ export class MulticastDiscovery implements Discovery {
 
   private onAnnouncement(service: BrowsedService): void {
     if (typeof service?.fqdn !== 'string') return this.count('malformed');
-    const fqdn = service.fqdn.toLowerCase();
     const verdict = judgeAnnouncement(service.txt, this.local, this.mode);
-    const previous = this.instances.get(fqdn);
-    if (!previous && this.instances.size >= MAX_INSTANCES) return this.count('too-many-instances');
-    this.instances.set(fqdn, { verdict, lastHeardAt: performance.now(), stale: false });
+    const record = { source: this.mode, type: 'announcement', name: service.fqdn, ...(service.ttl === undefined ? {} : { ttl: service.ttl }), data: describeAnnouncement(service.txt, service.referer?.address, verdict) };
+    const outcome = this.instances.announce(service.fqdn, verdict, performance.now(), record);
+    if (!outcome.accepted) return this.count('too-many-instances');
     this.lastPollAt = Date.now();
-    this.record({ source: this.mode, type: 'announcement', name: service.fqdn, ...(service.ttl === undefined ? {} : { ttl: service.ttl }), data: describeAnnouncement(service.txt, service.referer?.address, verdict) });
-    if (verdict.kind === 'ignored' && !sameVerdict(previous?.verdict, verdict)) {
+    if (verdict.kind === 'ignored' && outcome.verdictChanged) {
       this.count(verdict.reason);
       const fields = { instance: service.fqdn, reason: verdict.reason, from: service.referer?.address };
       if (verdict.reason === 'protocol-version') this.context.log.warn(fields, `multicast discovery ignores ${service.fqdn}: ${verdict.detail}`);
@@ -367,10 +304,9 @@ export class MulticastDiscovery implements Discovery {
 
   private onGoodbye(service: BrowsedService): void {
     if (typeof service?.fqdn !== 'string') return;
-    const fqdn = service.fqdn.toLowerCase();
-    if (!this.instances.delete(fqdn)) return;
+    const record = { source: this.mode, type: 'goodbye', name: service.fqdn, ttl: 0, data: `goodbye${service.referer ? ` from ${service.referer.address}` : ''}` };
+    if (!this.instances.goodbye(service.fqdn, record)) return;
     this.lastPollAt = Date.now();
-    this.record({ source: this.mode, type: 'goodbye', name: service.fqdn, ttl: 0, data: `goodbye${service.referer ? ` from ${service.referer.address}` : ''}` });
     this.emitIfChanged();
   }
 
@@ -387,12 +323,6 @@ export class MulticastDiscovery implements Discovery {
         this.context.log.error({ err }, 'a discovery change listener threw');
       }
     }
-  }
-
-  private record(record: DiscoveryRecord): void {
-    this.records.delete(record.name.toLowerCase());
-    this.records.set(record.name.toLowerCase(), record);
-    while (this.records.size > MAX_RECORDS) this.records.delete(this.records.keys().next().value!);
   }
 
   private onWarning(err: Error & { syscall?: string }, choice: InterfaceChoice): void {
@@ -455,28 +385,4 @@ export class MulticastDiscovery implements Discovery {
 
 export function createMulticastDiscovery(context: DiscoveryContext): Discovery {
   return new MulticastDiscovery(context);
-}
-
-/** multicast-dns options: one interface means bind the wildcard (Linux delivers group traffic only to wildcard-bound sockets) and send from that interface. */
-function socketOptions(choice: Exclude<InterfaceChoice, { kind: 'unavailable' }>, port: number): Record<string, unknown> {
-  return choice.kind === 'all' ? { port } : { port, interface: choice.address, bind: '0.0.0.0' };
-}
-
-function waitForBind(mdns: MulticastDns, signal: AbortSignal | undefined): Promise<'ready' | 'aborted' | string> {
-  return new Promise((resolve) => {
-    const finish = (outcome: string) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const onAbort = () => finish('aborted');
-    const timer = setTimeout(() => finish(`no answer from the socket within ${MULTICAST_BIND_TIMEOUT_MS} ms`), MULTICAST_BIND_TIMEOUT_MS);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    mdns.once('ready', () => finish('ready'));
-    mdns.once('error', (err: Error) => finish(err.message));
-  });
-}
-
-function sameVerdict(a: Verdict | undefined, b: Verdict): boolean {
-  return a !== undefined && a.kind === b.kind && (a.kind !== 'ignored' || (b.kind === 'ignored' && a.reason === b.reason && a.detail === b.detail));
 }
