@@ -178,4 +178,20 @@ describe('DNS discovery with real processes and dnsmasq', () => {
     }
     assert.ok(watched.length >= 3, `saw ${watched.length} changes`);
   });
+
+  it('a node whose record disappears from DNS but still answers probes stays up', async () => {
+    const target = `n4.${TEST_ZONE}`;
+    dns.srv = dns.srv.filter((r) => !(r.name === TEST_SRV_NAME && r.target === target));
+    await dns.restart();
+    const n4Address = `127.0.0.1:${ports[3]}`;
+    for (const node of nodes.slice(0, 3)) {
+      await waitFor(async () => !(await node.status()).discovery.candidates.includes(n4Address), { timeoutMs: 10_000, what: `${node.nodeName} to drop ${n4Address} from its candidates`, abortIf: node.exitedReason });
+    }
+    // Several more polls and probe periods: discovery only proposes, membership decides.
+    const until = performance.now() + 4 * POLL_INTERVAL_MS;
+    while (performance.now() < until) {
+      for (const node of nodes.slice(0, 3)) assert.equal(await stateOf(node, nodes[3]!.nodeName), 'up');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
 });
