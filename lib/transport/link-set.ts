@@ -165,6 +165,25 @@ export class LinkSet<C extends LinkConnection<C>> {
     this.emit({ type: 'handshake-failed', remoteAddress, reason: failure.reason, message: failure.message });
   }
 
+  /**
+   * An outbound connection reached this very node through another spelling of
+   * its address (`localhost:9100` for `myhost:9100`, say): remember the alias,
+   * so nothing is queued or dialed there again, and drop what was queued.
+   */
+  aliasSelf(conn: C): void {
+    const dialed = conn.dialedAddress;
+    if (dialed === null || this.aliases.get(dialed) === this.selfAddress) return;
+    this.aliases.set(dialed, this.selfAddress);
+    const link = this.peers.get(dialed);
+    if (link !== undefined && link.active === null) {
+      this.stats.framesDiscarded += link.queue.clear();
+      if (link.redialTimer !== null) clearTimeout(link.redialTimer);
+      link.redialTimer = null;
+      this.peers.delete(dialed);
+    }
+    this.log.info({ peer: dialed }, 'address is this node itself; it will not be dialed again');
+  }
+
   /** An outbound connection learnt the peer's advertised address; merge the dialed address's link into it. */
   alias(conn: C, advertised: string): void {
     const dialed = conn.dialedAddress;

@@ -231,7 +231,15 @@ class TcpTransport extends LinkSetTransport<Conn> {
 
   /** The tie-break (tie-break.ts), after aliasing the dialed address of an outbound connection. */
   private admission(conn: Conn, peer: PeerIdentity): Refusal | null {
-    if (conn.direction === 'out' && conn.dialedAddress !== null && peer.name !== this.identity.name) this.linkSet.alias(conn, peer.address);
+    if (peer.name === this.identity.name) {
+      if (peer.generation === this.identity.generation) {
+        if (conn.direction === 'out') this.linkSet.aliasSelf(conn);
+      } else {
+        this.opts.log.warn({ peer: conn.remoteAddress, generation: peer.generation }, `another node uses this node's name ${JSON.stringify(peer.name)}: node names must be unique`);
+      }
+    } else if (conn.direction === 'out' && conn.dialedAddress !== null) {
+      this.linkSet.alias(conn, peer.address);
+    }
     const others: OtherConnection[] = [];
     for (const other of this.connections) {
       if (other === conn || other.isClosing || other.phase === 'closed') continue;

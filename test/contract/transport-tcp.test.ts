@@ -274,6 +274,19 @@ describe('tcp transport: misbehaving peers', () => {
     assert.equal(client.transport.stats().linksUp, 1);
   });
 
+  it('recognises another spelling of its own address and never dials it again', async () => {
+    const node = await startNode('self');
+    const alias = `localhost:${node.port}`;
+    assert.equal(node.transport.send(alias, 'swim', 'to myself'), true, 'queued: the alias is not known yet');
+    await waitFor(() => node.logs.some((l) => l.msg.includes('is this node itself') && l.peer === alias), { timeoutMs: DEADLINE_MS, what: 'the self alias to be recognised' });
+    const discarded = node.transport.stats().framesDiscarded;
+    assert.equal(node.transport.send(alias, 'swim', 'again'), false, 'a known self alias is refused at once');
+    assert.equal(node.transport.stats().framesDiscarded, discarded + 1);
+    assert.deepEqual(node.received, [], 'nothing was delivered to itself');
+    assert.equal(node.transport.links().length, 0);
+    assert.ok(!node.logs.some((l) => l.level >= 40 && l.msg.includes('names must be unique')), 'not mistaken for a duplicate name');
+  });
+
   it('gives up on an unreachable address after giveUpAfterMs, and tries again on the next send', async () => {
     const node = await startNode('node', { giveUpAfterMs: 300 });
     const port = await new Promise<number>((resolve) => {
