@@ -31,6 +31,15 @@ export interface DiscoveryRecord {
   data: string;
 }
 
+/** A node a mode heard of but does not propose, and why (shown per candidate in the discovery report). */
+export interface RejectedCandidate {
+  address: string;
+  name?: string;
+  source: string;
+  reason: 'self' | 'wrong-cluster-name' | 'wrong-protocol-version';
+  detail: string;
+}
+
 export interface DiscoveryState {
   mode: string;
   candidates: Candidate[];
@@ -43,6 +52,8 @@ export interface DiscoveryState {
   lastError: string | null;
   queries: number;
   failures: Record<string, number>;
+  /** Nodes heard of but not proposed (bounded), e.g. mDNS announcements of another cluster. */
+  rejected?: RejectedCandidate[];
   /** Set by a combination of modes: each mode's own full state, with any fields particular to it. */
   parts?: DiscoveryState[];
 }
@@ -94,6 +105,7 @@ export class CombinedDiscovery implements Discovery {
       mode: this.mode,
       candidates: this.candidates(),
       records: states.flatMap((s) => s.records),
+      rejected: states.flatMap((s) => s.rejected ?? []),
       unavailable,
       lastPollAt: polls.length ? Math.max(...polls) : null,
       lastError: states.map((s) => s.lastError && `${s.mode}: ${s.lastError}`).filter(Boolean).join('; ') || null,
