@@ -198,8 +198,15 @@ class MembershipShell {
     core.advance(ready);
 
     const members = core.members(now);
-    const liveAddresses = members.filter((m) => m.state !== 'down' && m.state !== 'left').map((m) => m.address);
-    seeds.step({ type: 'live-members', addresses: liveAddresses }, now);
+    const live = new Set(members.filter((m) => m.state !== 'down' && m.state !== 'left').map((m) => m.address));
+    // A candidate spelled otherwise than the member's advertised address (an IP from DNS for a
+    // node named by host name) counts as live once a handshake has tied the two together.
+    const { transport, self } = this.deps;
+    const liveAliases = this.candidates.filter((c) => {
+      const known = transport.resolve(c);
+      return known !== c && (live.has(known) || known === self.address);
+    });
+    seeds.step({ type: 'live-members', addresses: [...live, ...liveAliases] }, now);
     const seedReady = seeds.ready();
     const selfState = core.self().state;
     // A leaving or left node contacts nobody new.

@@ -98,7 +98,8 @@ export class CombinedDiscovery implements Discovery {
   state(): DiscoveryState {
     const states = this.parts.map((p) => p.state());
     const failures: Record<string, number> = {};
-    for (const s of states) for (const [reason, n] of Object.entries(s.failures)) failures[reason] = (failures[reason] ?? 0) + n;
+    // Reasons keep the mode that failed (`dns:nxdomain`, `epmd:malformed`): the same word means different things per mode.
+    for (const s of states) for (const [reason, n] of Object.entries(s.failures)) failures[`${s.mode}:${reason}`] = (failures[`${s.mode}:${reason}`] ?? 0) + n;
     const polls = states.map((s) => s.lastPollAt).filter((t): t is number => t !== null);
     const unavailable = states.map((s) => s.unavailable && `${s.mode}: ${s.unavailable}`).filter(Boolean).join('; ') || null;
     return {

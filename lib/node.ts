@@ -292,7 +292,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       healthy: self?.state === 'up' && members.every((m) => m.state !== 'suspect' && m.state !== 'down'),
       members,
       discovery: {
-        modes: this.config.clusteringEnabled ? this.config.discoveryTypes : [],
+        modes: this.config.clusteringEnabled && this.discoverer ? this.discoverer.mode.split(',') : [],
         candidates: discovery?.candidates.map((c) => c.address) ?? [],
         lastPollAt: discovery?.lastPollAt ? new Date(discovery.lastPollAt).toISOString() : null,
         lastError: discovery?.lastError ?? null,
@@ -306,10 +306,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     const base = this.status().discovery;
     const members = this.members();
     const candidateReports: CandidateReport[] = (state?.candidates ?? []).map((c) => {
-      const member = members.find((m) => m.address === c.address);
+      const known = this.transport?.resolve(c.address) ?? c.address;
+      const member = members.find((m) => m.address === known);
       const refused = this.handshakeFailures.get(c.address);
       let outcome: CandidateOutcome;
-      if (c.address === this.address || member?.self) outcome = 'self';
+      if (known === this.address || member?.self) outcome = 'self';
       else if (member && member.state !== 'down' && member.state !== 'left') outcome = 'joined';
       else if (refused) outcome = refusalOutcome(refused.reason);
       else if (member) outcome = 'down';
@@ -317,6 +318,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       const detail = refused?.message ?? this.dialFailures.get(c.address) ?? null;
       return { address: c.address, name: member?.name ?? c.name ?? null, source: c.source, outcome, detail: outcome === 'joined' || outcome === 'self' ? null : detail };
     });
+    // Nodes a mode heard of but did not propose (another cluster's announcement, itself).
+    for (const r of state?.rejected ?? []) {
+      if (candidateReports.some((c) => c.address === r.address)) continue;
+      candidateReports.push({ address: r.address, name: r.name ?? null, source: r.source, outcome: r.reason === 'self' ? 'self' : r.reason, detail: r.detail });
+    }
     const perMode = (state?.parts ?? []).map(({ candidates, records, parts, ...own }) => ({ ...own, candidates: candidates.length }));
     return { ...base, queries: state?.queries ?? 0, failures: state?.failures ?? {}, records: state?.records ?? [], candidateReports, perMode };
   }
@@ -369,7 +375,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.membership!.send({ type: 'join', addresses: [seed.address] });
     const timeoutMs = options.timeoutMs ?? Math.max(5000, this.config.heartbeatIntervalMs * 2);
     // The address may be spelled differently from what the node advertises (localhost vs 127.0.0.1): a member with the seed's name and port counts too.
-    const matches = (m: MemberStatus) => m.address === seed.address || (seed.name !== undefined && m.name.split('@')[0] === seed.name && m.address.endsWith(`:${seed.port}`));
+    const matches = (m: MemberStatus) => m.address === seed.address || m.address === this.transport?.resolve(seed.address) || (seed.name !== undefined && m.name.split('@')[0] === seed.name && m.address.endsWith(`:${seed.port}`));
     await this.waitFor(() => {
       const refused = this.handshakeFailures.get(seed.address);
       if (refused) throw handshakeError(refused.reason, refused.message, this.config.clusterName);

@@ -77,6 +77,10 @@ export abstract class LinkSetTransport<C extends LinkConnection<C>> implements T
     return this.linkSet.linkInfos();
   }
 
+  resolve(address: string): string {
+    return this.linkSet.resolve(address);
+  }
+
   stats(): TransportStats {
     return this.linkSet.snapshotStats();
   }

@@ -125,6 +125,13 @@ export interface Transport {
   onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void;
   onEvent(handler: (event: TransportEvent) => void): void;
   links(): LinkInfo[];
+  /**
+   * The address `address` is known as: the advertised address of the node a
+   * dial to it reached (`10.0.0.5:9100` → `n1.svc:9100`), this node's own
+   * address for another spelling of it, else `address` itself. Learnt from
+   * handshakes, so it is exact only once the address has been dialed.
+   */
+  resolve(address: string): string;
   stats(): TransportStats;
   /** Idempotent. Flushes queued frames on established links (bounded wait), then closes links and the listener. */
   stop(): Promise<void>;

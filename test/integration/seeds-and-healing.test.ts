@@ -37,6 +37,23 @@ describe('seeds and healing', () => {
     await seesUp(b, 2);
   });
 
+  it('ties candidates spelled otherwise than the members\' addresses to them (DNS gives IPs, nodes are named by host)', async () => {
+    // Nodes are named n@127.0.0.1 but seeded as 127.0.0.2:port, another address of the same listener.
+    const [portA, portB] = [await freePort(), await freePort()];
+    const seeds = [`127.0.0.2:${portA}`, `127.0.0.2:${portB}`];
+    const env = { CLUSTER_BIND: '0.0.0.0' };
+    const a = group.start({ name: 'ta', clusterPort: portA, seeds, env });
+    const b = group.start({ name: 'tb', clusterPort: portB, seeds, env });
+    await Promise.all([a.ready(), b.ready()]);
+    await seesUp(a, 2);
+    await seesUp(b, 2);
+    await waitFor(async () => {
+      const report = (await a.request('GET', '/api/cluster/discovery')).json;
+      const outcomes = Object.fromEntries(report.candidateReports.map((c: { address: string; outcome: string }) => [c.address, c.outcome]));
+      return outcomes[seeds[0]!] === 'self' && outcomes[seeds[1]!] === 'joined';
+    }, { timeoutMs: 15_000, what: 'ta to report its own alias as self and tb\'s as joined' });
+  });
+
   it('declares a frozen node down and readmits it when it comes back', async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
     const seeds = ports.map((port, i) => `h${i + 1}@127.0.0.1:${port}`);
