@@ -20,18 +20,22 @@
  * choice. Duplicate records collapse; candidates are sorted by address.
  *
  * The verdict is `ok` with a candidate set that is `complete` when every
- * answer the poll needed was a NOERROR (or, for one target, a definitive
- * NXDOMAIN/no-data), and partial when some target could not be resolved
- * (timeout, SERVFAIL, …). It is a failure (`ok: false`) when the SRV question
- * itself failed, the name does not exist (NXDOMAIN), or no address came out.
+ * target the SRV answer lists gave at least one address, and partial when
+ * some target gave none: its question failed (timeout, SERVFAIL, …) or it
+ * was denied (NXDOMAIN, or no data for both A and AAAA). A denied target is
+ * not taken as proof that the member left: a lagging secondary or a negative
+ * cache entry can deny a name the SRV answer still lists, and only the SRV
+ * answer says who the members are. Every such target is a `problem`. It is a
+ * failure (`ok: false`) when the SRV question itself failed, the name does
+ * not exist (NXDOMAIN), or no address came out.
  *
  * The shrink rule (`nextCandidates`): the candidate set is replaced only by a
  * complete verdict with at least one candidate; a partial verdict adds its
  * candidates to the known ones and removes none; a failure changes nothing.
  * So a timeout, an outage of the server, a truncated answer whose TCP retry
- * failed, a malformed packet, an NXDOMAIN while DNS is not ready yet, or an
- * empty answer never removes a known member; only a full, successful answer
- * that no longer lists it does. Keeping a stale candidate costs a backoff-
+ * failed, a malformed packet, an NXDOMAIN while DNS is not ready yet, a
+ * listed target the server denies, or an empty answer never removes a known
+ * member; only a full, successful answer that no longer lists it does. Keeping a stale candidate costs a backoff-
  * bounded dial; dropping a live one could leave a new node alone.
  *
  * The shell performs the queries of `ready()` (UDP, TCP on TC, next server on
@@ -85,7 +89,7 @@ export type LookupVerdict =
       via: 'srv' | 'address';
       candidates: Candidate[];
       records: DiscoveryRecord[];
-      /** The targets that could not be resolved (empty when complete). */
+      /** The listed targets that gave no address: failed or denied (empty when complete). */
       problems: LookupProblem[];
       usedTcp: boolean;
     }
@@ -111,6 +115,8 @@ export const MAX_RECORDS = 512;
 /** Bound on the target resolutions of one poll; targets past it make the poll partial. */
 export const MAX_TARGET_QUERIES = 512;
 const MAX_CNAME_HOPS = 8;
+/** Problems where the server answered that a target has no address (rather than not answering). */
+const DENIED: ReadonlySet<DnsFailureReason> = new Set(['nxdomain', 'empty']);
 
 interface SrvTarget {
   target: string;
@@ -228,10 +234,11 @@ export class DnsLookup {
       const found = addressesOf(indexRecords(message.answers), target, addressType(question));
       if (found.length > 0) this.addresses.set(target, found);
       else if (question.type === 'A') this.ask({ name: target, type: 'AAAA' });
+      else this.problems.push({ question, reason: 'empty', detail: `no A or AAAA record (NOERROR, no data, from ${outcome.server})` });
       return;
     }
-    // NXDOMAIN is a definitive "no such host": the target contributes nothing, the poll stays complete.
-    if (message.rcode !== 'NXDOMAIN') this.problems.push({ question, reason: rcodeReason(message.rcode), detail: `${message.rcode} from ${outcome.server}` });
+    // NXDOMAIN or no data for a listed target is a problem too, not a removal: see the module comment.
+    this.problems.push({ question, reason: rcodeReason(message.rcode), detail: `${message.rcode} from ${outcome.server}` });
   }
 
   private finishTargets(): void {
@@ -241,9 +248,11 @@ export class DnsLookup {
     }
     const unique = sortCandidates(candidates);
     if (unique.length === 0) {
-      const first = this.problems[0];
-      if (first) return this.fail(first.reason, `SRV target ${first.question.name} (${first.question.type}): ${first.detail}`);
-      return this.fail('empty', `no SRV target of ${this.name} has an A or AAAA record`);
+      // A target that could not be asked says more than one that was denied.
+      const failed = this.problems.find((p) => !DENIED.has(p.reason));
+      if (failed) return this.fail(failed.reason, `SRV target ${failed.question.name} (${failed.question.type}): ${failed.detail}`);
+      const denied = this.problems[0];
+      return this.fail('empty', `no SRV target of ${this.name} has an A or AAAA record${denied ? ` (e.g. ${denied.question.name} ${denied.question.type}: ${denied.detail})` : ''}`);
     }
     this.verdict = { ok: true, complete: this.problems.length === 0, via: 'srv', candidates: unique, records: this.records, problems: [...this.problems], usedTcp: this.usedTcp };
   }

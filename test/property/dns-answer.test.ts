@@ -134,9 +134,41 @@ describe('DNS packet path (fast-check)', () => {
         });
         if (expected.size === 0) assert.ok(!verdict.ok);
         else {
-          assert.ok(verdict.ok && verdict.complete);
+          assert.ok(verdict.ok);
           assert.deepEqual(new Set(verdict.candidates.map((c) => c.address)), expected);
+          // Targets without an A record get NOERROR/no data here: the answer is partial, never complete without them.
+          assert.equal(verdict.complete, z.srv.every((s) => z.hosts.some(([name]) => name === s.target)));
         }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a member the SRV answer still lists is never removed, whatever its address questions answer', () => {
+    const denial = fc.constantFrom('NXDOMAIN' as const, 'nodata' as const, 'SERVFAIL' as const, 'timeout' as const, 'address' as const);
+    fc.assert(
+      fc.property(zone, fc.func(denial), fc.func(fc.boolean()), (z, answerFor, keepAdditional) => {
+        const srvAnswer = (hosts: Zone['hosts']) => {
+          const read = readResponse(encodeZone({ ...z, hosts }), z.id, SRV_Q);
+          assert.equal(read.kind, 'message');
+          return read.kind === 'message' ? read.message : null;
+        };
+        const full = srvAnswer(z.hosts)!;
+        const first = drive(() => ({ ok: true, message: full, server: 'prop', transport: 'udp' }));
+        const previous = first.ok ? first.candidates : [];
+        // The same SRV records; the A records of some targets (whole RRsets) left out of the additional section, and the questions for them denied or failed.
+        const thinned = srvAnswer(z.hosts.filter(([name]) => keepAdditional(name)))!;
+        const second = drive((question) => {
+          if (question.type === 'SRV') return { ok: true, message: thinned, server: 'prop', transport: 'udp' };
+          const how = answerFor(question.name, question.type);
+          if (how === 'timeout') return { ok: false, reason: 'timeout', detail: '' };
+          const answers = how === 'address' && question.type === 'A' ? z.hosts.filter(([name]) => name === question.name).map(([name, address]) => ({ type: 'A' as const, name, ttl: 5, class: 'IN' as const, data: address })) : [];
+          const rcode = how === 'NXDOMAIN' ? 3 : how === 'SERVFAIL' ? 2 : 0;
+          const read = readResponse(dnsPacket.encode({ type: 'response', id: 1, flags: rcode, questions: [{ name: question.name, type: question.type }], answers }), 1, question);
+          return read.kind === 'message' ? { ok: true, message: read.message, server: 'prop', transport: 'udp' } : { ok: false, reason: 'malformed', detail: '' };
+        });
+        const next = new Set(nextCandidates(previous, second).map((c) => c.address));
+        for (const c of previous) assert.ok(next.has(c.address), `${c.address} (${c.name}) was removed though its SRV record is still listed`);
       }),
       { numRuns: 500 },
     );

@@ -251,13 +251,41 @@ describe('DnsLookup: SRV', () => {
     assert.deepEqual(verdict.problems.map((p) => `${p.question.name} ${p.reason}`), ['n2.test.local timeout', 'n3.test.local servfail']);
   });
 
-  it('treats a target that does not exist (NXDOMAIN) as definitive: complete, no candidate for it', () => {
-    const { verdict } = runLookup({
-      'SRV _troupe._tcp.test.local': ok({ question: SRV_Q, answers: [srv('n1.test.local', 9101), srv('gone.test.local', 9102)], additionals: [a('n1.test.local', '10.0.0.1')] }),
-      'A gone.test.local': ok({ question: { name: 'gone.test.local', type: 'A' }, rcode: 'NXDOMAIN' }),
-    });
-    assert.ok(verdict.ok && verdict.complete);
-    assert.deepEqual(addresses(verdict), ['10.0.0.1:9101']);
+  describe('a listed target that yields no address is a problem, never a removal', () => {
+    // A lagging secondary or a negative-cache entry can deny a target the SRV answer still lists.
+    const n1 = { address: '10.0.0.1:9101', name: 'n1.test.local', source: 'dns' };
+    const n2 = { address: '10.0.0.2:9102', name: 'n2.test.local', source: 'dns' };
+    const srvAnswer = ok({ question: SRV_Q, answers: [srv('n1.test.local', 9101), srv('n2.test.local', 9102)], additionals: [a('n1.test.local', '10.0.0.1')] });
+    const rows: Array<[string, AnswerTable, string]> = [
+      ['NXDOMAIN for the target', { 'SRV _troupe._tcp.test.local': srvAnswer, 'A n2.test.local': ok({ question: { name: 'n2.test.local', type: 'A' }, rcode: 'NXDOMAIN' }) }, 'nxdomain'],
+      [
+        'no data for both A and AAAA',
+        {
+          'SRV _troupe._tcp.test.local': srvAnswer,
+          'A n2.test.local': ok({ question: { name: 'n2.test.local', type: 'A' } }),
+          'AAAA n2.test.local': ok({ question: { name: 'n2.test.local', type: 'AAAA' } }),
+        },
+        'empty',
+      ],
+      [
+        'no data for A, then NXDOMAIN for AAAA',
+        {
+          'SRV _troupe._tcp.test.local': srvAnswer,
+          'A n2.test.local': ok({ question: { name: 'n2.test.local', type: 'A' } }),
+          'AAAA n2.test.local': ok({ question: { name: 'n2.test.local', type: 'AAAA' }, rcode: 'NXDOMAIN' }),
+        },
+        'nxdomain',
+      ],
+    ];
+    for (const [what, table, reason] of rows) {
+      it(`${what}: partial, the target is a problem, and the previous set keeps it`, () => {
+        const { verdict } = runLookup(table);
+        assert.ok(verdict.ok && !verdict.complete, JSON.stringify(verdict));
+        assert.deepEqual(addresses(verdict), ['10.0.0.1:9101']);
+        assert.deepEqual(verdict.problems.map((p) => `${p.question.name} ${p.reason}`), [`n2.test.local ${reason}`]);
+        assert.deepEqual(nextCandidates([n1, n2], verdict).map((c) => c.address), ['10.0.0.1:9101', '10.0.0.2:9102']);
+      });
+    }
   });
 
   it('fails as empty when no target has an address, and with the target failure when none could be resolved', () => {
