@@ -17,6 +17,10 @@
  * failed or partial poll increments `failures[reason]` and sets `lastError`;
  * a change of error is logged once (warn), and the recovery once (info), so a
  * name that does not resolve for an hour costs one log line, not 720.
+ * A throw inside a poll (a defect) ends that poll as an `error` failure,
+ * logged once with its stack, and a poll still running after
+ * `pollDeadlineMs` ends as a `timeout` failure (`driveLookup`), so a poll
+ * always settles and `close()` never waits on a stuck one.
  * Polling never stops before `close()`: a name that is not resolvable yet at
  * start-up, or a node that dropped out of DNS and came back, is found on a
  * later poll. The servers come from CLUSTER_DNS_SERVER, else from
@@ -34,7 +38,7 @@ import { AbortError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Candidate, Discovery, DiscoveryRecord, DiscoveryState } from './discovery.js';
 import type { DiscoveryContext } from './index.js';
-import { DnsLookup, nextCandidates, sameCandidates, type DnsFailureReason, type LookupVerdict, type QueryOutcome } from './dns-answer.js';
+import { DnsLookup, nextCandidates, sameCandidates, type DnsFailureReason, type DnsLookupInput, type DnsLookupReady, type LookupVerdict, type QueryOutcome } from './dns-answer.js';
 import { DnsClient, DEFAULT_DNS_TIMEOUT_MS } from './dns-client.js';
 import type { DnsQuestion } from './dns-message.js';
 import { chooseDnsServers, formatDnsServer, parseDnsServers, parseResolvConf, type DnsServer } from './dns-servers.js';
@@ -45,6 +49,13 @@ export const DEFAULT_DNS_CONCURRENCY = 8;
 export const DEFAULT_START_WAIT_MS = 3000;
 /** Least gap between the end of a poll and the start of the next, ms, when polls take longer than the interval. */
 const MIN_POLL_GAP_MS = 100;
+/**
+ * The watchdog of one poll, ms: a poll still running then ends as a `timeout`
+ * failure and the next is scheduled. Far above what a poll takes when
+ * servers time out (each try is bounded by `timeoutMs`); it exists so that
+ * no defect can stop polling for good.
+ */
+export const DEFAULT_POLL_DEADLINE_MS = 60_000;
 
 export interface DnsDiscoveryOptions {
   /** SRV (or A/AAAA) name to poll. (CLUSTER_DNS_HOSTNAME) */
@@ -64,6 +75,8 @@ export interface DnsDiscoveryOptions {
   startWaitMs?: number;
   /** @default DEFAULT_DNS_CONCURRENCY */
   concurrency?: number;
+  /** Watchdog of one poll, ms. @default DEFAULT_POLL_DEADLINE_MS */
+  pollDeadlineMs?: number;
 }
 
 /** The last answer that changed or confirmed the candidate set. */
@@ -103,6 +116,7 @@ export class DnsDiscovery implements Discovery {
   private lastPollAt: number | null = null;
   private lastAnswer: DnsAnswerSummary | null = null;
   private polls = 0;
+  private internalErrorLogged = false;
   private started = false;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
@@ -227,43 +241,18 @@ export class DnsDiscovery implements Discovery {
     if (before !== after) this.log.info({ servers: after, from: chosen.from }, `dns discovery asks ${after} (from ${chosen.from}) for ${this.options.hostname}`);
   }
 
-  /** Runs one DnsLookup to its verdict, at most `concurrency` questions in flight. */
+  /** Runs one DnsLookup to its verdict. */
   private lookup(): Promise<LookupVerdict> {
     const lookup = new DnsLookup({ name: this.options.hostname, fallbackPort: this.options.fallbackPort });
-    const concurrency = Math.max(1, this.options.concurrency ?? DEFAULT_DNS_CONCURRENCY);
-    const signal = this.closing.signal;
-    return new Promise((resolve) => {
-      const waiting: DnsQuestion[] = [];
-      let inFlight = 0;
-      let done = false;
-      const pump = (): void => {
-        if (done) return;
-        const ready = lookup.ready();
-        lookup.advance(ready);
-        waiting.push(...ready.queries);
-        if (ready.verdict) {
-          done = true;
-          return resolve(ready.verdict);
-        }
-        while (inFlight < concurrency && waiting.length > 0) {
-          const question = waiting.shift()!;
-          inFlight++;
-          this.client
-            .query(question, signal)
-            .catch((err): QueryOutcome => ({ ok: false, reason: 'error', detail: err instanceof Error ? err.message : String(err) }))
-            .then((outcome) => {
-              inFlight--;
-              lookup.step({ type: 'outcome', question, outcome });
-              pump();
-            });
-        }
-        if (inFlight === 0 && waiting.length === 0) {
-          done = true;
-          resolve({ ok: false, reason: 'error', detail: 'lookup stalled without a verdict', records: [], usedTcp: false });
-        }
-      };
-      lookup.step({ type: 'start' });
-      pump();
+    return driveLookup(lookup, (question, signal) => this.client.query(question, signal), {
+      concurrency: Math.max(1, this.options.concurrency ?? DEFAULT_DNS_CONCURRENCY),
+      deadlineMs: this.options.pollDeadlineMs ?? DEFAULT_POLL_DEADLINE_MS,
+      signal: this.closing.signal,
+      onError: (err) => {
+        if (this.internalErrorLogged) return;
+        this.internalErrorLogged = true;
+        this.log.error({ err }, 'dns discovery: internal error in a poll (counted as failures.error; polling goes on; logged once)');
+      },
     });
   }
 
@@ -348,5 +337,98 @@ export function createDnsDiscovery(context: DiscoveryContext): DnsDiscovery {
     // CLUSTER_PORT=0 means "any free port" for this node; peers behind an A record then share ours.
     fallbackPort: config.clusterPort || self.port,
     log,
+  });
+}
+
+/** What `driveLookup` needs of a poll: `DnsLookup`'s interface. */
+export interface LookupMachine {
+  step(input: DnsLookupInput): void;
+  ready(): DnsLookupReady;
+  advance(ready: DnsLookupReady): void;
+}
+
+export interface DriveOptions {
+  /** Questions in flight at once. */
+  concurrency: number;
+  /** After this, ms, the poll ends as a `timeout` failure and its questions are aborted. */
+  deadlineMs: number;
+  /** Aborts the questions in flight (discovery closed). */
+  signal?: AbortSignal;
+  /** Called with what a throw inside the poll threw (the poll then ends as an `error` failure). */
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Runs a poll to its verdict, at most `concurrency` questions in flight. The
+ * promise always resolves, never rejects, and never later than `deadlineMs`:
+ * a throw out of the machine or of `ask` ends the poll as an `error` verdict,
+ * a poll still running at the deadline as a `timeout` verdict, and either way
+ * the questions still in flight are aborted through the signal `ask` gets.
+ */
+export function driveLookup(lookup: LookupMachine, ask: (question: DnsQuestion, signal: AbortSignal) => Promise<QueryOutcome>, options: DriveOptions): Promise<LookupVerdict> {
+  const concurrency = Math.max(1, options.concurrency);
+  const stop = new AbortController();
+  return new Promise<LookupVerdict>((resolve) => {
+    const waiting: DnsQuestion[] = [];
+    let inFlight = 0;
+    let done = false;
+    const onAbort = () => stop.abort();
+    const finish = (verdict: LookupVerdict): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', onAbort);
+      stop.abort(); // late questions: stop waiting for them
+      resolve(verdict);
+    };
+    const failWith = (err: unknown): void => {
+      try {
+        options.onError?.(err);
+      } catch {
+        // a reporting hook must not keep the poll from ending
+      }
+      finish({ ok: false, reason: 'error', detail: `internal error in the poll: ${err instanceof Error ? err.message : String(err)}`, records: [], usedTcp: false });
+    };
+    const deadline = setTimeout(() => finish({ ok: false, reason: 'timeout', detail: `the poll did not finish within ${options.deadlineMs} ms`, records: [], usedTcp: false }), options.deadlineMs);
+    if (options.signal?.aborted) stop.abort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const onOutcome = (question: DnsQuestion, outcome: QueryOutcome): void => {
+      inFlight--;
+      if (done) return;
+      try {
+        lookup.step({ type: 'outcome', question, outcome });
+        pump();
+      } catch (err) {
+        failWith(err);
+      }
+    };
+    const pump = (): void => {
+      if (done) return;
+      const ready = lookup.ready();
+      lookup.advance(ready);
+      waiting.push(...ready.queries);
+      if (ready.verdict) return finish(ready.verdict);
+      while (inFlight < concurrency && waiting.length > 0) {
+        const question = waiting.shift()!;
+        inFlight++;
+        let asked: Promise<QueryOutcome>;
+        try {
+          asked = ask(question, stop.signal);
+        } catch (err) {
+          asked = Promise.reject(err);
+        }
+        asked
+          .catch((err): QueryOutcome => ({ ok: false, reason: 'error', detail: err instanceof Error ? err.message : String(err) }))
+          .then((outcome) => onOutcome(question, outcome));
+      }
+      if (inFlight === 0 && waiting.length === 0) finish({ ok: false, reason: 'error', detail: 'lookup stalled without a verdict', records: [], usedTcp: false });
+    };
+    try {
+      lookup.step({ type: 'start' });
+      pump();
+    } catch (err) {
+      failWith(err);
+    }
   });
 }

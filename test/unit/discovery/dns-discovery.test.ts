@@ -16,8 +16,9 @@ import { after, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import type { Candidate } from '../../../discovery/discovery.js';
+import { DnsLookup, type QueryOutcome } from '../../../discovery/dns-answer.js';
 import { DnsClient } from '../../../discovery/dns-client.js';
-import { DnsDiscovery, createDnsDiscovery } from '../../../discovery/dns.js';
+import { DnsDiscovery, createDnsDiscovery, driveLookup } from '../../../discovery/dns.js';
 import { defaultConfig } from '../../../lib/config.js';
 import { freePort } from '../../harness/troupe-process.js';
 import { waitFor } from '../../harness/wait-for.js';
@@ -226,6 +227,47 @@ describe('DnsClient', () => {
   });
 });
 
+describe('driveLookup (the poll guard)', () => {
+  const question = { name: NAME, type: 'SRV' as const };
+  /** A machine asking one question, then doing whatever `onOutcome` does. */
+  const machine = (onOutcome: () => void) => {
+    let asked = false;
+    return {
+      step: (input: { type: string }) => (input.type === 'outcome' ? onOutcome() : undefined),
+      ready: () => ({ queries: asked ? [] : [question], verdict: null }),
+      advance: () => void (asked = true),
+    };
+  };
+  const answered = async (): Promise<QueryOutcome> => ({ ok: false, reason: 'timeout', detail: 'scripted' });
+
+  it('a throw out of step ends the poll as an error, reported once', async () => {
+    const errors: unknown[] = [];
+    const verdict = await driveLookup(machine(() => { throw new Error('boom'); }), answered, { concurrency: 2, deadlineMs: 10_000, onError: (err) => errors.push(err) });
+    assert.ok(!verdict.ok && verdict.reason === 'error' && verdict.detail.includes('boom'), JSON.stringify(verdict));
+    assert.equal(errors.length, 1);
+  });
+
+  it('a throw out of the first step or of ask ends the poll too', async () => {
+    const throwingStart = { step: () => { throw new Error('at start'); }, ready: () => ({ queries: [], verdict: null }), advance: () => {} };
+    const first = await driveLookup(throwingStart, answered, { concurrency: 1, deadlineMs: 10_000 });
+    assert.ok(!first.ok && first.reason === 'error' && first.detail.includes('at start'));
+    let outcome: QueryOutcome | undefined;
+    const recording = { ...machine(() => {}), step: (input: { type: string; outcome?: QueryOutcome }) => void (outcome = input.outcome ?? outcome) };
+    const throwingAsk = (): Promise<QueryOutcome> => { throw new Error('sync throw in ask'); };
+    const second = await driveLookup(recording, throwingAsk, { concurrency: 1, deadlineMs: 10_000 });
+    assert.ok(!second.ok && second.detail === 'lookup stalled without a verdict');
+    assert.ok(outcome && !outcome.ok && outcome.reason === 'error' && outcome.detail === 'sync throw in ask');
+  });
+
+  it('a poll whose question never settles ends at the deadline, and the question is aborted', async () => {
+    let signal: AbortSignal | undefined;
+    const hanging = (_q: unknown, s: AbortSignal) => ((signal = s), new Promise<QueryOutcome>(() => {}));
+    const verdict = await driveLookup(machine(() => {}), hanging, { concurrency: 1, deadlineMs: 50 });
+    assert.ok(!verdict.ok && verdict.reason === 'timeout' && /within 50 ms/.test(verdict.detail));
+    assert.equal(signal?.aborted, true);
+  });
+});
+
 describe('DnsDiscovery', () => {
   const servers: ScriptedDns[] = [];
   const discoveries: DnsDiscovery[] = [];
@@ -298,6 +340,52 @@ describe('DnsDiscovery', () => {
     await waitFor(() => discovery.candidates().length === 1, { timeoutMs: 5000, what: 'n2 to drop out' });
     s.udp = () => zone([['n1', 9101], ['n2', 9102]]);
     await waitFor(() => discovery.candidates().length === 2, { timeoutMs: 5000, what: 'n2 to be found again' });
+  });
+
+  it('a throw inside a poll is an error verdict: counted, logged once, polling goes on and close does not hang', async () => {
+    const { s, discovery, lines } = await setup();
+    s.udp = () => zone([['n1', 9101]]);
+    await discovery.start();
+    assert.deepEqual(addresses(discovery.candidates()), ['127.0.0.1:9101']);
+    const original = DnsLookup.prototype.step;
+    DnsLookup.prototype.step = function (this: DnsLookup, input) {
+      if (input.type === 'outcome') throw new Error('injected step failure');
+      return original.call(this, input);
+    };
+    try {
+      await polls(discovery, 3);
+      const state = discovery.state();
+      assert.match(state.lastError ?? '', /^error: .*injected step failure/);
+      assert.ok((state.failures.error ?? 0) >= 3, JSON.stringify(state.failures));
+      assert.deepEqual(addresses(state.candidates), ['127.0.0.1:9101'], 'an error keeps the set');
+      assert.equal(lines.filter((l) => l.level === 40 && l.msg.includes('injected step failure')).length, 1, 'warned once');
+      assert.equal(lines.filter((l) => l.level === 50 && l.msg.includes('internal error')).length, 1, 'the stack is logged once');
+    } finally {
+      DnsLookup.prototype.step = original;
+    }
+    await waitFor(() => discovery.state().lastError === null, { timeoutMs: 5000, what: 'polls to succeed again' });
+    await discovery.close();
+  });
+
+  it('a poll that hangs ends at its deadline as a timeout, and polling goes on', async () => {
+    const s = await ScriptedDns.start();
+    servers.push(s);
+    s.udp = () => zone([['n1', 9101]]);
+    const { log } = capturingLogger();
+    const discovery = new DnsDiscovery({ hostname: NAME, servers: [s.address], pollIntervalMs: 100, fallbackPort: 9100, timeoutMs: 150, pollDeadlineMs: 200, log });
+    discoveries.push(discovery);
+    await discovery.start();
+    const original = DnsClient.prototype.query;
+    DnsClient.prototype.query = () => new Promise(() => {}); // never settles, ignores its signal
+    try {
+      await polls(discovery, 2);
+      assert.match(discovery.state().lastError ?? '', /^timeout: the poll did not finish within 200 ms/);
+      assert.deepEqual(addresses(discovery.candidates()), ['127.0.0.1:9101']);
+    } finally {
+      DnsClient.prototype.query = original;
+    }
+    await waitFor(() => discovery.state().lastError === null, { timeoutMs: 5000, what: 'polls to succeed again' });
+    await discovery.close();
   });
 
   it('close stops polling and is idempotent; start after close does nothing', async () => {
