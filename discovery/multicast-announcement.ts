@@ -15,17 +15,25 @@
  *   gen=7               generation of this start (changes on every restart)
  *   addr=10.0.0.5:9100  advertised address: what peers dial
  *
- * The candidate address is `addr`, else the host of `node` with `port`: the
- * node's advertised address, exactly what membership knows the node by. The
- * sender's IP address (the mDNS referer) and the A records are kept for
- * diagnosis only: dialing them would give membership a second address for the
- * same node, and a node is reachable at the address its name advertises.
+ * The first candidate address is `addr`, else the host of `node` with
+ * `port`: the node's advertised address, what membership knows the node by.
+ * When that host is a name rather than an IP address (the default NODE_NAME
+ * `troupe@<hostname>`, on a LAN where host names may not resolve), the
+ * sender's IP address (the mDNS referer: the packet came from there, so it is
+ * reachable) with `port` is proposed as well. The transport aliases a dialed
+ * address to the node's advertised one after the handshake, so both spellings
+ * converge on one member. The A records are kept for diagnosis only.
+ *
+ * An announcement that is not proposed because it is this node, another
+ * cluster or another protocol version still carries the address it would
+ * have had, for `DiscoveryState.rejected`.
  *
  * A judgement never throws, whatever the TXT holds: junk is a verdict.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { formatAddress, parseSeed } from '../lib/config.js';
-import type { Candidate } from './discovery.js';
+import type { Candidate, RejectedCandidate } from './discovery.js';
 
 /** DNS-SD service type (without the leading underscore and protocol), as bonjour-service wants it. */
 export const SERVICE_TYPE = 'troupe';
@@ -62,9 +70,11 @@ export interface LocalNode {
 export type IgnoreReason = 'malformed' | 'other-cluster' | 'protocol-version';
 
 export type Verdict =
-  | { kind: 'candidate'; candidate: Candidate; node: string; generation: number | undefined }
-  | { kind: 'self' }
-  | { kind: 'ignored'; reason: IgnoreReason; detail: string };
+  /** `candidates`: the advertised address first, then the sender's address when the advertised host is a name. */
+  | { kind: 'candidate'; candidates: Candidate[]; node: string; generation: number | undefined }
+  | { kind: 'self'; address: string; node: string }
+  /** `address` and `node` are known unless the announcement is malformed. */
+  | { kind: 'ignored'; reason: IgnoreReason; detail: string; address?: string; node?: string };
 
 export function announcementTxt(self: LocalNode): AnnouncementTxt {
   return {
@@ -96,9 +106,10 @@ const INTEGER = /^[0-9]{1,10}$/;
 /**
  * Decides what to do with one announcement: its decoded TXT (anything: the
  * wire is untrusted) against this node. Order: malformed, then another
- * cluster, then another protocol version, then this node itself.
+ * cluster, then another protocol version, then this node itself. `sender` is
+ * the IP address the announcement came from, when known.
  */
-export function judgeAnnouncement(txt: unknown, self: LocalNode, source = 'epmd'): Verdict {
+export function judgeAnnouncement(txt: unknown, self: LocalNode, source = 'epmd', sender?: string): Verdict {
   if (typeof txt !== 'object' || txt === null) return malformed('no TXT record');
   const field = (key: keyof AnnouncementTxt): string | undefined => {
     const value: unknown = Object.hasOwn(txt, key) ? (txt as Record<string, unknown>)[key] : undefined;
@@ -117,32 +128,52 @@ export function judgeAnnouncement(txt: unknown, self: LocalNode, source = 'epmd'
   const generation = genText !== undefined && INTEGER.test(genText) ? Number(genText) : undefined;
 
   let address: string;
+  let host: string;
   try {
     const named = parseSeed(node!, port);
     if (named.name === undefined || named.port !== port) return malformed(`node=${node} is not name@host`);
     address = named.address;
+    host = named.host;
     const addr = field('addr');
     if (addr !== undefined) {
       const advertised = parseSeed(addr, port);
       if (advertised.name !== undefined || advertised.port !== port) return malformed(`addr=${addr} is not host:${port}`);
       address = formatAddress(advertised.host, advertised.port);
+      host = advertised.host;
     }
   } catch {
     return malformed(`node=${node} or its address is not valid`);
   }
 
-  if (cluster !== self.clusterName) return { kind: 'ignored', reason: 'other-cluster', detail: `cluster ${cluster}, this node's CLUSTER_NAME is ${self.clusterName}` };
+  const known = { address, node: node! };
+  if (cluster !== self.clusterName) return { kind: 'ignored', reason: 'other-cluster', detail: `cluster ${cluster}, this node's CLUSTER_NAME is ${self.clusterName}`, ...known };
   if (Number(protoText) !== self.protocolVersion) {
-    return { kind: 'ignored', reason: 'protocol-version', detail: `speaks protocol ${protoText}, this node speaks ${self.protocolVersion}: run the same troupe release on every node` };
+    return { kind: 'ignored', reason: 'protocol-version', detail: `speaks protocol ${protoText}, this node speaks ${self.protocolVersion}: run the same troupe release on every node`, ...known };
   }
-  if (address === self.address) return { kind: 'self' };
-  return { kind: 'candidate', candidate: { address, name: node!, source }, node: node!, generation };
+  if (address === self.address) return { kind: 'self', ...known };
+  const candidates: Candidate[] = [{ address, name: node!, source }];
+  const bySender = isIP(host) === 0 && sender !== undefined && isIP(sender) !== 0 && !sender.includes('%') ? formatAddress(sender, port) : undefined;
+  if (bySender !== undefined && bySender !== address && bySender !== self.address) candidates.push({ address: bySender, name: node!, source });
+  return { kind: 'candidate', candidates, node: node!, generation };
+}
+
+/** What `DiscoveryState.rejected` says of a verdict that is not proposed (nothing for a candidate or a malformed announcement). */
+export function rejectedCandidate(verdict: Verdict, source: string): RejectedCandidate | undefined {
+  if (verdict.kind === 'self') return { address: verdict.address, name: verdict.node, source, reason: 'self', detail: "this node's own announcement" };
+  if (verdict.kind !== 'ignored' || verdict.address === undefined || verdict.reason === 'malformed') return undefined;
+  const reason = verdict.reason === 'other-cluster' ? 'wrong-cluster-name' : 'wrong-protocol-version';
+  return { address: verdict.address, ...(verdict.node === undefined ? {} : { name: verdict.node }), source, reason, detail: verdict.detail };
 }
 
 /** One line for `DiscoveryRecord.data`: what was announced, from where, and the verdict. */
 export function describeAnnouncement(txt: unknown, referer: string | undefined, verdict: Verdict): string {
   const fields = typeof txt === 'object' && txt !== null ? Object.entries(txt).map(([k, v]) => `${k}=${showValue(v)}`).join(' ') : '(no TXT)';
-  const outcome = verdict.kind === 'candidate' ? `proposed ${verdict.candidate.address}` : verdict.kind === 'self' ? 'this node' : `ignored (${verdict.reason}): ${verdict.detail}`;
+  const outcome =
+    verdict.kind === 'candidate'
+      ? `proposed ${verdict.candidates.map((c, i) => (i === 0 ? c.address : `${c.address} (sender's address)`)).join(' and ')}`
+      : verdict.kind === 'self'
+        ? 'this node'
+        : `ignored (${verdict.reason}): ${verdict.detail}`;
   return `${fields.slice(0, 400)}${referer ? ` from ${referer}` : ''} → ${outcome}`;
 }
 

@@ -20,15 +20,32 @@
  *   node killed without a goodbye) stops being a candidate, and comes back as
  *   soon as it answers again;
  * - treats a goodbye (TTL 0) as an immediate removal, and a re-announcement
- *   with a new TXT (a restart: new `gen`) as an update.
+ *   with a new TXT (a restart: new `gen`) as an update;
+ * - forgets an instance unheard for much longer, or the least recently heard
+ *   one that proposes nothing when the table is full, and prunes the
+ *   browser's cache to the table, so a forgotten or refused instance is
+ *   reported as new when it announces again and no map grows without bound.
+ *
+ * Publishing is done here, not by bonjour-service's registry: its
+ * re-announcement timers outlive `destroy()`. This module registers the
+ * records with the library's responder, announces at 0, 1, 3 and 7 s (RFC
+ * 6762 §8.3), and clears its timers on close, after the goodbye.
  *
  * Failure is data, never a crash. The socket's errors are handled here
  * (bonjour-service would leave them unhandled, which kills the process); a
- * packet that breaks the library's parsing is dropped and counted; when the
- * group cannot be used at all (no interface, bind or join refused, no route
- * for multicast) the node says so in one log line and in
- * `state().unavailable`, and keeps running with its other discovery modes.
+ * packet that cannot be decoded or breaks the library's parsing is dropped
+ * and counted as `foreign-undecodable` (any device on the LAN may send one:
+ * not an error of this node). When the group cannot be used at all (no
+ * interface, bind or join refused, joined on loopback only, no route for
+ * multicast) the node says so in one log line and in `state().unavailable`,
+ * and keeps running with its other discovery modes. A bind that is merely
+ * slow is waited for in the background. A network that silently drops
+ * multicast is told by silence: no packet from any other host for
+ * `MULTICAST_SILENT_AFTER_QUERIES` query periods sets `lastError` (logged
+ * once) until one arrives. `lastError` otherwise clears after a query is
+ * sent and a response comes back.
  */
+import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import Bonjour from 'bonjour-service';
 import { AbortError } from '../lib/errors.js';
@@ -36,9 +53,21 @@ import { PROTOCOL_VERSION } from '../lib/transport/handshake.js';
 import type { Candidate, Discovery, DiscoveryState } from './discovery.js';
 import type { DiscoveryContext } from './index.js';
 import { announcementTxt, describeAnnouncement, instanceName, judgeAnnouncement, SERVICE_DOMAIN, SERVICE_TYPE, type LocalNode } from './multicast-announcement.js';
+import { OtherHostsWatch } from './multicast-health.js';
 import { InstanceTable } from './multicast-instances.js';
-import { chooseMulticastInterface, readMulticastCapable, type InterfaceChoice, type InterfaceTable } from './multicast-interface.js';
-import { guardedSocket, guardListeners, socketOptions, waitForBind, type MdnsRecord, type MulticastDns } from './multicast-socket.js';
+import { chooseMulticastInterface, localAddresses, membershipTargets, reachesOtherHosts, readMulticastCapable, type InterfaceChoice, type InterfaceTable } from './multicast-interface.js';
+import {
+  guardedSocket,
+  guardListeners,
+  Memberships,
+  pruneBrowserCache,
+  sendOnEachInterface,
+  socketOptions,
+  waitForBind,
+  type MdnsRecord,
+  type MulticastDns,
+  type SendingMdns,
+} from './multicast-socket.js';
 
 /** The mDNS group and port (RFC 6762). */
 export const MDNS_GROUP = '224.0.0.251';
@@ -49,14 +78,24 @@ export const MULTICAST_QUERY_INTERVAL_MS = 10_000;
 export const MULTICAST_FIRST_REQUERY_MS = 1000;
 /** An instance unheard for this many query intervals is no longer a candidate (30 s by default). */
 export const MULTICAST_STALE_AFTER_QUERIES = 3;
-/** Longest wait for the socket to bind, ms. */
+/** A stale instance is forgotten after this many more stale periods (so after 150 s unheard by default). */
+export const MULTICAST_FORGET_AFTER_STALE_PERIODS = 4;
+/** No packet from any other host for this many query intervals: say that multicast may be filtered (30 s by default). */
+export const MULTICAST_SILENT_AFTER_QUERIES = 3;
+/** Longest wait for the socket to bind before start() returns, ms (the bind is still awaited in the background). */
 export const MULTICAST_BIND_TIMEOUT_MS = 3000;
 /** Longest wait for the goodbye to be sent on close, ms. */
 export const MULTICAST_GOODBYE_TIMEOUT_MS = 1000;
+/** Period of joining the group on interfaces not joined yet (a refused join, an interface that came up), ms. */
+export const MULTICAST_JOIN_RETRY_MS = 5000;
+/** Gaps between the unsolicited announcements after the first, ms (RFC 6762 §8.3: at least two, one second apart, then growing). */
+export const MULTICAST_ANNOUNCE_GAPS_MS: readonly number[] = [1000, 2000, 4000];
 /** Instances remembered (a hostile LAN cannot grow memory past this). */
 export const MAX_INSTANCES = 1024;
 /** Raw records kept for diagnosis (one per instance, newest last). */
 export const MAX_RECORDS = 64;
+/** Instances heard of and not proposed shown in `state().rejected` (most recently heard). */
+export const MAX_REJECTED = 100;
 
 export interface MulticastOptions {
   /** @default MULTICAST_QUERY_INTERVAL_MS */
@@ -67,10 +106,16 @@ export interface MulticastOptions {
   staleAfterQueries?: number;
   /** UDP port of the mDNS group; tests may isolate themselves on another. @default MDNS_PORT */
   mdnsPort?: number;
+  /** @default MULTICAST_BIND_TIMEOUT_MS */
+  bindTimeoutMs?: number;
+  /** @default MAX_INSTANCES */
+  maxInstances?: number;
   /** The interface table (tests). @default os.networkInterfaces */
   interfaces?: () => InterfaceTable;
   /** Whether an interface can carry multicast (tests). @default readMulticastCapable */
   multicastCapable?: (name: string) => boolean;
+  /** Creates the UDP socket (tests). @default a udp4 socket with SO_REUSEADDR */
+  createSocket?: () => Socket;
 }
 
 interface BrowsedService {
@@ -78,6 +123,13 @@ interface BrowsedService {
   txt?: unknown;
   ttl?: number;
   referer?: { address: string };
+}
+
+/** bonjour-service's responder: the records it answers queries with. */
+interface Responder {
+  mdns: MulticastDns & SendingMdns;
+  register(records: MdnsRecord[]): void;
+  unregister(records: MdnsRecord[]): void;
 }
 
 type UnavailableSource = 'interface' | 'bind' | 'join' | 'send' | 'loopback';
@@ -97,14 +149,24 @@ export class MulticastDiscovery implements Discovery {
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private bonjour: Bonjour | undefined;
+  private responder: Responder | undefined;
+  private memberships: Memberships | undefined;
+  private readonly joinErrors = new Map<string, string>();
   private browser: { stop(): void } | undefined;
-  private mdns: MulticastDns | undefined;
+  private published: MdnsRecord[] | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private announceTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
   private nextRequeryMs: number;
   private unavailable: { source: UnavailableSource; reason: string } | null = null;
-  private joined = false;
+  private bound = false;
+  private watch: OtherHostsWatch | undefined;
+  private silenceLogged = false;
   private lastPollAt: number | null = null;
   private lastError: string | null = null;
+  /** A query went out since the last response: the next response completes a cycle. */
+  private queryOut = false;
   private queries = 0;
   private firstQuery: Promise<void> | undefined;
   private emittedKey = '';
@@ -119,7 +181,7 @@ export class MulticastDiscovery implements Discovery {
     this.queryIntervalMs = options.queryIntervalMs ?? MULTICAST_QUERY_INTERVAL_MS;
     this.firstRequeryMs = Math.min(options.firstRequeryMs ?? MULTICAST_FIRST_REQUERY_MS, this.queryIntervalMs);
     const staleAfterMs = (options.staleAfterQueries ?? MULTICAST_STALE_AFTER_QUERIES) * this.queryIntervalMs;
-    this.instances = new InstanceTable({ staleAfterMs, maxInstances: MAX_INSTANCES, maxRecords: MAX_RECORDS });
+    this.instances = new InstanceTable({ staleAfterMs, forgetAfterMs: staleAfterMs * (1 + MULTICAST_FORGET_AFTER_STALE_PERIODS), maxInstances: options.maxInstances ?? MAX_INSTANCES, maxRecords: MAX_RECORDS });
     this.mdnsPort = options.mdnsPort ?? MDNS_PORT;
     this.nextRequeryMs = this.firstRequeryMs;
   }
@@ -144,9 +206,10 @@ export class MulticastDiscovery implements Discovery {
       mode: this.mode,
       candidates: this.candidates(),
       records: this.instances.records(),
+      rejected: this.instances.rejected(this.mode, MAX_REJECTED),
       unavailable: this.unavailable?.reason ?? null,
       lastPollAt: this.lastPollAt,
-      lastError: this.lastError,
+      lastError: [this.watch?.reason(), this.lastError].filter(Boolean).join('; ') || null,
       queries: this.queries,
       failures: { ...this.failures },
     };
@@ -158,47 +221,91 @@ export class MulticastDiscovery implements Discovery {
     return this.closing;
   }
 
+  private readInterfaces(): InterfaceTable {
+    return (this.options.interfaces ?? networkInterfaces)() as InterfaceTable;
+  }
+
   private async begin(signal: AbortSignal | undefined): Promise<void> {
-    const table = (this.options.interfaces ?? networkInterfaces)() as InterfaceTable;
-    const choice = chooseMulticastInterface(this.context.config.multicastInterface, table, this.options.multicastCapable ?? readMulticastCapable);
+    const choice = chooseMulticastInterface(this.context.config.multicastInterface, this.readInterfaces(), this.options.multicastCapable ?? readMulticastCapable);
     if (choice.kind === 'unavailable') {
       this.setUnavailable('interface', choice.reason);
       return;
     }
     if (choice.kind === 'loopback-fallback') this.setUnavailable('loopback', choice.reason);
 
-    const bonjour = new Bonjour(socketOptions(choice, this.mdnsPort) as object, (err: Error) => this.onSendError(err));
+    const socket = (this.options.createSocket ?? (() => createSocket({ type: 'udp4', reuseAddr: true })))();
+    const bonjour = new Bonjour(socketOptions(socket, this.mdnsPort) as object, (err: Error) => this.onSendError(err));
     this.bonjour = bonjour;
     // bonjour-service keeps its multicast-dns socket private and does not
     // listen for its 'error' event, which would then crash the node.
-    const mdns = (bonjour as unknown as { server?: { mdns?: MulticastDns } }).server?.mdns;
-    if (!mdns || typeof mdns.on !== 'function') {
+    const responder = (bonjour as unknown as { server?: Responder }).server;
+    const mdns = responder?.mdns;
+    if (!responder || !mdns || typeof mdns.on !== 'function' || typeof responder.register !== 'function') {
       this.setUnavailable('bind', 'bonjour-service has no multicast-dns socket where this module expects it (library version changed?)');
       return;
     }
-    this.mdns = mdns;
-    mdns.on('error', (err: Error) => this.noteError('socket', err));
-    mdns.on('warning', (err: Error & { syscall?: string }) => this.onWarning(err, choice));
-    mdns.on('networkInterface', () => this.onJoined());
+    this.responder = responder;
+    mdns.on('error', (err: Error) => {
+      this.noteError('socket', err);
+      if (!this.bound) this.setUnavailable('bind', `cannot bind UDP port ${this.mdnsPort} for mDNS on ${choice.label}: ${err.message}`);
+    });
+    mdns.on('warning', (err: Error & { syscall?: string }) => this.onWarning(err));
+    socket.on('message', (_message: Buffer, rinfo: { address: string }) => this.onDatagram(rinfo.address));
     // The library's own responder must not be able to throw out of a socket callback either.
     guardListeners(mdns, 'query', (fn) => this.guard(fn));
 
-    const bound = await waitForBind(mdns, MULTICAST_BIND_TIMEOUT_MS, signal);
-    if (bound === 'aborted') {
+    const bindTimeoutMs = this.options.bindTimeoutMs ?? MULTICAST_BIND_TIMEOUT_MS;
+    const bound = await waitForBind(mdns, bindTimeoutMs, signal);
+    if (bound.kind === 'aborted') {
       await this.teardown();
       throw new AbortError('multicast discovery start');
     }
     if (this.closing) return;
-    if (bound !== 'ready') {
-      this.setUnavailable('bind', `cannot bind UDP port ${this.mdnsPort} for mDNS on ${choice.label}: ${bound}`);
+    if (bound.kind === 'error') return; // the 'error' listener said why
+    if (bound.kind === 'timeout') {
+      // Slow, not refused: finish the setup when the socket is ready.
+      this.setUnavailable('bind', `cannot bind UDP port ${this.mdnsPort} for mDNS on ${choice.label}: ${bound.reason} (still waiting)`);
+      mdns.once('ready', () => {
+        if (this.closing) return;
+        this.clearUnavailable('bind');
+        if (choice.kind === 'loopback-fallback') this.setUnavailable('loopback', choice.reason);
+        void this.afterBind(choice, mdns, socket);
+      });
       return;
     }
-    if (!this.joined && !this.unavailable) this.setUnavailable('join', `cannot join multicast group ${MDNS_GROUP} on ${choice.label}: ${this.lastError ?? 'no interface accepted the membership'}`);
-    if (choice.kind === 'interface' || choice.kind === 'all') this.context.log.info({ interface: choice.label, instance: this.instance }, `multicast discovery announcing ${this.local.name} on ${choice.label}`);
+    await this.afterBind(choice, mdns, socket);
+  }
+
+  /** The socket is bound: memberships, announcements, browsing, re-queries. */
+  private async afterBind(choice: Exclude<InterfaceChoice, { kind: 'unavailable' }>, mdns: MulticastDns & SendingMdns, socket: Socket): Promise<void> {
+    this.bound = true;
+    try {
+      socket.setMulticastTTL(255);
+      socket.setMulticastLoopback(true);
+      const sendOn = choice.kind === 'interfaces' ? choice.interfaces.map((i) => i.address) : choice.kind === 'loopback-fallback' ? [choice.address] : [];
+      if (sendOn.length === 1) socket.setMulticastInterface(sendOn[0]!);
+      else if (sendOn.length > 1) sendOnEachInterface(mdns, socket, sendOn, (address, err) => this.noteError('send', new Error(`send on ${address}: ${err.message}`)));
+    } catch (err) {
+      this.noteError('socket', err as Error);
+    }
+
+    this.memberships = new Memberships(socket, MDNS_GROUP);
+    this.updateMemberships(choice);
+    this.joinTimer = setInterval(() => this.updateMemberships(choice), MULTICAST_JOIN_RETRY_MS);
+    this.joinTimer.unref();
+    if (!this.memberships.any) {
+      this.setUnavailable('join', `cannot join multicast group ${MDNS_GROUP} on ${choice.label}: ${this.lastError ?? 'no interface accepted the membership'}`);
+    } else if (reachesOtherHosts(choice) && !this.memberships.external) {
+      this.setUnavailable('join', `joined multicast group ${MDNS_GROUP} on loopback only, every other interface refused (${this.lastError ?? 'unknown error'}): only nodes on this host can be found`);
+    }
+    if (reachesOtherHosts(choice)) {
+      this.watch = new OtherHostsWatch(MULTICAST_SILENT_AFTER_QUERIES * this.queryIntervalMs, performance.now(), localAddresses(this.readInterfaces()));
+      this.context.log.info({ interface: choice.label, instance: this.instance }, `multicast discovery announcing ${this.local.name} on ${choice.label}`);
+    }
 
     mdns.on('response', (packet: { answers?: MdnsRecord[]; additionals?: MdnsRecord[] }) => this.guard(() => this.onResponse(packet)));
     try {
-      bonjour.publish({ name: this.instance, type: SERVICE_TYPE, port: this.local.port, txt: announcementTxt(this.local), probe: false });
+      this.publish();
       // The browser gets a view of the socket whose listeners cannot throw and whose queries are counted.
       const view = guardedSocket(mdns, (fn) => this.guard(fn), (name, type) => void this.sendQuery(name, type));
       const browser = new Bonjour.Browser(view, { type: SERVICE_TYPE });
@@ -213,7 +320,46 @@ export class MulticastDiscovery implements Discovery {
     }
     this.scheduleRequery();
     // The browser sent the first query: once it is out (or refused), `unavailable` tells the truth.
-    await Promise.race([this.firstQuery, new Promise((resolve) => setTimeout(resolve, MULTICAST_BIND_TIMEOUT_MS).unref())]);
+    await Promise.race([this.firstQuery, new Promise<void>((resolve) => (this.startTimer = setTimeout(resolve, MULTICAST_BIND_TIMEOUT_MS)))]);
+    clearTimeout(this.startTimer);
+  }
+
+  /** Joins where not joined yet; clears a join problem once joins hold where they must. */
+  private updateMemberships(choice: Exclude<InterfaceChoice, { kind: 'unavailable' }>): void {
+    if (!this.memberships || this.closing) return;
+    const table = this.readInterfaces();
+    const capable = this.options.multicastCapable ?? readMulticastCapable;
+    const targets = membershipTargets(choice, table).filter((t) => choice.kind !== 'all' || t.loopback || capable(t.name));
+    const report = this.memberships.join(targets);
+    for (const { target, error } of report.failed) {
+      const message = `join ${MDNS_GROUP} on ${target.name} ${target.address}: ${error}`;
+      if (this.joinErrors.get(target.address) === message) continue; // said already
+      this.joinErrors.set(target.address, message);
+      this.lastError = message;
+      this.context.log.debug({ interface: target.name, address: target.address, err: error }, 'multicast group join refused');
+    }
+    for (const target of report.joined) this.joinErrors.delete(target.address);
+    if (report.joined.length > 0 && this.unavailable?.source === 'join' && (reachesOtherHosts(choice) ? this.memberships.external : this.memberships.any)) this.clearUnavailable('join');
+    this.watch?.setLocalAddresses(localAddresses(table));
+  }
+
+  /** Registers our records with the library's responder and announces them (at 0 s, then after each gap). */
+  private publish(): void {
+    const service = new Bonjour.Service({ name: this.instance, type: SERVICE_TYPE, port: this.local.port, txt: announcementTxt(this.local), probe: false }, () => {}, () => {});
+    const records = service.records() as MdnsRecord[];
+    this.responder!.register(records);
+    this.published = records;
+    this.announce(0);
+  }
+
+  private announce(step: number): void {
+    const mdns = this.responder?.mdns;
+    if (!mdns || !this.published || this.closing) return;
+    mdns.respond(this.published, (err) => err && this.onSendError(err));
+    const gap = MULTICAST_ANNOUNCE_GAPS_MS[step];
+    if (gap === undefined) return;
+    this.announceTimer = setTimeout(() => this.announce(step + 1), gap);
+    this.announceTimer.unref();
   }
 
   private async end(): Promise<void> {
@@ -223,31 +369,49 @@ export class MulticastDiscovery implements Discovery {
 
   private async teardown(): Promise<void> {
     clearTimeout(this.timer);
+    clearTimeout(this.announceTimer);
+    clearTimeout(this.startTimer);
+    clearInterval(this.joinTimer);
     this.browser?.stop();
     this.browser = undefined;
     const bonjour = this.bonjour;
+    const responder = this.responder;
+    const published = this.published;
     this.bonjour = undefined;
-    this.mdns = undefined;
+    this.responder = undefined;
+    this.published = undefined;
     if (!bonjour) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, MULTICAST_GOODBYE_TIMEOUT_MS);
-      bonjour.unpublishAll(() => {
-        clearTimeout(timer);
-        resolve();
+    if (responder && published) {
+      responder.unregister(published);
+      // The goodbye names our instance only: the host's A records and the
+      // service-type enumeration are shared with the other nodes of this host.
+      const fqdn = `${this.instance}.${SERVICE_DOMAIN}`.toLowerCase();
+      const goodbye = published.filter((r) => r.name.toLowerCase() === fqdn || (typeof r.data === 'string' && r.data.toLowerCase() === fqdn)).map((r) => ({ ...r, ttl: 0 }));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, MULTICAST_GOODBYE_TIMEOUT_MS);
+        responder.mdns.respond(goodbye, () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
-    });
+    }
+    this.memberships?.dropAll();
     await new Promise<void>((resolve) => bonjour.destroy(() => resolve()));
   }
 
   /** Sends one query; the promise settles when the socket has sent it or failed to. */
   private sendQuery(name: string = SERVICE_DOMAIN, type = 'PTR'): Promise<void> {
-    if (!this.mdns || this.closing) return Promise.resolve();
+    const mdns = this.responder?.mdns;
+    if (!mdns || this.closing) return Promise.resolve();
     this.queries++;
     this.lastPollAt = Date.now();
     const sent = new Promise<void>((resolve) =>
-      this.mdns!.query(name, type, (err) => {
+      mdns.query(name, type, (err) => {
         if (err) this.onSendError(err);
-        else if (this.unavailable?.source === 'send') this.clearUnavailable('send');
+        else {
+          this.queryOut = true;
+          if (this.unavailable?.source === 'send') this.clearUnavailable('send');
+        }
         resolve();
       }),
     );
@@ -259,12 +423,37 @@ export class MulticastDiscovery implements Discovery {
     if (this.closing) return;
     const jitter = 1 + (Math.random() - 0.5) * 0.2; // ±10 %: nodes started together do not query in lockstep
     this.timer = setTimeout(() => {
-      if (this.instances.expire(performance.now())) this.emitIfChanged();
+      this.tick();
       void this.sendQuery();
       this.nextRequeryMs = Math.min(this.nextRequeryMs * 2, this.queryIntervalMs);
       this.scheduleRequery();
     }, this.nextRequeryMs * jitter);
     this.timer.unref();
+  }
+
+  /** Housekeeping before each re-query: staleness, forgetting, the browser's cache, silence. */
+  private tick(): void {
+    const now = performance.now();
+    const { changed } = this.instances.expire(now);
+    this.pruneBrowser();
+    if (changed) this.emitIfChanged();
+    if (this.watch?.check(now)) {
+      const reason = this.watch.reason();
+      const fields = { mode: this.mode, reason };
+      if (this.silenceLogged) this.context.log.debug(fields, `multicast discovery: ${reason}`);
+      else this.context.log.warn(fields, `multicast discovery (CLUSTER_DISCOVERY_TYPE=epmd) may find no other node: ${reason}`);
+      this.silenceLogged = true;
+    }
+  }
+
+  /** The browser forgets what the table does not hold (forgotten, evicted, refused), so it reports it as new when it announces again. */
+  private pruneBrowser(): void {
+    if (this.browser) pruneBrowserCache(this.browser, (fqdn) => this.instances.has(fqdn));
+  }
+
+  /** Any datagram (decodable or not): a source that is not this host proves multicast from other hosts arrives. */
+  private onDatagram(address: string): void {
+    if (this.watch?.packet(address, performance.now())) this.context.log.info({ mode: this.mode, from: address }, 'multicast discovery hears other hosts again');
   }
 
   /** Any response naming one of our instances proves it still answers. */
@@ -282,20 +471,33 @@ export class MulticastDiscovery implements Discovery {
       heard = true;
       if (this.instances.heard(fqdn, now)) revived = true;
     }
-    if (heard) this.lastPollAt = Date.now();
+    if (heard) {
+      this.lastPollAt = Date.now();
+      if (this.queryOut) {
+        // A query went out and an answer came back: whatever failed before works now.
+        this.queryOut = false;
+        this.lastError = null;
+      }
+    }
     if (revived) this.emitIfChanged();
   }
 
   private onAnnouncement(service: BrowsedService): void {
     if (typeof service?.fqdn !== 'string') return this.count('malformed');
-    const verdict = judgeAnnouncement(service.txt, this.local, this.mode);
-    const record = { source: this.mode, type: 'announcement', name: service.fqdn, ...(service.ttl === undefined ? {} : { ttl: service.ttl }), data: describeAnnouncement(service.txt, service.referer?.address, verdict) };
+    const sender = service.referer?.address;
+    const verdict = judgeAnnouncement(service.txt, this.local, this.mode, sender);
+    const record = { source: this.mode, type: 'announcement', name: service.fqdn, ...(service.ttl === undefined ? {} : { ttl: service.ttl }), data: describeAnnouncement(service.txt, sender, verdict) };
     const outcome = this.instances.announce(service.fqdn, verdict, performance.now(), record);
-    if (!outcome.accepted) return this.count('too-many-instances');
+    if (!outcome.accepted) {
+      this.count('too-many-instances');
+      this.pruneBrowser(); // so that its next announcement is considered again
+      return;
+    }
+    if (outcome.evicted !== undefined) this.pruneBrowser();
     this.lastPollAt = Date.now();
     if (verdict.kind === 'ignored' && outcome.verdictChanged) {
       this.count(verdict.reason);
-      const fields = { instance: service.fqdn, reason: verdict.reason, from: service.referer?.address };
+      const fields = { instance: service.fqdn, reason: verdict.reason, from: sender };
       if (verdict.reason === 'protocol-version') this.context.log.warn(fields, `multicast discovery ignores ${service.fqdn}: ${verdict.detail}`);
       else this.context.log.debug(fields, `multicast discovery ignores ${service.fqdn}: ${verdict.detail}`);
     }
@@ -325,19 +527,12 @@ export class MulticastDiscovery implements Discovery {
     }
   }
 
-  private onWarning(err: Error & { syscall?: string }, choice: InterfaceChoice): void {
-    if (err.syscall === 'addMembership') {
-      this.lastError = `join ${MDNS_GROUP}: ${err.message}`;
-      this.context.log.debug({ err: err.message, interface: 'label' in choice ? choice.label : undefined }, 'multicast group join refused');
-      return;
-    }
-    // multicast-dns reports undecodable packets and socket trouble as warnings.
-    this.noteError(err.syscall ? 'socket' : 'malformed', err);
-  }
-
-  private onJoined(): void {
-    this.joined = true;
-    if (this.unavailable?.source === 'join') this.clearUnavailable('join');
+  private onWarning(err: Error & { syscall?: string }): void {
+    if (err.syscall) return this.noteError('socket', err);
+    // multicast-dns reports a datagram it cannot decode as a warning without
+    // syscall: any device on the LAN may send one; not an error of this mode.
+    this.count('foreign-undecodable');
+    this.context.log.debug({ err: err.message }, 'an undecodable mDNS packet was dropped');
   }
 
   private onSendError(err: Error & { code?: string }): void {
@@ -373,11 +568,12 @@ export class MulticastDiscovery implements Discovery {
     this.failures[reason] = (this.failures[reason] ?? 0) + 1;
   }
 
+  /** A packet that breaks the library's parsing (or ours) is dropped and counted, never thrown. */
   private guard(fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.noteError('malformed', err as Error);
+      this.count('foreign-undecodable');
       this.context.log.debug({ err: (err as Error).message }, 'an mDNS packet could not be handled; dropped');
     }
   }

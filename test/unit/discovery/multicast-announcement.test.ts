@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { announcementTxt, describeAnnouncement, instanceName, judgeAnnouncement, MAX_INSTANCE_NAME_BYTES, type LocalNode, type Verdict } from '../../../discovery/multicast-announcement.js';
+import { announcementTxt, describeAnnouncement, instanceName, judgeAnnouncement, MAX_INSTANCE_NAME_BYTES, rejectedCandidate, type LocalNode, type Verdict } from '../../../discovery/multicast-announcement.js';
 
 const self: LocalNode = { name: 'n1@10.0.0.1', address: '10.0.0.1:9100', port: 9100, generation: 3, clusterName: 'prod', protocolVersion: 1 };
 const peer = { node: 'n2@10.0.0.2', cluster: 'prod', port: '9100', proto: '1', gen: '5', addr: '10.0.0.2:9100' };
@@ -50,7 +50,7 @@ const cases: Case[] = [
   { what: 'node inherited from the prototype only', txt: Object.assign(Object.create({ node: 'n2@10.0.0.2' }), { cluster: 'prod', port: '9100', proto: '1' }), expected: 'ignored:malformed' },
 ];
 
-const summary = (v: Verdict) => (v.kind === 'candidate' ? `candidate:${v.candidate.address}` : v.kind === 'self' ? 'self' : `ignored:${v.reason}`);
+const summary = (v: Verdict) => (v.kind === 'candidate' ? `candidate:${v.candidates.map((c) => c.address).join(',')}` : v.kind === 'self' ? 'self' : `ignored:${v.reason}`);
 
 describe('judgeAnnouncement', () => {
   for (const c of cases) {
@@ -64,7 +64,36 @@ describe('judgeAnnouncement', () => {
 
   it('a candidate carries the node name, the source and the generation', () => {
     const verdict = judgeAnnouncement(peer, self, 'epmd');
-    assert.deepEqual(verdict, { kind: 'candidate', candidate: { address: '10.0.0.2:9100', name: 'n2@10.0.0.2', source: 'epmd' }, node: 'n2@10.0.0.2', generation: 5 });
+    assert.deepEqual(verdict, { kind: 'candidate', candidates: [{ address: '10.0.0.2:9100', name: 'n2@10.0.0.2', source: 'epmd' }], node: 'n2@10.0.0.2', generation: 5 });
+  });
+
+  describe("the sender's address", () => {
+    const named = { ...peer, node: 'troupe@db-2', addr: 'db-2:9100' };
+    const table: Array<{ what: string; txt: object; sender: string | undefined; expected: string }> = [
+      { what: 'a host name advertised: the sender IP is proposed too, after it', txt: named, sender: '10.0.0.2', expected: 'candidate:db-2:9100,10.0.0.2:9100' },
+      { what: 'a host name in node= only (no addr)', txt: { ...named, addr: undefined }, sender: '10.0.0.2', expected: 'candidate:db-2:9100,10.0.0.2:9100' },
+      { what: 'an IPv6 sender is bracketed', txt: named, sender: 'fd00::2', expected: 'candidate:db-2:9100,[fd00::2]:9100' },
+      { what: 'an IP advertised: the advertised address only', txt: peer, sender: '10.0.0.9', expected: 'candidate:10.0.0.2:9100' },
+      { what: 'an IPv6 advertised: the advertised address only', txt: { ...peer, node: 'n2@[fd00::2]', addr: '[fd00::2]:9100' }, sender: '10.0.0.9', expected: 'candidate:[fd00::2]:9100' },
+      { what: 'no sender known', txt: named, sender: undefined, expected: 'candidate:db-2:9100' },
+      { what: 'a sender that is not an IP address', txt: named, sender: 'db-2', expected: 'candidate:db-2:9100' },
+      { what: 'a scoped IPv6 sender', txt: named, sender: 'fe80::2%eth0', expected: 'candidate:db-2:9100' },
+      { what: "never this node's own address", txt: named, sender: '10.0.0.1', expected: 'candidate:db-2:9100' },
+      { what: 'another cluster: still not proposed', txt: { ...named, cluster: 'staging' }, sender: '10.0.0.2', expected: 'ignored:other-cluster' },
+    ];
+    for (const c of table) {
+      it(`${c.expected}: ${c.what}`, () => {
+        const txt = Object.fromEntries(Object.entries(c.txt).filter(([, v]) => v !== undefined));
+        assert.equal(summary(judgeAnnouncement(txt, self, 'epmd', c.sender)), c.expected);
+      });
+    }
+
+    it('both candidates carry the node name, and the record says which is the sender', () => {
+      const verdict = judgeAnnouncement(named, self, 'epmd', '10.0.0.2');
+      assert.ok(verdict.kind === 'candidate');
+      assert.deepEqual(verdict.candidates.map((c) => c.name), ['troupe@db-2', 'troupe@db-2']);
+      assert.match(describeAnnouncement(named, '10.0.0.2', verdict), /proposed db-2:9100 and 10\.0\.0\.2:9100 \(sender's address\)$/);
+    });
   });
 
   it('the refusal of another cluster names both cluster names', () => {
@@ -91,6 +120,23 @@ describe('judgeAnnouncement', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('rejectedCandidate', () => {
+  it('this node, another cluster, another version: with the address they would have had', () => {
+    assert.deepEqual(rejectedCandidate(judgeAnnouncement(announcementTxt(self), self), 'epmd'), { address: '10.0.0.1:9100', name: 'n1@10.0.0.1', source: 'epmd', reason: 'self', detail: "this node's own announcement" });
+    const cluster = rejectedCandidate(judgeAnnouncement({ ...peer, cluster: 'staging' }, self), 'epmd');
+    assert.deepEqual({ ...cluster, detail: undefined }, { address: '10.0.0.2:9100', name: 'n2@10.0.0.2', source: 'epmd', reason: 'wrong-cluster-name', detail: undefined });
+    assert.match(cluster!.detail, /staging/);
+    const version = rejectedCandidate(judgeAnnouncement({ ...peer, proto: '9' }, self), 'epmd');
+    assert.equal(version?.reason, 'wrong-protocol-version');
+    assert.equal(version?.address, '10.0.0.2:9100');
+  });
+
+  it('nothing for a candidate or a malformed announcement', () => {
+    assert.equal(rejectedCandidate(judgeAnnouncement(peer, self), 'epmd'), undefined);
+    assert.equal(rejectedCandidate(judgeAnnouncement({ ...peer, port: 'x' }, self), 'epmd'), undefined);
   });
 });
 
