@@ -13,6 +13,13 @@
  * prefix); if that fails too, the try fails as `truncated`. NOERROR and
  * NXDOMAIN are final answers; SERVFAIL, REFUSED and other codes move on to
  * the next server, and the last outcome is returned when every try failed.
+ *
+ * Queries carry an EDNS(0) OPT record. A server that answers one with FORMERR
+ * or NOTIMP may not implement EDNS (RFC 6891 §7): the same server is asked
+ * once more without OPT, within the same try. When that plain query gets
+ * another answer, the server is remembered as one that takes plain queries
+ * only (while it stays in the server list), so later queries skip the
+ * wasted round trip.
  */
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -40,6 +47,8 @@ export interface DnsClientStats {
   tcpFallbacks: number;
   /** Datagrams ignored because they were not the response to our query. */
   strays: number;
+  /** FORMERR/NOTIMP answers to a query with EDNS, asked again without it. */
+  ednsFallbacks: number;
 }
 
 type TryResult = { kind: 'message'; message: DnsMessage } | { kind: 'truncated' } | { kind: 'failed'; reason: DnsFailureReason; detail: string };
@@ -48,7 +57,9 @@ export class DnsClient {
   private servers: DnsServer[] = [];
   private preferred = 0;
   private readonly timeoutMs: number;
-  readonly stats: DnsClientStats = { sent: 0, tcpFallbacks: 0, strays: 0 };
+  readonly stats: DnsClientStats = { sent: 0, tcpFallbacks: 0, strays: 0, ednsFallbacks: 0 };
+  /** Servers (`host:port`) that answered FORMERR/NOTIMP with EDNS and something else without it. */
+  private readonly withoutEdns = new Set<string>();
 
   constructor(options: DnsClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
@@ -60,6 +71,8 @@ export class DnsClient {
     this.servers = [...servers];
     const kept = current ? this.servers.findIndex((s) => s.host === current.host && s.port === current.port) : -1;
     this.preferred = Math.max(kept, 0);
+    const listed = new Set(this.servers.map(formatDnsServer));
+    for (const name of this.withoutEdns) if (!listed.has(name)) this.withoutEdns.delete(name);
   }
 
   getServers(): DnsServer[] {
@@ -85,10 +98,22 @@ export class DnsClient {
     return last;
   }
 
+  /** One try at one server: with EDNS, and once more without it after FORMERR/NOTIMP. */
   private async ask(server: DnsServer, question: DnsQuestion, signal?: AbortSignal): Promise<QueryOutcome> {
     const name = formatDnsServer(server);
+    const plainOnly = this.withoutEdns.has(name);
+    const first = await this.askOnce(server, question, !plainOnly, signal);
+    if (plainOnly || !rejectsEdns(first)) return first;
+    this.stats.ednsFallbacks++;
+    const plain = await this.askOnce(server, question, false, signal);
+    if (plain.ok && !rejectsEdns(plain)) this.withoutEdns.add(name);
+    return plain;
+  }
+
+  private async askOnce(server: DnsServer, question: DnsQuestion, edns: boolean, signal?: AbortSignal): Promise<QueryOutcome> {
+    const name = formatDnsServer(server);
     const id = randomInt(0, 65536);
-    const query = encodeQuery(id, question);
+    const query = encodeQuery(id, question, { edns });
     const udp = await this.exchangeUdp(server, query, id, question, signal);
     if (udp.kind === 'message') return { ok: true, message: udp.message, server: name, transport: 'udp' };
     if (udp.kind === 'failed') return { ok: false, reason: udp.reason, detail: `${udp.detail} (${name})` };
@@ -165,6 +190,11 @@ export class DnsClient {
       });
     });
   }
+}
+
+/** FORMERR or NOTIMP: what a server without EDNS may answer to a query with OPT. */
+function rejectsEdns(outcome: QueryOutcome): boolean {
+  return outcome.ok && (outcome.message.rcode === 'FORMERR' || outcome.message.rcode === 'NOTIMP');
 }
 
 function settleOnce<T>(resolve: (value: T) => void, cleanup: () => void): (value: T) => void {

@@ -71,14 +71,17 @@ export function normalizeName(name: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
-/** A recursive query (RD set) for one question, with an EDNS(0) OPT record. */
-export function encodeQuery(id: number, question: DnsQuestion): Buffer {
+/**
+ * A recursive query (RD set) for one question, with an EDNS(0) OPT record
+ * unless `edns` is false (for a server that rejects EDNS, RFC 6891 §7).
+ */
+export function encodeQuery(id: number, question: DnsQuestion, options: { edns?: boolean } = {}): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ name: question.name, type: question.type, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_PAYLOAD_BYTES, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
+    additionals: options.edns === false ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_PAYLOAD_BYTES, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
   });
 }
 

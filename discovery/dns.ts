@@ -98,6 +98,8 @@ export interface DnsDiscoveryState extends DiscoveryState {
   polls: number;
   /** Truncated UDP answers asked again over TCP. */
   tcpFallbacks: number;
+  /** FORMERR/NOTIMP answers to a query with EDNS, asked again without it. */
+  ednsFallbacks: number;
   lastAnswer: DnsAnswerSummary | null;
 }
 
@@ -172,6 +174,7 @@ export class DnsDiscovery implements Discovery {
       serversFrom: this.serversFrom,
       polls: this.polls,
       tcpFallbacks: this.client.stats.tcpFallbacks,
+      ednsFallbacks: this.client.stats.ednsFallbacks,
       lastAnswer: this.lastAnswer,
     };
   }

@@ -99,6 +99,12 @@ describe('encodeQuery', () => {
     const opt = decoded.additionals?.find((r) => r.type === 'OPT') as dnsPacket.OptAnswer | undefined;
     assert.equal(opt?.udpPayloadSize, EDNS_UDP_PAYLOAD_BYTES);
   });
+
+  it('leaves the OPT record out when asked to (a server without EDNS)', () => {
+    const decoded = dnsPacket.decode(encodeQuery(4242, SRV_Q, { edns: false }));
+    assert.deepEqual(decoded.additionals ?? [], []);
+    assert.deepEqual(decoded.questions, [{ name: NAME, type: 'SRV', class: 'IN' }]);
+  });
 });
 
 describe('readResponse', () => {

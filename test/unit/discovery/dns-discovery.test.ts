@@ -214,6 +214,34 @@ describe('DnsClient', () => {
     assert.ok(!malformed.ok && malformed.reason === 'malformed', JSON.stringify(malformed));
   });
 
+  for (const [what, rcode] of [['FORMERR', 1], ['NOTIMP', 4]] as const) {
+    it(`asks the same server again without EDNS after ${what} (RFC 6891 §7), and remembers it`, async () => {
+      const s = await start();
+      const hasOpt = (q: dnsPacket.DecodedPacket) => (q.additionals ?? []).some((r) => r.type === 'OPT');
+      s.udp = (q) => (hasOpt(q) ? { kind: 'answer', rcode } : zone([['n1', 9101]]));
+      const client = new DnsClient({ timeoutMs: 1000 });
+      client.setServers([{ host: '127.0.0.1', port: s.port }]);
+      const outcome = await client.query(question);
+      assert.ok(outcome.ok && outcome.message.rcode === 'NOERROR' && outcome.message.answers.length === 1, JSON.stringify(outcome));
+      assert.deepEqual(s.udpQueries.map(hasOpt), [true, false]);
+      assert.equal(client.stats.ednsFallbacks, 1);
+      assert.ok((await client.query(question)).ok);
+      assert.deepEqual(s.udpQueries.map(hasOpt), [true, false, false], 'the next query skips EDNS for this server');
+    });
+  }
+
+  it('does not retry without EDNS when the server answers FORMERR to a plain query too', async () => {
+    const s = await start();
+    s.udp = () => ({ kind: 'answer', rcode: 1 });
+    const client = new DnsClient({ timeoutMs: 1000 });
+    client.setServers([{ host: '127.0.0.1', port: s.port }]);
+    const outcome = await client.query(question);
+    assert.ok(outcome.ok && outcome.message.rcode === 'FORMERR');
+    // Two tries (a lone server), each: with EDNS, then once without.
+    assert.equal(s.udpQueries.length, 4);
+    assert.equal(client.stats.ednsFallbacks, 2);
+  });
+
   it('stops at once when aborted', async () => {
     const silent = await start();
     const client = new DnsClient({ timeoutMs: 60_000 });
