@@ -1,8 +1,10 @@
 /**
  * MulticastDiscovery over real sockets on loopback, on an mDNS port of its
  * own (so nothing else on the host hears or disturbs it): isolation by
- * cluster name and version, goodbye, a crash then a restart, junk on the
- * wire, and the unavailable cases. Deadlines by polling only.
+ * cluster name and version (and the rejected list), goodbye, a crash then a
+ * restart, the sender's address for a host-name node, a full instance table,
+ * junk on the wire, silence from other hosts, errors that clear, a slow bind,
+ * and the unavailable cases. Deadlines by polling only.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -92,6 +94,14 @@ describe('MulticastDiscovery on loopback', () => {
     const records = a.state().records.map((r) => r.data);
     assert.ok(records.some((d) => d.includes('ignored (other-cluster)') && d.includes('someone-else')), records.join('\n'));
     assert.ok(records.some((d) => d.includes('ignored (protocol-version)')), records.join('\n'));
+    // The same, as the discovery report shows it per candidate: heard of, not proposed, why, and the address it would have had.
+    const rejected = a.state().rejected ?? [];
+    const byReason = (reason: string) => rejected.filter((r) => r.reason === reason).map((r) => `${r.address} ${r.name} ${r.source}`);
+    assert.deepEqual(byReason('wrong-cluster-name'), ['127.0.0.1:19312 x@127.0.0.1 epmd']);
+    assert.deepEqual(byReason('wrong-protocol-version'), ['127.0.0.1:19313 v@127.0.0.1 epmd']);
+    await waitFor(() => (a.state().rejected ?? []).some((r) => r.reason === 'self'), { timeoutMs: 5000, what: 'its own announcement in rejected' });
+    assert.ok((a.state().rejected ?? []).some((r) => r.reason === 'self' && r.address === '127.0.0.1:19311' && r.name === 'a@127.0.0.1'));
+    assert.ok(!(a.state().rejected ?? []).some((r) => r.address === '127.0.0.1:19314'), 'a candidate is not rejected');
     // Re-queries bring the same announcements again: they are not counted twice.
     const queries = a.state().queries;
     await waitFor(() => a.state().queries >= queries + 2, { timeoutMs: 5000, what: 'two more queries' });
@@ -158,6 +168,104 @@ describe('MulticastDiscovery on loopback', () => {
     new Publisher({ name: 'good@127.0.0.1', port: 19345 }).publish();
     await waitFor(() => has(a, '127.0.0.1:19345'), { timeoutMs: 5000, what: 'a good node to be found after the junk' });
     junk.close();
+  });
+
+  it("proposes the sender's address too when a node advertises a host name", async () => {
+    const a = discovery('a', 19391);
+    await a.start();
+    new Publisher({ name: 'b@b-host.invalid', port: 19392, address: 'b-host.invalid:19392' }).publish();
+    await waitFor(() => has(a, 'b-host.invalid:19392') && has(a, '127.0.0.1:19392'), { timeoutMs: 5000, what: 'both spellings of b to be proposed' });
+    assert.deepEqual(
+      a.candidates().filter((c) => c.name === 'b@b-host.invalid'),
+      [
+        { address: '127.0.0.1:19392', name: 'b@b-host.invalid', source: 'epmd' },
+        { address: 'b-host.invalid:19392', name: 'b@b-host.invalid', source: 'epmd' },
+      ],
+    );
+    assert.ok(a.state().records.some((r) => r.data.endsWith("→ proposed b-host.invalid:19392 and 127.0.0.1:19392 (sender's address)")));
+  });
+
+  it('a full instance table refuses a new node only until room is made; it is then taken at its next answer', async () => {
+    const own = `${cluster}-full`; // every other node on this port is another cluster here: evictable
+    const a = discovery('a', 19401, { clusterName: own, maxInstances: 2 });
+    await a.start();
+    new Publisher({ name: 'b@127.0.0.1', port: 19402, clusterName: own }).publish();
+    const c = new Publisher({ name: 'c@127.0.0.1', port: 19403, clusterName: own }).publish();
+    await waitFor(() => has(a, '127.0.0.1:19402') && has(a, '127.0.0.1:19403'), { timeoutMs: 5000, what: 'b and c to fill the table' });
+    new Publisher({ name: 'd@127.0.0.1', port: 19404, clusterName: own }).publish();
+    const queries = a.state().queries;
+    await waitFor(() => a.state().queries >= queries + 3, { timeoutMs: 5000, what: 'three more queries' });
+    assert.ok(!has(a, '127.0.0.1:19404'), 'd is refused while b and c are fresh candidates');
+    assert.ok((a.state().failures['too-many-instances'] ?? 0) > 0);
+    await c.destroy(); // c crashes: stale after two query periods, then evictable
+    await waitFor(() => has(a, '127.0.0.1:19404') && !has(a, '127.0.0.1:19403'), { timeoutMs: 5000, what: 'd to take the place of the crashed c' });
+    assert.deepEqual(addresses(a.candidates()), ['127.0.0.1:19402', '127.0.0.1:19404']);
+  });
+
+  it('says when nothing comes from any other host (multicast filtered?), and stops when something does', async () => {
+    // Loopback dressed up as a LAN interface, so that the check applies.
+    const interfaces = () => ({ eth0: [{ address: '127.0.0.1', family: 'IPv4', internal: false }] });
+    const a = discovery('a', 19411, { interfaces });
+    await a.start();
+    assert.equal(a.state().lastError, null);
+    await waitFor(() => /no mDNS traffic from any other host in 0\.9 s: multicast may be filtered/.test(a.state().lastError ?? ''), { timeoutMs: 5000, what: 'the silence to be reported' });
+    assert.equal(a.state().unavailable, null, 'silence is not unavailability');
+    const other = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve) => other.bind(0, '127.0.0.2', () => resolve()));
+    other.setMulticastInterface('127.0.0.1');
+    try {
+      await send(other, query('_http._tcp.local', 'PTR')); // anything at all from another address
+      await waitFor(() => a.state().lastError === null, { timeoutMs: 5000, what: 'the silence report to clear' });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('an error clears once a query goes out and an answer comes back; undecodable packets are no error', async () => {
+    let socket: Socket | undefined;
+    const a = discovery('a', 19421, { createSocket: () => (socket = createSocket({ type: 'udp4', reuseAddr: true })) });
+    await a.start();
+    socket!.emit('error', Object.assign(new Error('recvmsg EIO'), { code: 'EIO', syscall: 'recvmsg' }));
+    assert.equal(a.state().lastError, 'recvmsg EIO');
+    assert.equal(a.state().failures.socket, 1);
+    await waitFor(() => a.state().lastError === null, { timeoutMs: 5000, what: 'the error to clear after a query and its answer' });
+    const junk = await groupSender();
+    try {
+      const before = a.state().failures['foreign-undecodable'] ?? 0;
+      await send(junk, Buffer.from([0, 0, 0x84, 0, 0, 0, 0, 5, 0, 0, 0, 0]));
+      await waitFor(() => (a.state().failures['foreign-undecodable'] ?? 0) > before, { timeoutMs: 5000, what: 'the undecodable packet to be counted' });
+      assert.equal(a.state().lastError, null);
+      assert.equal(a.state().failures.malformed, undefined, 'malformed is for announcements of our type only');
+    } finally {
+      junk.close();
+    }
+  });
+
+  it('a bind slower than the wait: start returns and says so, and the setup finishes when the socket is ready', async () => {
+    const slowSocket = () => {
+      const socket = createSocket({ type: 'udp4', reuseAddr: true });
+      const bind = socket.bind.bind(socket) as (...args: unknown[]) => Socket;
+      socket.bind = ((...args: unknown[]) => {
+        setTimeout(() => bind(...args), 300);
+        return socket;
+      }) as Socket['bind'];
+      return socket;
+    };
+    const a = discovery('a', 19431, { createSocket: slowSocket, bindTimeoutMs: 50 });
+    const b = discovery('b', 19432);
+    await Promise.all([a.start(), b.start()]);
+    assert.match(a.state().unavailable ?? '', /cannot bind UDP port \d+ for mDNS .*no answer from the socket within 50 ms \(still waiting\)/);
+    await waitFor(() => a.state().unavailable === null && has(a, '127.0.0.1:19432') && has(b, '127.0.0.1:19431'), { timeoutMs: 5000, what: 'the slow node to finish its setup and find b' });
+  });
+
+  it('joins on each interface of a list; joined on loopback only when a LAN interface was named is reported', async () => {
+    // 10.255.255.254 is not on this host: the join there fails, and so does sending there; nothing leaves loopback.
+    const interfaces = () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }], eth9: [{ address: '10.255.255.254', family: 'IPv4', internal: false }] });
+    const a = discovery('a', 19441, { interfaces, multicastInterface: 'lo,eth9' });
+    const b = discovery('b', 19442);
+    await Promise.all([a.start(), b.start()]);
+    assert.match(a.state().unavailable ?? '', /joined multicast group 224\.0\.0\.251 on loopback only.*eth9 10\.255\.255\.254/);
+    await waitFor(() => has(a, '127.0.0.1:19442') && has(b, '127.0.0.1:19441'), { timeoutMs: 5000, what: 'a and b to find each other over loopback all the same' });
   });
 
   it('reports a port it cannot bind as unavailable, in state, and keeps running', async () => {
