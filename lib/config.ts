@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseDnsServer } from '../discovery/dns-servers.js';
 import { ConfigError } from './errors.js';
 
 export type DiscoveryType = 'epmd' | 'dns' | 'static';
@@ -249,7 +250,7 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   applyIf(get('clusterNodes'), (v, s) => (config.clusterNodes = parseList(v, s)));
   applyIf(get('discoveryTypes'), (v, s) => (config.discoveryTypes = parseDiscoveryTypes(v, s)));
   applyIf(get('dnsHostname'), (v, s) => (config.dnsHostname = parseString(v, s)));
-  applyIf(get('dnsServers'), (v, s) => (config.dnsServers = parseList(v, s).map((server) => parseHostPort(server, s, 53) && server)));
+  applyIf(get('dnsServers'), (v, s) => (config.dnsServers = parseList(v, s).map((server) => parseDnsServerEntry(server, s))));
   applyIf(get('dnsPollIntervalMs'), (v, s) => (config.dnsPollIntervalMs = parseInteger(v, s, 100, 3_600_000)));
   applyIf(get('multicastInterface'), (v, s) => (config.multicastInterface = parseString(v, s)));
   applyIf(get('replicationFactor'), (v, s) => (config.replicationFactor = parseInteger(v, s, 1, 99)));
@@ -378,6 +379,12 @@ export function parseSeed(value: string, defaultPort: number, setting = 'CLUSTER
   if (name !== undefined && !NAME_PART.test(name)) throw new ConfigError(setting, value, 'each entry must be name@host[:port]');
   const { host, port } = parseHostPort(hostPort, setting, defaultPort, value);
   return { name, host, port, address: formatAddress(host, port) };
+}
+
+/** One CLUSTER_DNS_SERVER entry, validated by the parser dns discovery itself uses. */
+function parseDnsServerEntry(text: string, setting: string): string {
+  if (parseDnsServer(text) === null) throw new ConfigError(setting, text, 'each entry must be host[:port] with a port from 1 to 65535: 10.96.0.10, 127.0.0.1:5353, fd00::53, [fd00::53]:53, [fe80::1%eth0]');
+  return text;
 }
 
 function parseHostPort(text: string, setting: string, defaultPort: number, whole = text): { host: string; port: number } {

@@ -143,6 +143,23 @@ describe('validation names the setting', () => {
   });
 });
 
+describe('CLUSTER_DNS_SERVER', () => {
+  it('accepts every form dns discovery reads: a bare IPv6 address, a bracketed one with a zone, host[:port]', () => {
+    const servers = ['fd00::1', '[fe80::1%eth0]', '[fd00::53]:5353', '10.96.0.10', '127.0.0.1:5353', 'dns.local:53'];
+    assert.deepEqual(load({ env: { CLUSTER_DNS_SERVER: servers.join(',') } }).dnsServers, servers);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['a port out of range', '10.0.0.2:99999'],
+    ['a space inside', 'bad host'],
+    ['an IPv4 address in brackets', '[10.0.0.1]:53'],
+    ['an IPv6 address without brackets and with a port', 'fd00::1]:53'],
+  ];
+  for (const [what, value] of bad) {
+    it(`rejects ${what}`, () => assertConfigError({ env: { CLUSTER_DNS_SERVER: `10.0.0.1,${value}` } }, 'CLUSTER_DNS_SERVER', /host\[:port\]/));
+  }
+});
+
 describe('parseSeed', () => {
   it('parses name@host[:port] with the default port', () => {
     assert.deepEqual(parseSeed('n2@10.0.0.2', 9100), { name: 'n2', host: '10.0.0.2', port: 9100, address: '10.0.0.2:9100' });
