@@ -147,13 +147,15 @@ export async function httpInNetns(ns: string, method: string, url: string, body?
 
 export interface NetnsTroupeOptions {
   name: string;
+  /** NODE_NAME. @default `<name>@<host address>` */
+  nodeName?: string;
   clusterPort: number;
   env?: Record<string, string>;
   /** Reuse a data dir (a restart). */
   dataDir?: string;
 }
 
-/** A `troupe start` process on one namespace host, named `<name>@<host address>`. */
+/** A `troupe start` process on one namespace host, named `<name>@<host address>` unless named otherwise. */
 export class NetnsTroupeProcess {
   readonly child: ChildProcess;
   readonly nodeName: string;
@@ -168,7 +170,7 @@ export class NetnsTroupeProcess {
     readonly host: NetnsHost,
     readonly options: NetnsTroupeOptions,
   ) {
-    this.nodeName = `${options.name}@${host.address}`;
+    this.nodeName = options.nodeName ?? `${options.name}@${host.address}`;
     this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `troupe-${options.name}-`));
     this.child = network.spawn(host, process.execPath, [CLI, 'start'], {
       cwd: this.dataDir,

@@ -8,14 +8,17 @@
  * chosen automatically as an operator would leave it. Otherwise every node
  * runs on this host's loopback (CLUSTER_MULTICAST_INTERFACE=127.0.0.1) on
  * ports of its own. TROUPE_MULTICAST_VARIANT=loopback|netns forces one. The
- * output says which ran.
+ * output says which ran. Two cases need namespaces and are skipped without
+ * them: a network without a multicast route, and nodes named after host
+ * names that do not resolve (found at the address their announcement came
+ * from), one of them on a list of interfaces.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { DiscoveryReport, NodeStatus } from '../../lib/node-api.js';
-import { NetnsNetwork, NetnsTroupeProcess, netnsSupport } from '../harness/netns.js';
+import { NetnsNetwork, NetnsTroupeProcess, netnsSupport, type NetnsHost } from '../harness/netns.js';
 import { freePort, ProcessGroup, type TroupeProcess } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -146,12 +149,14 @@ describe('multicast discovery across hosts', () => {
     const names = nodes.map((n) => n.name).sort();
     await waitAllSee(nodes, (s) => JSON.stringify(upNames(s)) === JSON.stringify(names), `every node to see ${names.join(', ')} up`);
 
-    // The stranger was heard (so its absence means something) and refused for its cluster name.
+    // The stranger was heard (so its absence means something) and refused for its cluster name,
+    // which the discovery report shows among the candidates, with its address.
     await waitFor(
       async () => {
         for (const node of nodes) {
           const report = await node.discovery();
           if (!report.records.some((r) => r.data.includes(`node=${stranger.name}`) && r.data.includes('ignored (other-cluster)'))) return false;
+          if (!report.candidateReports.some((c) => c.address === stranger.address && c.name === stranger.name && c.outcome === 'wrong-cluster-name')) return false;
         }
         return true;
       },
@@ -214,6 +219,46 @@ describe('multicast discovery on a network without a multicast route', () => {
       const namedStatus = (await named.get('/api/cluster/status')) as NodeStatus;
       assert.equal(namedStatus.discovery.unavailable, null);
       assert.equal(lines().length, 1, `one clear log line, got:\n${lines().join('\n')}`);
+    } finally {
+      network.destroy();
+      await Promise.all(started.map((p) => p.exited));
+      for (const p of started) p.removeDataDir();
+    }
+  });
+});
+
+describe('multicast discovery with host names that do not resolve', () => {
+  it('nodes named troupe@<hostname> find and join each other at the addresses their announcements came from', async (t) => {
+    const support = netnsSupport();
+    if (!support.ok || process.env.TROUPE_MULTICAST_VARIANT === 'loopback') {
+      t.skip(`needs network namespaces (${support.ok ? 'TROUPE_MULTICAST_VARIANT=loopback' : support.reason}): on loopback every node has the same sender address`);
+      return;
+    }
+    // As with the default NODE_NAME on a LAN without local DNS: the host part of each name resolves nowhere.
+    const network = new NetnsNetwork(2);
+    const started: NetnsTroupeProcess[] = [];
+    try {
+      const [h1, h2] = network.hosts as [NetnsHost, NetnsHost];
+      const env = { CLUSTER_DISCOVERY_TYPE: 'epmd', CLUSTER_NAME: CLUSTER };
+      const a = new NetnsTroupeProcess(network, h1, { name: 'a', nodeName: 'troupe@host-a.invalid', clusterPort: 9100, env });
+      // b joins the group on a list of interfaces, and sends every packet on each.
+      const b = new NetnsTroupeProcess(network, h2, { name: 'b', nodeName: 'troupe-b@host-b.invalid', clusterPort: 9100, env: { ...env, CLUSTER_MULTICAST_INTERFACE: 'lo,eth0' } });
+      started.push(a, b);
+      await Promise.all([a.ready(), b.ready()]);
+      t.diagnostic('variant: network namespaces, node names with host names that do not resolve');
+      const names = [a.nodeName, b.nodeName].sort();
+      await waitFor(
+        async () => {
+          for (const node of [a, b]) if (JSON.stringify(upNames((await node.get('/api/cluster/status')) as NodeStatus)) !== JSON.stringify(names)) return false;
+          return true;
+        },
+        { timeoutMs: FORM_TIMEOUT_MS, what: `both nodes to see ${names.join(', ')} up`, intervalMs: 250, abortIf: () => a.exitedReason() ?? b.exitedReason() },
+      );
+      const report = (await a.get('/api/cluster/discovery')) as DiscoveryReport;
+      assert.deepEqual(report.candidates.sort(), ['host-b.invalid:9100', `${h2.address}:9100`].sort(), 'the advertised address and the sender address');
+      assert.ok(report.candidateReports.some((c) => c.address === `${h2.address}:9100` && c.outcome === 'joined'), JSON.stringify(report.candidateReports));
+      const bStatus = (await b.get('/api/cluster/status')) as NodeStatus;
+      assert.equal(bStatus.discovery.unavailable, null);
     } finally {
       network.destroy();
       await Promise.all(started.map((p) => p.exited));
