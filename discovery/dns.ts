@@ -90,6 +90,16 @@ export interface DnsAnswerSummary {
   candidates: number;
 }
 
+/** The last poll that failed: why, and the records it did get (the good ones stay in `records`). */
+export interface DnsFailedAnswer {
+  /** Wall-clock ms. */
+  at: number;
+  reason: DnsFailureReason;
+  detail: string;
+  /** Records the failed poll got before it failed (e.g. an SRV answer whose targets did not resolve); often none. */
+  records: DiscoveryRecord[];
+}
+
 export interface DnsDiscoveryState extends DiscoveryState {
   hostname: string;
   /** Servers asked, `host:port`, and where they came from. */
@@ -101,6 +111,8 @@ export interface DnsDiscoveryState extends DiscoveryState {
   /** FORMERR/NOTIMP answers to a query with EDNS, asked again without it. */
   ednsFallbacks: number;
   lastAnswer: DnsAnswerSummary | null;
+  /** The last failed poll, kept after a recovery (compare `at` with `lastAnswer.at`); null before any failure. */
+  lastFailedAnswer: DnsFailedAnswer | null;
 }
 
 export class DnsDiscovery implements Discovery {
@@ -117,6 +129,7 @@ export class DnsDiscovery implements Discovery {
   private lastError: string | null = null;
   private lastPollAt: number | null = null;
   private lastAnswer: DnsAnswerSummary | null = null;
+  private lastFailedAnswer: DnsFailedAnswer | null = null;
   private polls = 0;
   private internalErrorLogged = false;
   private started = false;
@@ -176,6 +189,7 @@ export class DnsDiscovery implements Discovery {
       tcpFallbacks: this.client.stats.tcpFallbacks,
       ednsFallbacks: this.client.stats.ednsFallbacks,
       lastAnswer: this.lastAnswer,
+      lastFailedAnswer: this.lastFailedAnswer && { ...this.lastFailedAnswer, records: [...this.lastFailedAnswer.records] },
     };
   }
 
@@ -275,6 +289,8 @@ export class DnsDiscovery implements Discovery {
     } else {
       reason = verdict.reason;
       error = `${verdict.reason}: ${verdict.detail}`;
+      // `records` keeps the last good answer's records, the ones the candidates come from.
+      this.lastFailedAnswer = { at: this.lastPollAt, reason: verdict.reason, detail: verdict.detail, records: verdict.records };
     }
     if (reason !== null) this.failures[reason] = (this.failures[reason] ?? 0) + 1;
     this.reportError(error);

@@ -356,6 +356,35 @@ describe('DnsDiscovery', () => {
     assert.deepEqual(state.records.map((r) => `${r.type} ${r.name} ${r.data}`), ['SRV _troupe._tcp.test.local 0 0 9101 n1.test.local', 'A n1.test.local 127.0.0.1']);
   });
 
+  it('a failed poll is visible in state: lastFailedAnswer with its reason and records, next to the last good records', async () => {
+    const { s, discovery } = await setup();
+    s.udp = () => zone([['n1', 9101]]);
+    await discovery.start();
+    const good = discovery.state().records.map((r) => `${r.type} ${r.name} ${r.data}`);
+    assert.equal(discovery.state().lastFailedAnswer, null);
+
+    s.udp = () => ({ kind: 'answer', rcode: SERVFAIL });
+    await polls(discovery, 1);
+    let state = discovery.state();
+    assert.equal(state.lastFailedAnswer?.reason, 'servfail');
+    assert.match(state.lastFailedAnswer?.detail ?? '', /SERVFAIL for SRV/);
+    assert.ok((state.lastFailedAnswer?.at ?? 0) >= (state.lastAnswer?.at ?? Infinity));
+    assert.deepEqual(state.records.map((r) => `${r.type} ${r.name} ${r.data}`), good, 'records stay those of the last good answer');
+
+    // An SRV answer whose only target cannot be resolved: the poll fails, and its SRV record is shown with the failure.
+    s.udp = (q) => (q.questions?.[0]?.type === 'SRV' ? { kind: 'answer', answers: [srv('gone.test.local', 9109)] } : { kind: 'answer', rcode: SERVFAIL });
+    await polls(discovery, 1);
+    state = discovery.state();
+    assert.equal(state.lastFailedAnswer?.reason, 'servfail');
+    assert.deepEqual(state.lastFailedAnswer?.records.map((r) => `${r.type} ${r.name} ${r.data}`), ['SRV _troupe._tcp.test.local 0 0 9109 gone.test.local']);
+    assert.deepEqual(state.records.map((r) => `${r.type} ${r.name} ${r.data}`), good);
+
+    s.udp = () => ({ kind: 'answer', rcode: NXDOMAIN });
+    await polls(discovery, 1);
+    assert.equal(discovery.state().lastFailedAnswer?.reason, 'nxdomain');
+    assert.deepEqual(addresses(discovery.candidates()), ['127.0.0.1:9101']);
+  });
+
   it('finds a name that did not resolve at start, and a node that left and came back', async () => {
     const { s, discovery } = await setup();
     s.udp = () => ({ kind: 'answer', rcode: NXDOMAIN });
