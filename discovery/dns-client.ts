@@ -181,9 +181,12 @@ export class DnsClient {
       socket.on('close', () => finish({ kind: 'failed', reason: 'malformed', detail: 'TCP connection closed before a whole answer' }));
       socket.on('data', (chunk: Buffer) => {
         buffered = Buffer.concat([buffered, chunk]);
-        if (buffered.length > MAX_TCP_MESSAGE_BYTES + 2) return finish({ kind: 'failed', reason: 'malformed', detail: 'TCP answer longer than a DNS message' });
+        // Whole frame first: bytes after a complete answer (even a maximum-size one) are not ours to judge.
         const taken = takeTcpFrame(buffered);
-        if (!taken) return;
+        if (!taken) {
+          if (buffered.length > MAX_TCP_MESSAGE_BYTES + 2) finish({ kind: 'failed', reason: 'malformed', detail: 'TCP answer longer than a DNS message' });
+          return;
+        }
         const verdict = readResponse(taken.frame, id, question);
         if (verdict.kind === 'message' || verdict.kind === 'truncated') finish(verdict);
         else finish({ kind: 'failed', reason: 'malformed', detail: verdict.kind === 'stray' ? `TCP answer is not ours: ${verdict.why}` : verdict.detail });

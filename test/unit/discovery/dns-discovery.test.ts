@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import type { Candidate } from '../../../discovery/discovery.js';
 import { DnsLookup, type QueryOutcome } from '../../../discovery/dns-answer.js';
 import { DnsClient } from '../../../discovery/dns-client.js';
+import { frameForTcp } from '../../../discovery/dns-message.js';
 import { DnsDiscovery, createDnsDiscovery, driveLookup } from '../../../discovery/dns.js';
 import { defaultConfig } from '../../../lib/config.js';
 import { freePort } from '../../harness/troupe-process.js';
@@ -28,7 +29,9 @@ const NAME = '_troupe._tcp.test.local';
 type Reply =
   | { kind: 'answer'; rcode?: number; truncated?: boolean; answers?: dnsPacket.Answer[]; additionals?: dnsPacket.Answer[] }
   | { kind: 'silent' }
-  | { kind: 'raw'; bytes: (query: dnsPacket.DecodedPacket) => Buffer[] };
+  | { kind: 'raw'; bytes: (query: dnsPacket.DecodedPacket) => Buffer[] }
+  /** TCP only: these bytes as they are (no length prefix added), in one write. */
+  | { kind: 'stream'; bytes: (query: dnsPacket.DecodedPacket) => Buffer };
 
 /** A DNS server whose answers the test scripts: `udp` and `tcp` map a query to a reply. */
 class ScriptedDns {
@@ -89,6 +92,7 @@ class ScriptedDns {
         const query = dnsPacket.decode(buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
         this.tcpQueries.push(query);
         const reply = this.tcp?.(query) ?? { kind: 'silent' };
+        if (reply.kind === 'stream') return void conn.write(reply.bytes(query));
         for (const out of render(reply, query)) {
           const length = Buffer.alloc(2);
           length.writeUInt16BE(out.length);
@@ -102,6 +106,7 @@ class ScriptedDns {
 function render(reply: Reply, query: dnsPacket.DecodedPacket): Buffer[] {
   if (reply.kind === 'silent') return [];
   if (reply.kind === 'raw') return reply.bytes(query);
+  if (reply.kind === 'stream') return [reply.bytes(query)];
   const flags = dnsPacket.RECURSION_AVAILABLE | (reply.truncated ? dnsPacket.TRUNCATED_RESPONSE : 0) | (reply.rcode ?? 0);
   return [dnsPacket.encode({ type: 'response', id: query.id, flags, questions: query.questions, answers: reply.answers ?? [], additionals: reply.additionals ?? [] })];
 }
@@ -200,6 +205,26 @@ describe('DnsClient', () => {
     assert.ok(outcome.ok && outcome.transport === 'tcp' && outcome.message.answers.length === 2);
     assert.equal(client.stats.tcpFallbacks, 1);
     assert.equal(client.stats.sent, 2);
+  });
+
+  it('takes a complete maximum-size TCP answer even when more bytes follow it', async () => {
+    const s = await start({ tcp: true });
+    s.udp = () => ({ kind: 'answer', truncated: true });
+    s.tcp = () => ({
+      kind: 'stream',
+      bytes: (q) => {
+        // A NULL record padded so that the whole message is 65535 bytes, the most a 2-byte length allows.
+        const message = (size: number) => dnsPacket.encode({ type: 'response', id: q.id!, flags: 0, questions: q.questions, answers: [{ type: 'NULL', name: NAME, ttl: 5, class: 'IN', data: Buffer.alloc(size) }] });
+        const biggest = message(65535 - message(0).length);
+        assert.equal(biggest.length, 65535);
+        return Buffer.concat([frameForTcp(biggest), frameForTcp(Buffer.from('trailing bytes'))]);
+      },
+    });
+    const client = new DnsClient({ timeoutMs: 2000 });
+    client.setServers([{ host: '127.0.0.1', port: s.port }]);
+    const outcome = await client.query(question);
+    assert.ok(outcome.ok && outcome.transport === 'tcp' && outcome.message.rcode === 'NOERROR', JSON.stringify(outcome).slice(0, 300));
+    assert.deepEqual(outcome.message.answers.map((r) => r.type), ['other']);
   });
 
   it('fails as truncated when the TCP retry fails, and as malformed on an undecodable answer', async () => {
