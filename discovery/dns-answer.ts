@@ -15,6 +15,15 @@
  *      name's own A records, else its AAAA records, each with CLUSTER_PORT:
  *      this is a Kubernetes headless service. These candidates have no name.
  *
+ * When the shell gives several `names` (the name with resolv.conf's search
+ * domains applied, in the C resolver's order), they are tried in turn: a name
+ * that does not exist (NXDOMAIN for SRV), or exists with no SRV, A or AAAA
+ * record, moves on to the next; the first that answers is used, and the
+ * verdict says which (`name`). Any other failure (timeout, SERVFAIL, …) ends
+ * the poll: a later name must not stand in for one that could not be asked.
+ * When no name yields an address the failure is `nxdomain` (no name exists)
+ * or `empty` (some exists), naming every name tried.
+ *
  * CNAMEs inside an answer are followed (up to 8). Priority and weight are
  * shown but not used: every target is a cluster member, not a load-balancing
  * choice. Duplicate records collapse; candidates are sorted by address.
@@ -84,6 +93,8 @@ export interface LookupProblem {
 export type LookupVerdict =
   | {
       ok: true;
+      /** The name that answered (one of the search names). */
+      name: string;
       /** False when some SRV target could not be resolved: the set may lack members. */
       complete: boolean;
       via: 'srv' | 'address';
@@ -106,6 +117,8 @@ export interface DnsLookupReady {
 export interface DnsLookupConfig {
   /** The SRV (or A/AAAA) name to poll. */
   name: string;
+  /** The names to try, in order (`name` with search domains applied); default `[name]`. */
+  names?: readonly string[];
   /** Port of candidates found through A/AAAA records of the name itself (CLUSTER_PORT). */
   fallbackPort: number;
 }
@@ -124,7 +137,12 @@ interface SrvTarget {
 }
 
 export class DnsLookup {
-  private readonly name: string;
+  /** The name being tried: one of `names`. */
+  private name: string;
+  private readonly names: string[];
+  private nameIndex = 0;
+  /** Some name tried before existed (NOERROR) with no usable record. */
+  private sawEmptyName = false;
   private queued: DnsQuestion[] = [];
   private readonly pending = new Set<string>();
   private readonly records: DiscoveryRecord[] = [];
@@ -138,7 +156,9 @@ export class DnsLookup {
   private started = false;
 
   constructor(private readonly config: DnsLookupConfig) {
-    this.name = normalizeName(config.name);
+    const names = (config.names ?? [config.name]).map(normalizeName);
+    this.names = names.length > 0 ? names : [normalizeName(config.name)];
+    this.name = this.names[0]!;
   }
 
   step(input: DnsLookupInput): void {
@@ -175,6 +195,7 @@ export class DnsLookup {
   private onSrv(outcome: QueryOutcome): void {
     if (!outcome.ok) return this.fail(outcome.reason, `SRV ${this.name}: ${outcome.detail}`);
     const { message } = outcome;
+    if (message.rcode === 'NXDOMAIN') return this.nextName(false, `NXDOMAIN for SRV ${this.name} from ${outcome.server}`);
     if (message.rcode !== 'NOERROR') return this.fail(rcodeReason(message.rcode), `${message.rcode} for SRV ${this.name} from ${outcome.server}`);
     const srv = recordsOf(indexRecords(message.answers), this.name, 'SRV').filter((r): r is Extract<DnsRecord, { type: 'SRV' }> => r.type === 'SRV');
     if (srv.length === 0) {
@@ -216,11 +237,24 @@ export class DnsLookup {
     const found = message.rcode === 'NOERROR' ? addressesOf(indexRecords(message.answers), this.name, addressType(question)) : [];
     if (found.length > 0) {
       const candidates = found.map((ip) => ({ address: formatAddress(ip, this.config.fallbackPort), source: DNS_SOURCE }));
-      this.verdict = { ok: true, complete: true, via: 'address', candidates: sortCandidates(candidates), records: this.records, problems: [], usedTcp: this.usedTcp };
+      this.verdict = { ok: true, name: this.name, complete: true, via: 'address', candidates: sortCandidates(candidates), records: this.records, problems: [], usedTcp: this.usedTcp };
       return;
     }
     if (question.type === 'A') return this.ask({ name: this.name, type: 'AAAA' });
-    this.fail('empty', `${this.name} has no SRV, A or AAAA record`);
+    this.nextName(true, `${this.name} has no SRV, A or AAAA record`);
+  }
+
+  /** The current name gave nothing (it does not exist, or `exists` with no record): try the next, or fail. */
+  private nextName(exists: boolean, detail: string): void {
+    if (exists) this.sawEmptyName = true;
+    if (this.nameIndex + 1 < this.names.length) {
+      this.nameIndex++;
+      this.name = this.names[this.nameIndex]!;
+      this.ask({ name: this.name, type: 'SRV' });
+      return;
+    }
+    const tried = this.names.length > 1 ? ` (tried, in order: ${this.names.join(', ')})` : '';
+    this.fail(this.sawEmptyName ? 'empty' : 'nxdomain', `${detail}${tried}`);
   }
 
   private onTargetAddress(question: DnsQuestion, outcome: QueryOutcome): void {
@@ -254,7 +288,7 @@ export class DnsLookup {
       const denied = this.problems[0];
       return this.fail('empty', `no SRV target of ${this.name} has an A or AAAA record${denied ? ` (e.g. ${denied.question.name} ${denied.question.type}: ${denied.detail})` : ''}`);
     }
-    this.verdict = { ok: true, complete: this.problems.length === 0, via: 'srv', candidates: unique, records: this.records, problems: [...this.problems], usedTcp: this.usedTcp };
+    this.verdict = { ok: true, name: this.name, complete: this.problems.length === 0, via: 'srv', candidates: unique, records: this.records, problems: [...this.problems], usedTcp: this.usedTcp };
   }
 
   private fail(reason: DnsFailureReason, detail: string): void {

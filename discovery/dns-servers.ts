@@ -40,6 +40,67 @@ export function parseResolvConf(text: string): DnsServer[] {
   return servers;
 }
 
+/** The resolver's search list and `ndots` (resolv.conf(5)). */
+export interface ResolvSearch {
+  /** Domains appended to a relative name, in order. */
+  search: string[];
+  /** A name with at least this many dots is tried as is before the search list. */
+  ndots: number;
+}
+
+/** `ndots` when resolv.conf says nothing, and its cap, as in the C library. */
+export const DEFAULT_NDOTS = 1;
+const MAX_NDOTS = 15;
+/** Search domains kept, as the classic C resolver: each one may cost a query per poll. */
+export const MAX_SEARCH_DOMAINS = 6;
+const MAX_NAME_LENGTH = 253;
+
+/**
+ * The `search` (or `domain`, a one-entry search list; the last of the two
+ * wins) and `options ndots:n` lines of a resolv.conf text. Entries are kept
+ * without a trailing dot, without duplicates (case-insensitive); the root and
+ * entries that are not host names are skipped.
+ */
+export function parseResolvSearch(text: string): ResolvSearch {
+  let search: string[] = [];
+  let ndots = DEFAULT_NDOTS;
+  for (const rawLine of text.split(/\r?\n/)) {
+    const [keyword, ...values] = rawLine.replace(/[#;].*$/, '').trim().split(/\s+/);
+    if (keyword === 'search' || keyword === 'domain') {
+      const domains: string[] = [];
+      for (const value of keyword === 'domain' ? values.slice(0, 1) : values) {
+        const domain = value.endsWith('.') ? value.slice(0, -1) : value;
+        if (!/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(domain)) continue;
+        if (!domains.some((d) => d.toLowerCase() === domain.toLowerCase())) domains.push(domain);
+      }
+      search = domains.slice(0, MAX_SEARCH_DOMAINS);
+    } else if (keyword === 'options') {
+      for (const option of values) {
+        const match = /^ndots:(\d+)$/.exec(option);
+        if (match) ndots = Math.min(Number(match[1]), MAX_NDOTS);
+      }
+    }
+  }
+  return { search, ndots };
+}
+
+/**
+ * The names to try for `hostname`, in order, as the C resolver's search does:
+ * a name with a trailing dot is absolute and tried as is only; a name with at
+ * least `ndots` dots is tried as is, then with each search domain; a name
+ * with fewer is tried with each search domain first, then as is. Names past
+ * 253 characters are left out. Returned without a trailing dot.
+ */
+export function searchNames(hostname: string, options: ResolvSearch): string[] {
+  const name = hostname.trim();
+  if (name === '' || name === '.') return [];
+  if (name.endsWith('.')) return [name.slice(0, -1)];
+  const dots = name.split('.').length - 1;
+  const searched = options.search.map((domain) => `${name}.${domain}`).filter((n) => n.length <= MAX_NAME_LENGTH);
+  const ordered = dots >= options.ndots ? [name, ...searched] : [...searched, name];
+  return ordered.filter((n, i) => ordered.findIndex((m) => m.toLowerCase() === n.toLowerCase()) === i);
+}
+
 /**
  * Parses one `host[:port]` entry: `10.0.0.2`, `10.0.0.2:5353`, `dns.local:53`,
  * `[fd00::1]:53`, or a bare IPv6 address `fd00::1` (port 53). Returns null

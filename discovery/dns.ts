@@ -27,6 +27,13 @@
  * /etc/resolv.conf, which is read again before each poll (it may be written
  * after the node starts, as in some container runtimes).
  *
+ * Search domains: when the servers are not CLUSTER_DNS_SERVER's (they come
+ * from resolv.conf, or are its default), resolv.conf's `search` and `ndots`
+ * apply to CLUSTER_DNS_HOSTNAME as in the C resolver (`searchNames`), so the
+ * relative `_cluster._tcp.troupe` works in a Kubernetes pod. With
+ * CLUSTER_DNS_SERVER the name is asked as it is: that server need not serve
+ * the search domains of this machine. A trailing dot is never searched.
+ *
  * Node names: a candidate found through SRV is named after its target host
  * (`n1.troupe.default.svc.cluster.local`), its address is `<target's
  * address>:<SRV port>`; a candidate found through A/AAAA has no name. The
@@ -41,7 +48,7 @@ import type { DiscoveryContext } from './index.js';
 import { DnsLookup, nextCandidates, sameCandidates, type DnsFailureReason, type DnsLookupInput, type DnsLookupReady, type LookupVerdict, type QueryOutcome } from './dns-answer.js';
 import { DnsClient, DEFAULT_DNS_TIMEOUT_MS } from './dns-client.js';
 import type { DnsQuestion } from './dns-message.js';
-import { chooseDnsServers, formatDnsServer, parseDnsServers, parseResolvConf, type DnsServer } from './dns-servers.js';
+import { chooseDnsServers, formatDnsServer, parseDnsServers, parseResolvConf, parseResolvSearch, searchNames, type DnsServer } from './dns-servers.js';
 
 /** Questions of one poll in flight at once (target resolutions when the server sends no additionals). */
 export const DEFAULT_DNS_CONCURRENCY = 8;
@@ -83,6 +90,8 @@ export interface DnsDiscoveryOptions {
 export interface DnsAnswerSummary {
   /** Wall-clock ms. */
   at: number;
+  /** The name that answered: CLUSTER_DNS_HOSTNAME, or it with a search domain. */
+  name: string;
   complete: boolean;
   via: 'srv' | 'address';
   /** `tcp` when some answer of the poll came over TCP after a truncated UDP answer. */
@@ -105,6 +114,8 @@ export interface DnsDiscoveryState extends DiscoveryState {
   /** Servers asked, `host:port`, and where they came from. */
   servers: string[];
   serversFrom: 'CLUSTER_DNS_SERVER' | 'resolv.conf' | 'default';
+  /** The names each poll tries, in order: the hostname, with resolv.conf's search domains unless CLUSTER_DNS_SERVER is set. */
+  names: string[];
   polls: number;
   /** Truncated UDP answers asked again over TCP. */
   tcpFallbacks: number;
@@ -120,6 +131,7 @@ export class DnsDiscovery implements Discovery {
   private readonly client: DnsClient;
   private readonly configured: DnsServer[];
   private serversFrom: DnsDiscoveryState['serversFrom'] = 'default';
+  private names: string[];
   private readonly log: Logger;
   private readonly listeners: Array<(candidates: Candidate[]) => void> = [];
   private readonly closing = new AbortController();
@@ -145,6 +157,7 @@ export class DnsDiscovery implements Discovery {
     const { servers, invalid } = parseDnsServers(options.servers ?? []);
     if (invalid.length > 0) this.log.warn({ invalid }, `ignoring CLUSTER_DNS_SERVER entries that are not host[:port]: ${invalid.join(', ')}`);
     this.configured = servers;
+    this.names = [options.hostname];
     this.firstPoll = new Promise((resolve) => (this.firstPollDone = resolve));
   }
 
@@ -185,6 +198,7 @@ export class DnsDiscovery implements Discovery {
       hostname: this.options.hostname,
       servers: this.client.getServers().map(formatDnsServer),
       serversFrom: this.serversFrom,
+      names: [...this.names],
       polls: this.polls,
       tcpFallbacks: this.client.stats.tcpFallbacks,
       ednsFallbacks: this.client.stats.ednsFallbacks,
@@ -244,13 +258,19 @@ export class DnsDiscovery implements Discovery {
     }
   }
 
+  /** Servers and search names for the next poll, from CLUSTER_DNS_SERVER or resolv.conf. */
   private async refreshServers(): Promise<void> {
     let resolvConf: DnsServer[] = [];
+    let text = '';
     if (this.configured.length === 0) {
       const path = this.options.resolvConfPath ?? '/etc/resolv.conf';
-      resolvConf = parseResolvConf(await readFile(path, 'utf8').catch(() => ''));
+      text = await readFile(path, 'utf8').catch(() => '');
+      resolvConf = parseResolvConf(text);
     }
     const chosen = chooseDnsServers(this.configured, resolvConf);
+    const names = chosen.from === 'CLUSTER_DNS_SERVER' ? [this.options.hostname] : searchNames(this.options.hostname, parseResolvSearch(text));
+    if (names.join(',') !== this.names.join(',') && names.length > 1) this.log.info({ names }, `dns discovery tries ${names.join(', ')} in turn (resolv.conf search domains; end CLUSTER_DNS_HOSTNAME with a dot to ask it as it is)`);
+    this.names = names.length > 0 ? names : [this.options.hostname];
     const before = this.client.getServers().map(formatDnsServer).join(',');
     this.client.setServers(chosen.servers);
     this.serversFrom = chosen.from;
@@ -260,7 +280,7 @@ export class DnsDiscovery implements Discovery {
 
   /** Runs one DnsLookup to its verdict. */
   private lookup(): Promise<LookupVerdict> {
-    const lookup = new DnsLookup({ name: this.options.hostname, fallbackPort: this.options.fallbackPort });
+    const lookup = new DnsLookup({ name: this.options.hostname, names: this.names, fallbackPort: this.options.fallbackPort });
     return driveLookup(lookup, (question, signal) => this.client.query(question, signal), {
       concurrency: Math.max(1, this.options.concurrency ?? DEFAULT_DNS_CONCURRENCY),
       deadlineMs: this.options.pollDeadlineMs ?? DEFAULT_POLL_DEADLINE_MS,
@@ -280,7 +300,7 @@ export class DnsDiscovery implements Discovery {
     let error: string | null = null;
     if (verdict.ok) {
       this.records = verdict.records;
-      this.lastAnswer = { at: this.lastPollAt, complete: verdict.complete, via: verdict.via, transport: verdict.usedTcp ? 'tcp' : 'udp', candidates: verdict.candidates.length };
+      this.lastAnswer = { at: this.lastPollAt, name: verdict.name, complete: verdict.complete, via: verdict.via, transport: verdict.usedTcp ? 'tcp' : 'udp', candidates: verdict.candidates.length };
       const problem = verdict.problems[0];
       if (problem) {
         reason = problem.reason;

@@ -177,7 +177,7 @@ describe('DNS packet path (fast-check)', () => {
   it('only a complete answer removes a known candidate', () => {
     const candidate = fc.record({ address: fc.tuple(fc.ipV4(), fc.integer({ min: 1, max: 65535 })).map(([ip, port]) => `${ip}:${port}`), source: fc.constant('dns') }) as fc.Arbitrary<Candidate>;
     const verdict = fc.oneof(
-      fc.record({ complete: fc.boolean(), candidates: fc.array(candidate, { maxLength: 6 }) }).map(({ complete, candidates }): LookupVerdict => ({ ok: true, complete, via: 'srv', candidates, records: [], problems: [], usedTcp: false })),
+      fc.record({ complete: fc.boolean(), candidates: fc.array(candidate, { maxLength: 6 }) }).map(({ complete, candidates }): LookupVerdict => ({ ok: true, name: NAME, complete, via: 'srv', candidates, records: [], problems: [], usedTcp: false })),
       fc.constantFrom('timeout' as const, 'nxdomain' as const, 'truncated' as const, 'malformed' as const).map((reason): LookupVerdict => ({ ok: false, reason, detail: reason, records: [], usedTcp: false })),
     );
     fc.assert(

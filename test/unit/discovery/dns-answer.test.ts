@@ -63,8 +63,8 @@ type AnswerTable = Record<string, QueryOutcome | ((question: DnsQuestion) => Que
  * (a question missing from the table fails the test). Returns the verdict and
  * the questions in the order they were asked.
  */
-function runLookup(table: AnswerTable, name = NAME, fallbackPort = 9100): { verdict: LookupVerdict; asked: string[] } {
-  const lookup = new DnsLookup({ name, fallbackPort });
+function runLookup(table: AnswerTable, name = NAME, fallbackPort = 9100, names?: string[]): { verdict: LookupVerdict; asked: string[] } {
+  const lookup = new DnsLookup({ name, fallbackPort, ...(names ? { names } : {}) });
   const asked: string[] = [];
   lookup.step({ type: 'start' });
   for (let round = 0; round < 10_000; round++) {
@@ -386,12 +386,69 @@ describe('DnsLookup: failures of the SRV question', () => {
   });
 });
 
+describe('DnsLookup: search names (resolv.conf search/ndots applied by the shell)', () => {
+  const names = ['_cluster._tcp.troupe.default.svc.cluster.local', '_cluster._tcp.troupe.svc.cluster.local', '_cluster._tcp.troupe'];
+  const [first, second, last] = names as [string, string, string];
+  const srvQ = (name: string): DnsQuestion => ({ name, type: 'SRV' });
+
+  it('answers with the first name that exists, and says which', () => {
+    const { verdict, asked } = runLookup({
+      [`SRV ${first}`]: ok({ question: srvQ(first), answers: [srv('n1.test.local', 9101, first)], additionals: [a('n1.test.local', '10.0.0.1')] }),
+    }, '_cluster._tcp.troupe', 9100, names);
+    assert.deepEqual(asked, [`SRV ${first}`]);
+    assert.ok(verdict.ok && verdict.complete && verdict.name === first);
+    assert.deepEqual(addresses(verdict), ['10.0.0.1:9101']);
+  });
+
+  it('moves on after NXDOMAIN, and after a name that exists with no SRV, A or AAAA record', () => {
+    const { verdict, asked } = runLookup({
+      [`SRV ${first}`]: ok({ question: srvQ(first), rcode: 'NXDOMAIN' }),
+      [`SRV ${second}`]: ok({ question: srvQ(second) }),
+      [`A ${second}`]: ok({ question: { name: second, type: 'A' } }),
+      [`AAAA ${second}`]: ok({ question: { name: second, type: 'AAAA' } }),
+      [`SRV ${last}`]: ok({ question: srvQ(last) }),
+      [`A ${last}`]: ok({ question: { name: last, type: 'A' }, answers: [a(last, '10.0.0.9')] }),
+    }, '_cluster._tcp.troupe', 9100, names);
+    assert.deepEqual(asked, [`SRV ${first}`, `SRV ${second}`, `A ${second}`, `AAAA ${second}`, `SRV ${last}`, `A ${last}`]);
+    assert.ok(verdict.ok && verdict.via === 'address' && verdict.name === last);
+    assert.deepEqual(addresses(verdict), ['10.0.0.9:9100']);
+  });
+
+  it('fails as nxdomain naming every name tried when none exists', () => {
+    const table: AnswerTable = {};
+    for (const n of names) table[`SRV ${n}`] = ok({ question: srvQ(n), rcode: 'NXDOMAIN' });
+    const { verdict, asked } = runLookup(table, '_cluster._tcp.troupe', 9100, names);
+    assert.equal(asked.length, 3);
+    assert.ok(!verdict.ok && verdict.reason === 'nxdomain', JSON.stringify(verdict));
+    for (const n of names) assert.ok(verdict.detail.includes(n), verdict.detail);
+  });
+
+  it('fails as empty when some name exists but none yields an address', () => {
+    const { verdict } = runLookup({
+      [`SRV ${first}`]: ok({ question: srvQ(first), rcode: 'NXDOMAIN' }),
+      [`SRV ${second}`]: ok({ question: srvQ(second) }),
+      [`A ${second}`]: ok({ question: { name: second, type: 'A' } }),
+      [`AAAA ${second}`]: ok({ question: { name: second, type: 'AAAA' } }),
+      [`SRV ${last}`]: ok({ question: srvQ(last), rcode: 'NXDOMAIN' }),
+    }, '_cluster._tcp.troupe', 9100, names);
+    assert.ok(!verdict.ok && verdict.reason === 'empty', JSON.stringify(verdict));
+  });
+
+  it('stops at a failure (SERVFAIL, timeout): a later name must not stand in for one that could not be asked', () => {
+    for (const outcome of [ok({ question: srvQ(first), rcode: 'SERVFAIL' }), fail('timeout')]) {
+      const { verdict, asked } = runLookup({ [`SRV ${first}`]: outcome }, '_cluster._tcp.troupe', 9100, names);
+      assert.deepEqual(asked, [`SRV ${first}`]);
+      assert.ok(!verdict.ok && (verdict.reason === 'servfail' || verdict.reason === 'timeout'));
+    }
+  });
+});
+
 // ------------------------------------------------------------ the shrink rule
 
 describe('nextCandidates (the shrink rule)', () => {
   const c = (address: string, name?: string): Candidate => ({ address, ...(name ? { name } : {}), source: 'dns' });
   const known = [c('10.0.0.1:9101', 'n1'), c('10.0.0.2:9102', 'n2')];
-  const okVerdict = (complete: boolean, candidates: Candidate[]): LookupVerdict => ({ ok: true, complete, via: 'srv', candidates, records: [], problems: [], usedTcp: false });
+  const okVerdict = (complete: boolean, candidates: Candidate[]): LookupVerdict => ({ ok: true, name: NAME, complete, via: 'srv', candidates, records: [], problems: [], usedTcp: false });
   const rows: Array<[string, LookupVerdict, string[]]> = [
     ['a failure keeps the set', { ok: false, reason: 'timeout', detail: '', records: [], usedTcp: false }, ['10.0.0.1:9101', '10.0.0.2:9102']],
     ['a complete answer replaces it (shrinks)', okVerdict(true, [c('10.0.0.1:9101', 'n1')]), ['10.0.0.1:9101']],

@@ -508,6 +508,25 @@ describe('DnsDiscovery', () => {
     }
   });
 
+  it("applies resolv.conf's search domains and ndots when its servers are used, and not with CLUSTER_DNS_SERVER", async () => {
+    const { log } = capturingLogger();
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-resolv-'));
+    try {
+      const path = join(dir, 'resolv.conf');
+      writeFileSync(path, 'search default.svc.cluster.local svc.cluster.local\nnameserver 127.0.0.1\noptions ndots:5\n');
+      const fromFile = new DnsDiscovery({ hostname: '_cluster._tcp.troupe', pollIntervalMs: 100, fallbackPort: 9100, timeoutMs: 150, resolvConfPath: path, startWaitMs: 100, log });
+      const configured = new DnsDiscovery({ hostname: '_cluster._tcp.troupe', servers: ['127.0.0.1:53'], pollIntervalMs: 100, fallbackPort: 9100, timeoutMs: 150, resolvConfPath: path, startWaitMs: 100, log });
+      discoveries.push(fromFile, configured);
+      await Promise.all([fromFile.start(), configured.start()]);
+      await waitFor(() => fromFile.state().polls > 0 && configured.state().polls > 0, { timeoutMs: 5000, what: 'a poll of each' });
+      assert.equal(fromFile.state().serversFrom, 'resolv.conf');
+      assert.deepEqual(fromFile.state().names, ['_cluster._tcp.troupe.default.svc.cluster.local', '_cluster._tcp.troupe.svc.cluster.local', '_cluster._tcp.troupe']);
+      assert.deepEqual(configured.state().names, ['_cluster._tcp.troupe']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('createDnsDiscovery takes its settings from the configuration', async () => {
     const { log } = capturingLogger();
     const config = { ...defaultConfig(), dnsHostname: NAME, dnsServers: ['127.0.0.1:5353'], dnsPollIntervalMs: 1000 };
