@@ -6,8 +6,6 @@
 import type { TroupeConfig } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CombinedDiscovery, type Discovery } from './discovery.js';
-import { createDnsDiscovery } from './dns.js';
-import { createMulticastDiscovery } from './multicast.js';
 import { StaticDiscovery } from './static.js';
 
 export type { Candidate, Discovery, DiscoveryRecord, DiscoveryState } from './discovery.js';
@@ -20,7 +18,7 @@ export interface DiscoveryContext {
   self: { name: string; address: string; host: string; port: number; generation: number };
 }
 
-export type DiscoveryFactory = (context: DiscoveryContext) => Discovery;
+export type DiscoveryFactory = (context: DiscoveryContext) => Discovery | Promise<Discovery>;
 
 const factories = new Map<string, DiscoveryFactory>([['static', ({ config }) => new StaticDiscovery(config.clusterNodes, config.clusterPort)]]);
 
@@ -29,17 +27,18 @@ export function registerDiscovery(mode: string, factory: DiscoveryFactory): void
   factories.set(mode, factory);
 }
 
-export function createDiscovery(context: DiscoveryContext): Discovery {
+export async function createDiscovery(context: DiscoveryContext): Promise<Discovery> {
   const { config, log } = context;
   const parts: Discovery[] = [];
   for (const mode of config.discoveryTypes) {
     const factory = factories.get(mode);
-    if (factory) parts.push(factory(context));
+    if (factory) parts.push(await factory(context));
     else log.warn({ mode }, `discovery mode ${mode} is not available in this build; using the CLUSTER_NODES seeds only`);
   }
   if (!config.discoveryTypes.includes('static') && config.clusterNodes.length > 0) parts.push(new StaticDiscovery(config.clusterNodes, config.clusterPort));
   return new CombinedDiscovery(parts);
 }
 
-registerDiscovery('epmd', createMulticastDiscovery);
-registerDiscovery('dns', createDnsDiscovery);
+// Loaded only when selected: a node that does not use a mode pays no memory for its libraries.
+registerDiscovery('epmd', async (context) => (await import('./multicast.js')).createMulticastDiscovery(context));
+registerDiscovery('dns', async (context) => (await import('./dns.js')).createDnsDiscovery(context));

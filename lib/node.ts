@@ -157,7 +157,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       },
     });
 
-    this.discoverer = createDiscovery({
+    this.discoverer = await createDiscovery({
       config: config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] },
       log: log.child({ component: 'discovery' }),
       self: { name: this.name, address: this.address, host: nodeHost(config.nodeName), port: this.clusterPort, generation: this.generation },
