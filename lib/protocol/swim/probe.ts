@@ -214,7 +214,8 @@ export class Prober {
    * expedited probe per period, so a flapping link cannot raise the probe rate.
    */
   expedite(name: string, now: number): void {
-    if (this.probe?.target === name || now - this.lastExpediteAt < this.config.probeIntervalMs) return;
+    // A probe of `name` still waiting for its ack will judge it anyway; an acked one says nothing about now.
+    if ((this.probe?.target === name && !this.probe.acked) || now - this.lastExpediteAt < this.config.probeIntervalMs) return;
     this.lastExpediteAt = now;
     this.urgent = name;
     // A probe that already has its ack is over in all but name: start the next one now.

@@ -347,3 +347,21 @@ test('link-down: the member is probed at once, and only a failed probe plus the 
   w.step('a', { type: 'link-down', address: 'nobody@127.0.0.1:1' });
   assert.deepEqual(w.eventsAbout('a', 'nobody@127.0.0.1'), []);
 });
+
+test('link-down right after the member acked our probe: it is probed again at once, not a pass later', () => {
+  const w = new Wire(defaultSwimConfig(1000, 5000));
+  w.cluster(['a', 'b', 'c']);
+  w.run(3000);
+  // Run until a's current probe is of c and acked.
+  const probingC = () => {
+    const pings = w.node('a').sent.filter((m) => m.msg.type === 'ping');
+    const last = pings[pings.length - 1];
+    return last !== undefined && nameOf(last.to) === 'c' && w.node('c').sent.some((m) => m.msg.type === 'ack' && (m.msg as { seq: number }).seq === (last.msg as { seq: number }).seq);
+  };
+  assert.ok(runUntil(w, probingC, 10_000), 'a probed c and c acked');
+  const before = w.node('a').sent.filter((m) => m.msg.type === 'ping' && nameOf(m.to) === 'c').length;
+  w.rule = (m) => (touching('c')(m) ? 'drop' : 'deliver');
+  w.step('a', { type: 'link-down', address: Wire.address('c') });
+  w.run(10);
+  assert.ok(w.node('a').sent.filter((m) => m.msg.type === 'ping' && nameOf(m.to) === 'c').length > before, 'c pinged again at once');
+});
