@@ -27,7 +27,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI } from './troupe-process.js';
+import { CLI, testNodeEnv } from './troupe-process.js';
 import { waitFor } from './wait-for.js';
 
 const PREFIX = 'tmc';
@@ -175,19 +175,7 @@ export class NetnsTroupeProcess {
     this.child = network.spawn(host, process.execPath, [CLI, 'start'], {
       cwd: this.dataDir,
       env: {
-        PATH: process.env.PATH ?? '',
-        NODE_NAME: this.nodeName,
-        PORT: '0',
-        HTTP_BIND: host.address,
-        CLUSTER_BIND: host.address,
-        CLUSTER_PORT: String(options.clusterPort),
-        CLUSTERING_ENABLED: 'true',
-        CLUSTER_NODES: '',
-        DATA_DIR: this.dataDir,
-        COOKIE: 'integration-cookie',
-        HEARTBEAT_INTERVAL: '500',
-        HEARTBEAT_TIMEOUT: '2000',
-        LOG_LEVEL: 'info',
+        ...testNodeEnv({ nodeName: this.nodeName, bindHost: host.address, clusterPort: options.clusterPort, dataDir: this.dataDir }),
         ...options.env,
       },
     });

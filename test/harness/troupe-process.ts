@@ -29,6 +29,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The environment every test node starts with: fast timers, its own data dir, a shared test cookie. */
+export function testNodeEnv(node: { nodeName: string; bindHost: string; clusterPort: number; dataDir: string; seeds?: string[] }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_NAME: node.nodeName,
+    PORT: '0',
+    HTTP_BIND: node.bindHost,
+    CLUSTER_BIND: node.bindHost,
+    CLUSTER_PORT: String(node.clusterPort),
+    CLUSTERING_ENABLED: 'true',
+    CLUSTER_NODES: (node.seeds ?? []).join(','),
+    DATA_DIR: node.dataDir,
+    COOKIE: 'integration-cookie',
+    HEARTBEAT_INTERVAL: '500',
+    HEARTBEAT_TIMEOUT: '2000',
+    LOG_LEVEL: 'info',
+  };
+}
+
 export interface TroupeProcessOptions {
   name: string;
   clusterPort: number;
@@ -54,20 +73,8 @@ export class TroupeProcess {
     this.child = spawn(process.execPath, [CLI, 'start'], {
       cwd: this.dataDir,
       env: {
-        PATH: process.env.PATH ?? '',
-        NODE_NAME: this.nodeName,
-        PORT: '0',
-        HTTP_BIND: '127.0.0.1',
-        CLUSTER_BIND: '127.0.0.1',
-        CLUSTER_PORT: String(options.clusterPort),
-        CLUSTERING_ENABLED: 'true',
+        ...testNodeEnv({ nodeName: this.nodeName, bindHost: '127.0.0.1', clusterPort: options.clusterPort, dataDir: this.dataDir, seeds: options.seeds ?? [] }),
         CLUSTER_DISCOVERY_TYPE: 'static',
-        CLUSTER_NODES: (options.seeds ?? []).join(','),
-        DATA_DIR: this.dataDir,
-        COOKIE: 'integration-cookie',
-        HEARTBEAT_INTERVAL: '500',
-        HEARTBEAT_TIMEOUT: '2000',
-        LOG_LEVEL: 'info',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
