@@ -77,6 +77,8 @@ export interface MembershipActorHandle {
   send(msg: MembershipMsg): void;
   /** Stops the timer and the actor; later sends are ignored. Idempotent. */
   stop(): void;
+  /** Inbound SWIM messages dropped because the mailbox backlog was full. */
+  droppedInbound(): number;
 }
 
 /** Spawns the membership actor under `parent` and routes the transport's swim channel to it. */
@@ -91,7 +93,7 @@ export function spawnMembershipActor(parent: Ref<any>, deps: MembershipActorDeps
   deps.transport.onEvent((event) => {
     if (event.type === 'link-down') shell.send({ type: 'link-down', address: event.peer.address });
   });
-  return { send: (msg) => shell.send(msg), stop: () => shell.stop() };
+  return { send: (msg) => shell.send(msg), stop: () => shell.stop(), droppedInbound: () => shell.droppedInbound };
 }
 
 class MembershipShell {

@@ -58,7 +58,7 @@ const COUNTERS: ReadonlyArray<{ key: ScalarKey; name: string; help: string }> = 
   { key: 'indirectProbesSent', name: 'swim_indirect_probes_sent_total', help: 'Indirect SWIM probes (PingReq) sent after a direct probe timed out.' },
   { key: 'suspicionsRaised', name: 'swim_suspicions_raised_total', help: 'Members this node declared suspect.' },
   { key: 'suspicionsRefuted', name: 'swim_suspicions_refuted_total', help: 'Suspicions of this node that it refuted by raising its incarnation.' },
-  { key: 'swimMessagesDropped', name: 'swim_messages_dropped_total', help: 'SWIM messages dropped: undecodable, stale or from a foreign cluster.' },
+  { key: 'swimMessagesDropped', name: 'swim_messages_dropped_total', help: 'SWIM messages dropped: undecodable, stale, from a foreign cluster, or past the membership mailbox bound.' },
   { key: 'linkFramesSent', name: 'link_frames_sent_total', help: 'Frames sent on inter-node links.' },
   { key: 'linkFramesReceived', name: 'link_frames_received_total', help: 'Frames received on inter-node links.' },
   { key: 'linkBytesSent', name: 'link_bytes_sent_total', help: 'Bytes sent on inter-node links, framing included.' },

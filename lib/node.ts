@@ -21,7 +21,9 @@ import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
-import type { CallOptions, CandidateOutcome, CandidateReport, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
+import { buildDiscoveryReport } from './discovery-report.js';
+import { nodeStatsSnapshot } from './node-stats.js';
+import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
 import { SeededRandom } from './protocol/random.js';
 import { defaultSwimConfig, validateSwimConfig, type SwimConfig } from './protocol/swim/config.js';
 import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
@@ -302,58 +304,27 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   }
 
   discovery(): DiscoveryReport {
-    const state = this.discoverer?.state();
-    const base = this.status().discovery;
-    const members = this.members();
-    const candidateReports: CandidateReport[] = (state?.candidates ?? []).map((c) => {
-      const known = this.transport?.resolve(c.address) ?? c.address;
-      const member = members.find((m) => m.address === known);
-      const refused = this.handshakeFailures.get(c.address);
-      let outcome: CandidateOutcome;
-      if (known === this.address || member?.self) outcome = 'self';
-      else if (member && member.state !== 'down' && member.state !== 'left') outcome = 'joined';
-      else if (refused) outcome = refusalOutcome(refused.reason);
-      else if (member) outcome = 'down';
-      else outcome = this.dialFailures.has(c.address) ? 'unreachable' : 'pending';
-      const detail = refused?.message ?? this.dialFailures.get(c.address) ?? null;
-      return { address: c.address, name: member?.name ?? c.name ?? null, source: c.source, outcome, detail: outcome === 'joined' || outcome === 'self' ? null : detail };
+    return buildDiscoveryReport({
+      state: this.discoverer?.state(),
+      status: this.status().discovery,
+      members: this.members(),
+      selfAddress: this.address,
+      resolve: (address) => this.transport?.resolve(address) ?? address,
+      handshakeFailures: this.handshakeFailures,
+      dialFailures: this.dialFailures,
     });
-    // Nodes a mode heard of but did not propose (another cluster's announcement, itself).
-    for (const r of state?.rejected ?? []) {
-      if (candidateReports.some((c) => c.address === r.address)) continue;
-      candidateReports.push({ address: r.address, name: r.name ?? null, source: r.source, outcome: r.reason === 'self' ? 'self' : r.reason, detail: r.detail });
-    }
-    const perMode = (state?.parts ?? []).map(({ candidates, records, parts, ...own }) => ({ ...own, candidates: candidates.length }));
-    return { ...base, queries: state?.queries ?? 0, failures: state?.failures ?? {}, records: state?.records ?? [], candidateReports, perMode };
   }
 
   stats(): NodeStatsSnapshot {
-    const membersByState: Record<MemberState, number> = { joining: 0, up: 0, suspect: 0, down: 0, leaving: 0, left: 0 };
-    for (const m of this.snapshot?.members ?? []) membersByState[m.state]++;
-    const swim = this.snapshot?.stats;
-    const link = this.transport?.stats();
-    const discovery = this.discoverer?.state();
-    return {
-      membersByState,
-      probesSent: swim?.probesSent ?? 0,
-      probesFailed: swim?.probesFailed ?? 0,
-      indirectProbesSent: swim?.indirectProbesSent ?? 0,
-      suspicionsRaised: swim?.suspicionsRaised ?? 0,
-      suspicionsRefuted: swim?.suspicionsRefuted ?? 0,
-      swimMessagesDropped: swim?.messagesDropped ?? 0,
-      linkFramesSent: link?.framesSent ?? 0,
-      linkFramesReceived: link?.framesReceived ?? 0,
-      linkBytesSent: link?.bytesSent ?? 0,
-      linkBytesReceived: link?.bytesReceived ?? 0,
-      linkFramesDropped: link?.framesDropped ?? 0,
-      linkReconnects: link?.reconnects ?? 0,
+    return nodeStatsSnapshot({
+      members: this.snapshot?.members ?? [],
+      swim: this.snapshot?.stats,
+      swimDroppedInShell: this.membership?.droppedInbound() ?? 0,
+      link: this.transport?.stats(),
       links: this.transport?.links().length ?? 0,
-      handshakeFailures: { ...(link?.handshakeFailures ?? {}) },
+      discovery: this.discoverer?.state(),
       eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
-      discoveryQueries: discovery?.queries ?? 0,
-      discoveryFailures: discovery?.failures ?? {},
-      discoveryCandidates: discovery?.candidates.length ?? 0,
-    };
+    });
   }
 
   isLive(): boolean {
@@ -463,11 +434,4 @@ function handshakeError(reason: HandshakeFailureReason, message: string, cluster
   if (reason === 'cluster-name') return new ClusterNameError(clusterName, message);
   if (reason === 'protocol-version') return new ProtocolVersionError(PROTOCOL_VERSION, message);
   return new TroupeError('ERR_LINK_CLOSED', `handshake with the node failed (${reason}): ${message}`, { retryable: true });
-}
-
-function refusalOutcome(reason: HandshakeFailureReason): CandidateOutcome {
-  if (reason === 'bad-cookie') return 'wrong-cookie';
-  if (reason === 'cluster-name') return 'wrong-cluster-name';
-  if (reason === 'protocol-version') return 'wrong-protocol-version';
-  return 'unreachable';
 }
