@@ -12,12 +12,11 @@ import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { SeededRandom } from '../../lib/protocol/random.js';
 import { encodeFrame, FrameDecoder } from '../../lib/transport/frame-codec.js';
 import { Handshake, HANDSHAKE_CHANNEL, HANDSHAKE_MAX_FRAME_BYTES, PROTOCOL_VERSION, type HandshakeOutcome, type HandshakeOutput } from '../../lib/transport/handshake.js';
 import { nodeHandshakeCrypto } from '../../lib/transport/node-crypto.js';
-import { createTcpTransport } from '../../lib/transport/tcp-transport.js';
 import type { HandshakeFailureReason, Transport, TransportEvent, TransportOptions } from '../../lib/transport/transport.js';
+import { startTestTransport } from '../harness/transport-node.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const DEADLINE_MS = 10_000;
@@ -51,25 +50,8 @@ afterEach(async () => {
 async function startNode(name: string, overrides: Partial<TransportOptions> = {}): Promise<Node> {
   const logs: LogLine[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const transport = createTcpTransport({
-    self: { name, generation: 1 },
-    advertisedAddress: '127.0.0.1:0',
-    bindHost: '127.0.0.1',
-    port: 0,
-    clusterName: CLUSTER,
-    cookie: COOKIE,
-    backoff: { baseMs: 20, maxMs: 200 },
-    random: new SeededRandom(name.length),
-    log,
-    ...overrides,
-  });
-  transports.push(transport);
-  const events: TransportEvent[] = [];
-  const received: unknown[] = [];
-  transport.onEvent((event) => events.push(event));
-  transport.onMessage('swim', (_from, payload) => received.push(payload));
-  const { address, port } = await transport.start();
-  return { transport, address, port, events, logs, received };
+  const node = await startTestTransport(name, { clusterName: CLUSTER, cookie: COOKIE, backoff: { baseMs: 20, maxMs: 200 }, log, started: transports }, overrides);
+  return { ...node, logs };
 }
 
 async function rawSocket(port: number): Promise<{ socket: Socket; closed: Promise<void>; remote: string }> {

@@ -7,21 +7,14 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { SeededRandom } from '../../lib/protocol/random.js';
-import { createTcpTransport } from '../../lib/transport/tcp-transport.js';
 import type { Transport, TransportEvent, TransportOptions } from '../../lib/transport/transport.js';
 import { createTestPki, opensslMissing, type NodeTlsFiles, type TestPki } from '../harness/certs.js';
+import { startTestTransport, type TestTransportNode } from '../harness/transport-node.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const DEADLINE_MS = 10_000;
 
-interface Node {
-  transport: Transport;
-  address: string;
-  events: TransportEvent[];
-  received: unknown[];
-}
+type Node = TestTransportNode;
 
 const skip = opensslMissing();
 
@@ -39,27 +32,9 @@ describe('transport over mutual TLS', { skip }, () => {
     await Promise.all(transports.splice(0).map((t) => t.stop()));
   });
 
-  async function startNode(name: string, tls: NodeTlsFiles | undefined, overrides: Partial<TransportOptions> = {}): Promise<Node> {
-    const transport = createTcpTransport({
-      self: { name, generation: 1 },
-      advertisedAddress: '127.0.0.1:0',
-      bindHost: '127.0.0.1',
-      port: 0,
-      clusterName: 'tls-test',
-      cookie: 'tls-cookie',
-      ...(tls === undefined ? {} : { tls }),
-      backoff: { baseMs: 50, maxMs: 500 },
-      random: new SeededRandom(name.length),
-      log: pino({ level: 'silent' }),
-      ...overrides,
-    });
-    transports.push(transport);
-    const events: TransportEvent[] = [];
-    const received: unknown[] = [];
-    transport.onEvent((event) => events.push(event));
-    transport.onMessage('swim', (_from, payload) => received.push(payload));
-    const { address } = await transport.start();
-    return { transport, address, events, received };
+  function startNode(name: string, tls: NodeTlsFiles | undefined, overrides: Partial<TransportOptions> = {}): Promise<Node> {
+    const setup = { clusterName: 'tls-test', cookie: 'tls-cookie', backoff: { baseMs: 50, maxMs: 500 }, started: transports };
+    return startTestTransport(name, setup, { ...(tls === undefined ? {} : { tls }), ...overrides });
   }
 
   async function assertExchange(a: Node, b: Node, tag: string): Promise<void> {
