@@ -52,7 +52,7 @@
  * Pure: no I/O, no clock.
  */
 import { isIP } from 'node:net';
-import { formatAddress } from '../lib/config.js';
+import { formatAddress } from '../lib/node-address.js';
 import type { Candidate, DiscoveryRecord } from './discovery.js';
 import { normalizeName, type DnsMessage, type DnsQuestion, type DnsRecord } from './dns-message.js';
 

@@ -374,7 +374,7 @@ export function createDnsDiscovery(context: DiscoveryContext): DnsDiscovery {
     servers: config.dnsServers,
     pollIntervalMs: config.dnsPollIntervalMs,
     // CLUSTER_PORT=0 means "any free port" for this node; peers behind an A record then share ours.
-    fallbackPort: config.clusterPort || self.port,
+    fallbackPort: config.clusterPort || self.port, // A/AAAA carry no port: a node's peers usually took the same one
     log,
   });
 }

@@ -32,7 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { formatAddress, parseSeed } from '../lib/config.js';
+import { formatAddress, parseNodeLocator } from '../lib/node-address.js';
 import type { Candidate, RejectedCandidate } from './discovery.js';
 
 /** DNS-SD service type (without the leading underscore and protocol), as bonjour-service wants it. */
@@ -130,15 +130,15 @@ export function judgeAnnouncement(txt: unknown, self: LocalNode, source = 'epmd'
   let address: string;
   let host: string;
   try {
-    const named = parseSeed(node!, port);
-    if (named.name === undefined || named.port !== port) return malformed(`node=${node} is not name@host`);
-    address = named.address;
+    const named = parseNodeLocator(node!);
+    if (named.name === undefined || (named.port ?? port) !== port) return malformed(`node=${node} is not name@host`);
+    address = formatAddress(named.host, port);
     host = named.host;
     const addr = field('addr');
     if (addr !== undefined) {
-      const advertised = parseSeed(addr, port);
-      if (advertised.name !== undefined || advertised.port !== port) return malformed(`addr=${addr} is not host:${port}`);
-      address = formatAddress(advertised.host, advertised.port);
+      const advertised = parseNodeLocator(addr);
+      if (advertised.name !== undefined || (advertised.port ?? port) !== port) return malformed(`addr=${addr} is not host:${port}`);
+      address = formatAddress(advertised.host, port);
       host = advertised.host;
     }
   } catch {

@@ -1,39 +1,141 @@
 /**
- * Static discovery: the seeds of CLUSTER_NODES (`name@host[:port]`). The list
- * never changes; retrying unreachable seeds with backoff is the job of the
- * seed-retry schedule, so a node whose seeds are all down runs alone and
- * merges when one appears. The list may name the node itself.
+ * Static discovery: the seeds of CLUSTER_NODES. A seed with a port
+ * (`name@host:port`, `host:port`) is a candidate as written. A seed without
+ * one (`name@host`, `host`) is resolved by scanning the host's cluster port
+ * range (lib/transport/port-scan.ts): `name@host` becomes the node of that
+ * name there, a bare `host` every node of this cluster there. Resolution is
+ * repeated — quickly while a seed is unresolved (its node may start later),
+ * slowly once resolved (its node may restart on another port) — and the
+ * candidate set is reported when it changes.
+ *
+ * Retrying unreachable seeds is the job of the seed-retry schedule, so a node
+ * whose seeds are all down runs alone and merges when one appears. The list
+ * may name the node itself.
  */
-import { parseSeed } from '../lib/config.js';
-import type { Candidate, Discovery, DiscoveryState } from './discovery.js';
+import { formatLocator, namePart, parseNodeLocator, type NodeLocator, type PortRange } from '../lib/node-address.js';
+import type { HostScan } from '../lib/transport/port-scan.js';
+import type { Candidate, Discovery, DiscoveryState, RejectedCandidate } from './discovery.js';
+
+/** Rescan period while some seed without a port is unresolved, ms. */
+export const UNRESOLVED_RESCAN_MS = 1_000;
+/** Rescan period once every seed is resolved: catches a node restarted on another port, ms. */
+export const RESOLVED_RESCAN_MS = 15_000;
+
+export interface StaticDiscoveryOptions {
+  /** Scans a host's port range (Transport.scan); needed when a seed has no port. */
+  scan?: (host: string, range: PortRange) => Promise<HostScan>;
+  range?: PortRange;
+  clusterName?: string;
+}
+
+interface Resolution {
+  candidates: Candidate[];
+  rejected: RejectedCandidate[];
+  error: string | null;
+}
 
 export class StaticDiscovery implements Discovery {
   readonly mode = 'static';
-  private readonly list: Candidate[];
+  private readonly fixed: Candidate[] = [];
+  private readonly portless: NodeLocator[] = [];
+  private readonly resolved = new Map<string, Resolution>();
+  private readonly listeners: Array<(candidates: Candidate[]) => void> = [];
   private startedAt: number | null = null;
+  private lastPollAt: number | null = null;
+  private queries = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
 
-  constructor(seeds: string[], defaultPort: number) {
-    this.list = seeds.map((seed) => {
-      const parsed = parseSeed(seed, defaultPort);
-      return { address: parsed.address, ...(parsed.name ? { name: `${parsed.name}@${parsed.host}` } : {}), source: 'static' };
-    });
+  constructor(seeds: string[], private readonly options: StaticDiscoveryOptions = {}) {
+    for (const seed of seeds) {
+      const locator = parseNodeLocator(seed);
+      if (locator.port === undefined) this.portless.push(locator);
+      else this.fixed.push({ address: formatLocator({ ...locator, name: undefined }), ...(locator.name ? { name: `${locator.name}@${locator.host}` } : {}), source: 'static' });
+    }
   }
 
+  /** Resolves the seeds without a port once before returning, so the first candidate set is complete. */
   async start(): Promise<void> {
-    this.startedAt ??= Date.now();
+    if (this.startedAt !== null) return;
+    this.startedAt = Date.now();
+    if (this.portless.length > 0 && this.options.scan) await this.rescan();
   }
 
   candidates(): Candidate[] {
-    return [...this.list];
+    const all = [...this.fixed];
+    for (const r of this.resolved.values()) for (const c of r.candidates) if (!all.some((a) => a.address === c.address)) all.push(c);
+    return all;
   }
 
-  onChange(): void {
-    // The list is fixed: there is never a change to report.
+  onChange(listener: (candidates: Candidate[]) => void): void {
+    this.listeners.push(listener);
   }
 
   state(): DiscoveryState {
-    return { mode: this.mode, candidates: this.candidates(), records: [], unavailable: null, lastPollAt: this.startedAt, lastError: null, queries: 0, failures: {} };
+    const resolutions = [...this.resolved.values()];
+    const errors = resolutions.map((r) => r.error).filter((e): e is string => e !== null);
+    return {
+      mode: this.mode,
+      candidates: this.candidates(),
+      records: [],
+      rejected: resolutions.flatMap((r) => r.rejected),
+      unavailable: this.portless.length > 0 && !this.options.scan ? 'seeds without a port need a port scanner' : null,
+      lastPollAt: this.lastPollAt ?? this.startedAt,
+      lastError: errors.length > 0 ? errors.join('; ') : null,
+      queries: this.queries,
+      failures: errors.length > 0 ? { unresolved: errors.length } : {},
+    };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async rescan(): Promise<void> {
+    const before = this.candidateKey();
+    await Promise.all(this.portless.map(async (locator) => this.resolved.set(formatLocator(locator), await this.resolve(locator))));
+    this.lastPollAt = Date.now();
+    if (this.closed) return;
+    if (this.candidateKey() !== before) for (const listener of this.listeners) listener(this.candidates());
+    const unresolved = [...this.resolved.values()].some((r) => r.candidates.length === 0);
+    this.timer = setTimeout(() => void this.rescan(), unresolved ? UNRESOLVED_RESCAN_MS : RESOLVED_RESCAN_MS);
+    this.timer.unref();
+  }
+
+  private async resolve(locator: NodeLocator): Promise<Resolution> {
+    this.queries++;
+    const { scan, range, clusterName } = this.options;
+    if (!scan || !range) return { candidates: [], rejected: [], error: `${formatLocator(locator)}: no port given and no scanner` };
+    const result = await scan(locator.host, range);
+    return resolutionOf(locator, result, clusterName);
+  }
+
+  private candidateKey(): string {
+    return this.candidates().map((c) => c.address).sort().join(',');
+  }
+}
+
+/** Which scanned nodes a seed without a port stands for: `name@host` its namesake, bare `host` every node of our cluster. */
+export function resolutionOf(locator: NodeLocator, scan: HostScan, clusterName: string | undefined): Resolution {
+  const seed = formatLocator(locator);
+  const matching = scan.nodes.filter((n) => locator.name === undefined || namePart(n.name) === locator.name);
+  const ours = matching.filter((n) => clusterName === undefined || n.clusterName === clusterName);
+  const rejected: RejectedCandidate[] = matching
+    .filter((n) => !ours.includes(n))
+    .map((n) => ({ address: n.address, name: n.name, source: 'static', reason: 'wrong-cluster-name' as const, detail: `${n.name} belongs to cluster ${JSON.stringify(n.clusterName)}` }));
+  const candidates: Candidate[] = ours.map((n) => ({ address: n.address, name: n.name, source: 'static' }));
+  let error: string | null = null;
+  if (scan.error !== null) error = `${seed}: ${scan.error}`;
+  else if (candidates.length === 0) error = `${seed}: ${describeMiss(locator, scan)}`;
+  return { candidates, rejected, error };
+}
+
+/** Why a scan found no node for the locator, naming what it did find. */
+export function describeMiss(locator: NodeLocator, scan: HostScan): string {
+  const where = `${scan.host} ports ${scan.range.first}-${scan.range.last}`;
+  const seen = scan.nodes.map((n) => n.name);
+  const what = locator.name === undefined ? 'no troupe node' : `no node named ${locator.name}`;
+  return seen.length === 0 ? `${what} listens on ${where}` : `${what} on ${where} (found: ${seen.join(', ')})`;
 }

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDnsServer } from '../discovery/dns-servers.js';
 import { ConfigError } from './errors.js';
+import { DEFAULT_CLUSTER_PORT_RANGE, parseNodeLocator, parseNodeName, parsePortRange, type PortRange } from './node-address.js';
 
 export type DiscoveryType = 'epmd' | 'dns' | 'static';
 
@@ -29,8 +30,18 @@ export interface TroupeConfig {
   nodeName: string;
   /** HTTP port of the facade; 0 picks a free port (reported in `<dataDir>/ports.json`). @default 4000 (PORT) */
   port: number;
-  /** Inter-node TCP port; 0 picks a free port. @default 9100 (CLUSTER_PORT) */
-  clusterPort: number;
+  /**
+   * Inter-node TCP port; 0 picks any free port. Unset, the node takes the first free port of
+   * `clusterPortRange`, so several nodes on one host need no setting, and peers find a node's port
+   * from its name (`name@host`) by asking the range. @default undefined (CLUSTER_PORT)
+   */
+  clusterPort: number | undefined;
+  /**
+   * Ports a node without CLUSTER_PORT listens on (the first free one), and the ports asked when a
+   * `name@host` without a port is resolved. Must be the same on every node of a cluster; open it in
+   * firewalls between nodes. @default 9100-9155 (CLUSTER_PORT_RANGE)
+   */
+  clusterPortRange: PortRange;
   /** Address the HTTP facade binds. @default '0.0.0.0' (HTTP_BIND) */
   httpBind: string;
   /** Address the inter-node listener binds. @default '0.0.0.0' (CLUSTER_BIND) */
@@ -82,7 +93,8 @@ export function defaultConfig(host: string = hostname()): TroupeConfig {
     clusteringEnabled: false, // a node alone is the safe default: nothing dials out unasked
     nodeName: `troupe@${host}`,
     port: 4000,
-    clusterPort: 9100,
+    clusterPort: undefined, // the first free port of clusterPortRange: one host runs several nodes with no setting
+    clusterPortRange: { ...DEFAULT_CLUSTER_PORT_RANGE },
     httpBind: '0.0.0.0', // probes and operators reach it from outside the host
     clusterBind: '0.0.0.0',
     clusterNodes: [],
@@ -122,6 +134,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'NODE_NAME', flag: '--node-name', key: 'nodeName' },
   { env: 'PORT', flag: '--port', key: 'port' },
   { env: 'CLUSTER_PORT', flag: '--cluster-port', key: 'clusterPort' },
+  { env: 'CLUSTER_PORT_RANGE', key: 'clusterPortRange' },
   { env: 'HTTP_BIND', key: 'httpBind' },
   { env: 'CLUSTER_BIND', key: 'clusterBind' },
   { env: 'CLUSTER_NODES', flag: '--nodes', key: 'clusterNodes' },
@@ -245,6 +258,7 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   applyIf(get('nodeName'), (v, s) => (config.nodeName = parseNodeName(v, s)));
   applyIf(get('port'), (v, s) => (config.port = parsePort(v, s)));
   applyIf(get('clusterPort'), (v, s) => (config.clusterPort = parsePort(v, s)));
+  applyIf(get('clusterPortRange'), (v, s) => (config.clusterPortRange = parsePortRangeValue(v, s)));
   applyIf(get('httpBind'), (v, s) => (config.httpBind = parseString(v, s)));
   applyIf(get('clusterBind'), (v, s) => (config.clusterBind = parseString(v, s)));
   applyIf(get('clusterNodes'), (v, s) => (config.clusterNodes = parseList(v, s)));
@@ -264,7 +278,7 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   applyIf(get('logLevel'), (v, s) => (config.logLevel = parseEnum(v, s, ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const)));
   config.tls = resolveTls(raw);
 
-  for (const seed of config.clusterNodes) parseSeed(seed, config.clusterPort, source('clusterNodes'));
+  for (const seed of config.clusterNodes) parseNodeLocator(seed, source('clusterNodes'));
   if (config.heartbeatTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(source('heartbeatTimeoutMs'), config.heartbeatTimeoutMs, `must be greater than HEARTBEAT_INTERVAL (${config.heartbeatIntervalMs})`);
   }
@@ -300,6 +314,13 @@ function resolveTls(raw: RawLayer): TlsFiles | undefined {
 function parseString(value: RawValue, setting: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(setting, value, 'must be a non-empty string');
   return value.trim();
+}
+
+/** `first-last` as text (environment, file) or as a PortRange (library overrides). */
+function parsePortRangeValue(value: RawValue, setting: string): PortRange {
+  const range = value as Partial<PortRange> | null;
+  if (typeof value === 'object' && range !== null && !Array.isArray(value)) return parsePortRange(`${range.first}-${range.last}`, setting);
+  return parsePortRange(value, setting);
 }
 
 function parseBool(value: RawValue, setting: string): boolean {
@@ -347,71 +368,17 @@ function parseClusterName(value: RawValue, setting: string): string {
   return name;
 }
 
-const NAME_PART = /^[A-Za-z0-9_.-]+$/;
-const HOST_PART = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$/;
-
-/** `name@host`; a bare `name` gets `@<hostname>`. */
-export function parseNodeName(value: RawValue, setting = 'NODE_NAME'): string {
-  const text = parseString(value, setting);
-  const at = text.indexOf('@');
-  const name = at < 0 ? text : text.slice(0, at);
-  const host = at < 0 ? hostname() : text.slice(at + 1);
-  if (!NAME_PART.test(name) || !HOST_PART.test(host)) {
-    throw new ConfigError(setting, value, 'must be name@host (letters, digits, _ . -), e.g. troupe@10.0.0.5');
-  }
-  return `${name}@${host}`;
-}
-
-export interface Seed {
-  /** `name` part, or undefined for a bare `host[:port]` candidate. */
-  name: string | undefined;
-  host: string;
-  port: number;
-  /** `host:port` to dial. */
-  address: string;
-}
-
-/** Parses a seed `name@host[:port]` (or `host[:port]`) into the address to dial. */
-export function parseSeed(value: string, defaultPort: number, setting = 'CLUSTER_NODES'): Seed {
-  const at = value.indexOf('@');
-  const name = at < 0 ? undefined : value.slice(0, at);
-  const hostPort = at < 0 ? value : value.slice(at + 1);
-  if (name !== undefined && !NAME_PART.test(name)) throw new ConfigError(setting, value, 'each entry must be name@host[:port]');
-  const { host, port } = parseHostPort(hostPort, setting, defaultPort, value);
-  return { name, host, port, address: formatAddress(host, port) };
-}
-
 /** One CLUSTER_DNS_SERVER entry, validated by the parser dns discovery itself uses. */
 function parseDnsServerEntry(text: string, setting: string): string {
   if (parseDnsServer(text) === null) throw new ConfigError(setting, text, 'each entry must be host[:port] with a port from 1 to 65535: 10.96.0.10, 127.0.0.1:5353, fd00::53, [fd00::53]:53, [fe80::1%eth0]');
   return text;
 }
 
-function parseHostPort(text: string, setting: string, defaultPort: number, whole = text): { host: string; port: number } {
-  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
-  const plain = /^([A-Za-z0-9_.-]+)(?::(\d+))?$/.exec(text);
-  const match = bracketed ?? plain;
-  if (!match) throw new ConfigError(setting, whole, 'each entry must be name@host[:port] (IPv6 in brackets)');
-  const port = match[2] === undefined ? defaultPort : Number(match[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(setting, whole, 'port must be from 1 to 65535');
-  return { host: match[1]!, port };
-}
-
-/** Joins a host and a port into an address, bracketing IPv6 hosts. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Host part of `name@host`. */
-export function nodeHost(nodeName: string): string {
-  const host = nodeName.slice(nodeName.indexOf('@') + 1);
-  return host.startsWith('[') ? host.slice(1, -1) : host;
-}
-
 /** The effective configuration with secrets masked, for `troupe config` and logs. */
 export function redactConfig(config: TroupeConfig): Record<string, unknown> {
   return {
     ...config,
+    clusterPort: config.clusterPort ?? null, // null: the first free port of clusterPortRange
     cookie: config.cookie === undefined ? undefined : '***',
     apiToken: config.apiToken === undefined ? undefined : '***',
   };

@@ -25,6 +25,11 @@ export type ErrorCode =
   | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
   | 'ERR_CONFLICT'
+  | 'ERR_PORT_RANGE_EXHAUSTED'
+  | 'ERR_NAME_IN_USE'
+  | 'ERR_NODE_NOT_FOUND'
+  | 'ERR_UNREACHABLE'
+  | 'ERR_NOT_A_NODE'
   | 'ERR_INTERNAL';
 
 export interface TroupeErrorOptions extends ErrorOptions {
@@ -132,5 +137,40 @@ export class BadRequestError extends TroupeError {
 export class ConflictError extends TroupeError {
   constructor(message: string) {
     super('ERR_CONFLICT', message);
+  }
+}
+
+/** Every port of the cluster port range is taken on this host. */
+export class PortRangeExhaustedError extends TroupeError {
+  constructor(readonly range: { first: number; last: number }) {
+    super('ERR_PORT_RANGE_EXHAUSTED', `no free port in CLUSTER_PORT_RANGE ${range.first}-${range.last}: stop a node on this host, widen CLUSTER_PORT_RANGE on every node, or set CLUSTER_PORT`);
+  }
+}
+
+/** A live node already uses this node's name (as Erlang refuses a name already registered with epmd). */
+export class NameInUseError extends TroupeError {
+  constructor(readonly nodeName: string, readonly address: string) {
+    super('ERR_NAME_IN_USE', `NODE_NAME ${nodeName} is already used by a running node at ${address}: choose another NODE_NAME, or stop that node first`);
+  }
+}
+
+/** Nobody answers to a `name@host` locator: no node of that name listens in the host's port range. */
+export class NodeNotFoundError extends TroupeError {
+  constructor(readonly locator: string, detail: string) {
+    super('ERR_NODE_NOT_FOUND', `no node named ${locator}: ${detail}`, { retryable: true });
+  }
+}
+
+/** The node's address could not be reached at all (refused, no route, timeout). */
+export class UnreachableError extends TroupeError {
+  constructor(readonly target: string, detail: string) {
+    super('ERR_UNREACHABLE', `cannot reach ${target}: ${detail}`, { retryable: true });
+  }
+}
+
+/** Something listens at the address, but it does not speak the troupe handshake (an HTTP port, say). */
+export class NotATroupeNodeError extends TroupeError {
+  constructor(readonly target: string, detail: string) {
+    super('ERR_NOT_A_NODE', `${target} is not a troupe cluster port (${detail}): give the node's cluster port (CLUSTER_PORT), not its HTTP port, or just name@host`);
   }
 }

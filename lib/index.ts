@@ -11,8 +11,10 @@
  */
 export { startNode, TroupeNode } from './node.js';
 export type { StartNodeOptions, TroupeNodeEvents } from './node.js';
-export { loadConfig, defaultConfig, localTestConfig, redactConfig, parseSeed, SETTINGS } from './config.js';
-export type { TroupeConfig, DiscoveryType, TlsFiles, LoadOptions, Seed } from './config.js';
+export { loadConfig, defaultConfig, localTestConfig, redactConfig, SETTINGS } from './config.js';
+export type { TroupeConfig, DiscoveryType, TlsFiles, LoadOptions } from './config.js';
+export { parseNodeName, parseNodeLocator, formatLocator, formatAddress, parseAddress, DEFAULT_CLUSTER_PORT_RANGE } from './node-address.js';
+export type { NodeLocator, PortRange } from './node-address.js';
 export * from './errors.js';
 export type { ClusterNodeApi, MemberState, MemberStatus, NodeStatus, NodeStatsSnapshot, DiscoveryStatus, CallOptions } from './node-api.js';
 export type { Candidate, Discovery, DiscoveryState } from '../discovery/index.js';

@@ -14,8 +14,11 @@ import { join } from 'node:path';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
-import { formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
-import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
+import { loadConfig, type TroupeConfig } from './config.js';
+import { ClusterOperations } from './cluster-operations.js';
+import { formatAddress, namePart, nodeHost } from './node-address.js';
+import { Rpc } from './rpc/rpc.js';
+import { ConfigError, NameInUseError, NotRunningError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
@@ -30,8 +33,8 @@ import type { MemberView, MembershipEvent } from './protocol/swim/membership.js'
 import { NodeStateStore } from './storage/node-state.js';
 import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
 import { createTcpTransport } from './transport/tcp-transport.js';
-import { PROTOCOL_VERSION } from './transport/handshake.js';
 import type { HandshakeFailureReason, Transport } from './transport/transport.js';
+import type { PortRange } from './node-address.js';
 
 export interface StartNodeOptions {
   /** Settings; missing ones take their defaults (the config file and environment are not read). */
@@ -88,9 +91,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private lagMonitor: EventLoopMonitor | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private snapshot: MembershipSnapshot | undefined;
+  private operations: ClusterOperations | undefined;
   private running = false;
   private stopping: Promise<void> | undefined;
-  private leaving: Promise<void> | undefined;
   private actorRestarts = 0;
   /** Set when a system actor exhausted its restart budget: the node is no longer live. */
   private failedActor: string | undefined;
@@ -120,6 +123,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
 
     this.transport = this.createTransport(random);
+    if (config.clusteringEnabled) await this.refuseDuplicateName(this.transport, signal);
     const bound = await this.transport.start({ signal });
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
@@ -159,10 +163,24 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       },
     });
 
+    const transport = this.transport;
+    this.operations = new ClusterOperations({
+      config,
+      name: this.name,
+      address: () => this.address,
+      transport,
+      rpc: new Rpc(transport),
+      membership: this.membership,
+      members: () => this.members(),
+      selfState: () => this.selfState(),
+      events: this as EventEmitter,
+    });
+
     this.discoverer = await createDiscovery({
       config: config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] },
       log: log.child({ component: 'discovery' }),
       self: { name: this.name, address: this.address, host: nodeHost(config.nodeName), port: this.clusterPort, generation: this.generation },
+      scan: (host: string, range: PortRange) => transport.scan(host, range),
     });
     this.discoverer.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
     await this.discoverer.start({ signal });
@@ -192,9 +210,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     const { config } = this;
     const options = {
       self: { name: this.name, generation: this.generation },
-      advertisedAddress: formatAddress(nodeHost(config.nodeName), config.clusterPort),
+      advertisedAddress: formatAddress(nodeHost(config.nodeName), config.clusterPort ?? 0),
       bindHost: config.clusterBind,
-      port: config.clusterPort,
+      port: config.clusterPort ?? config.clusterPortRange,
       clusterName: config.clusterName,
       cookie: config.cookie ?? DEVELOPMENT_COOKIE,
       maxFrameBytes: config.maxFrameBytes,
@@ -204,6 +222,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     };
     // Clustering off: a standalone node that neither listens nor dials.
     return config.clusteringEnabled ? createTcpTransport(options) : createMemoryTransport(new MemoryHub(), options);
+  }
+
+  /** A live node of this name on this host (found by scanning the port range) means this one must not start: a duplicate name corrupts everything keyed by node identity. */
+  private async refuseDuplicateName(transport: Transport, signal: AbortSignal | undefined): Promise<void> {
+    const host = nodeHost(this.name);
+    const scan = await transport.scan(host, this.config.clusterPortRange, signal ? { signal } : {});
+    const twin = scan.nodes.find((n) => namePart(n.name) === namePart(this.name) && n.clusterName === this.config.clusterName);
+    if (twin) throw new NameInUseError(this.name, twin.address);
+    if (scan.error !== null) this.log.debug({ host, error: scan.error }, 'could not check that the node name is free on its host');
   }
 
   private writePortsFile(): void {
@@ -335,55 +362,16 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     return this.isLive() && this.selfState() === 'up';
   }
 
-  async join(node: string, options: CallOptions = {}): Promise<void> {
-    this.assertRunning();
-    const seed = parseSeed(node, this.config.clusterPort, 'node');
-    if (!this.config.clusteringEnabled) throw new ConflictError('clustering is disabled on this node: start it with CLUSTERING_ENABLED=true to join a cluster');
-    const state = this.selfState();
-    if (state === 'leaving' || state === 'left') throw new ConflictError(`this node is ${state}; restart it to join a cluster again`);
-    if (seed.address === this.address) return;
-    this.handshakeFailures.delete(seed.address);
-    this.membership!.send({ type: 'join', addresses: [seed.address] });
-    const timeoutMs = options.timeoutMs ?? Math.max(5000, this.config.heartbeatIntervalMs * 2);
-    // The address may be spelled differently from what the node advertises (localhost vs 127.0.0.1): a member with the seed's name and port counts too.
-    const matches = (m: MemberStatus) => m.address === seed.address || m.address === this.transport?.resolve(seed.address) || (seed.name !== undefined && m.name.split('@')[0] === seed.name && m.address.endsWith(`:${seed.port}`));
-    await this.waitFor(() => {
-      const refused = this.handshakeFailures.get(seed.address);
-      if (refused) throw handshakeError(refused.reason, refused.message, this.config.clusterName);
-      return this.members().some((m) => matches(m) && !m.self && m.state !== 'down' && m.state !== 'left');
-    }, `join of ${node}`, timeoutMs, options.signal);
+  join(node: string, options: CallOptions = {}): Promise<void> {
+    return this.operationsOrThrow().join(node, options);
   }
 
-  async leave(options: CallOptions = {}): Promise<void> {
-    this.assertRunning();
-    this.leaving ??= (async () => {
-      let onComplete: (() => void) | undefined;
-      const done = new Promise<void>((resolve) => this.once('leave-complete', (onComplete = () => resolve())));
-      this.membership!.send({ type: 'leave' });
-      const timeoutMs = options.timeoutMs ?? Math.max(3000, this.config.heartbeatIntervalMs);
-      try {
-        await Promise.race([done, this.waitFor(() => this.selfState() === 'left', 'graceful leave', timeoutMs, options.signal)]);
-      } finally {
-        this.off('leave-complete', onComplete!);
-      }
-    })();
-    // A leave that timed out or was aborted may be retried.
-    this.leaving.catch(() => (this.leaving = undefined));
-    await this.leaving;
+  leave(options: CallOptions = {}): Promise<void> {
+    return this.operationsOrThrow().leave(options);
   }
 
-  async remove(name: string, options: CallOptions = {}): Promise<void> {
-    this.assertRunning();
-    const member = this.members().find((m) => m.name === name);
-    if (!member) throw new UnknownNodeError(name);
-    if (member.self) throw new ConflictError(`${name} is this node: use POST /api/cluster/leave to leave`);
-    if (member.state !== 'down' && member.state !== 'left') throw new ConflictError(`${name} is ${member.state}; only a down or left member can be removed`);
-    this.membership!.send({ type: 'remove', name });
-    await this.waitFor(() => {
-      const now = this.members().find((m) => m.name === name);
-      if (now && now.state !== 'down' && now.state !== 'left') throw new ConflictError(`${name} came back (${now.state}) before it could be removed`);
-      return now === undefined;
-    }, `removal of ${name}`, options.timeoutMs ?? 5000, options.signal);
+  remove(name: string, options: CallOptions = {}): Promise<void> {
+    return this.operationsOrThrow().remove(name, options);
   }
 
   /** Graceful leave (unless `leave: false`), then closes everything. Idempotent. */
@@ -407,17 +395,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.log.info('node stopped');
   }
 
-  private assertRunning(): void {
-    if (!this.running) throw new NotRunningError(`node ${this.name}`);
-  }
-
-  private async waitFor(condition: () => boolean, what: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!condition()) {
-      if (signal?.aborted) throw new AbortError(what, { cause: signal.reason });
-      if (performance.now() > deadline) throw new TimeoutError(what, timeoutMs);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  private operationsOrThrow(): ClusterOperations {
+    if (!this.running || this.operations === undefined) throw new NotRunningError(`node ${this.name}`);
+    return this.operations;
   }
 }
 
@@ -427,11 +407,4 @@ function swimConfigFor(config: TroupeConfig): SwimConfig {
   const problem = validateSwimConfig(swim);
   if (problem) throw new ConfigError('HEARTBEAT_INTERVAL/HEARTBEAT_TIMEOUT', `${config.heartbeatIntervalMs}/${config.heartbeatTimeoutMs}`, `derived ${problem.field} ${problem.rule}`);
   return swim;
-}
-
-function handshakeError(reason: HandshakeFailureReason, message: string, clusterName: string): TroupeError {
-  if (reason === 'bad-cookie') return new AuthenticationError(`the node refused our cookie (${message}): set COOKIE to the cluster's cookie`);
-  if (reason === 'cluster-name') return new ClusterNameError(clusterName, message);
-  if (reason === 'protocol-version') return new ProtocolVersionError(PROTOCOL_VERSION, message);
-  return new TroupeError('ERR_LINK_CLOSED', `handshake with the node failed (${reason}): ${message}`, { retryable: true });
 }

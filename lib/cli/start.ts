@@ -7,7 +7,7 @@
  * still starting is honoured as soon as the start completes.
  */
 import type { TroupeConfig } from '../config.js';
-import { formatAddress, nodeHost } from '../config.js';
+import { formatAddress, nodeHost } from '../node-address.js';
 import { ConfigError } from '../errors.js';
 import { CliError } from './client.js';
 

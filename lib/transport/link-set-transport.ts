@@ -11,6 +11,8 @@ import { encodeFrameBody } from './frame-codec.js';
 import { LinkSet, type LinkConnection, type PeerLink } from './link-set.js';
 import type { LinkInfo, PeerIdentity, Transport, TransportEvent, TransportOptions, TransportStats } from './transport.js';
 import { isReservedChannel } from './transport.js';
+import type { PortRange } from '../node-address.js';
+import type { HostScan } from './port-scan.js';
 
 export type TransportState = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -43,6 +45,8 @@ export abstract class LinkSetTransport<C extends LinkConnection<C>> implements T
 
   /** Opens a connection for the link and sets `link.dialing` (see LinkSetHooks.dial). */
   protected abstract dial(link: PeerLink<C>): void;
+
+  abstract scan(host: string, range: PortRange, options?: { signal?: AbortSignal }): Promise<HostScan>;
 
   /** True once stop() was called; a start still in progress then gives up. */
   protected get stopRequested(): boolean {

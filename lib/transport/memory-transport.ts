@@ -13,9 +13,11 @@
  * finds the link up and is closed as a duplicate).
  */
 
-import { AbortError } from '../errors.js';
+import { AbortError, PortRangeExhaustedError } from '../errors.js';
+import { portsOf, type PortRange } from '../node-address.js';
+import type { HostScan, ScannedNode } from './port-scan.js';
 import { FrameDecoder } from './frame-codec.js';
-import { Handshake, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
+import { Handshake, PROTOCOL_VERSION, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
 import type { LinkConnection, PeerLink } from './link-set.js';
 import { LinkSetTransport } from './link-set-transport.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
@@ -31,8 +33,10 @@ export class MemoryHub {
   private readonly nodes = new Map<string, MemoryTransport>();
   private nextPort = FIRST_EPHEMERAL_PORT;
 
-  /** @internal Binds `host:port` (a port of 0 picks a free one); returns the bound port. */
-  bind(host: string, port: number, node: MemoryTransport): number {
+  /** @internal Binds `host:port` (a port of 0 picks a free one, a range its first free one); returns the bound port. */
+  bind(host: string, wanted: number | PortRange, node: MemoryTransport): number {
+    let port = typeof wanted === 'number' ? wanted : portsOf(wanted).find((p) => !this.nodes.has(formatAddress(host, p)));
+    if (port === undefined) throw new PortRangeExhaustedError(wanted as PortRange);
     if (port === 0) {
       while (this.nodes.has(formatAddress(host, this.nextPort))) this.nextPort++;
       port = this.nextPort++;
@@ -122,6 +126,20 @@ interface HandshakeSide {
 export class MemoryTransport extends LinkSetTransport<MemoryConnection> {
   constructor(private readonly hub: MemoryHub, opts: TransportOptions) {
     super(opts);
+  }
+
+  override async scan(host: string, range: PortRange): Promise<HostScan> {
+    const nodes = portsOf(range).flatMap((port) => {
+      const address = formatAddress(host, port);
+      const node = this.hub.lookup(address);
+      return node === undefined ? [] : [{ ...node.hello(), address }];
+    });
+    return { host, range, nodes, otherListeners: [], error: null };
+  }
+
+  /** @internal What this transport's hello declares, as a scan reads it. */
+  hello(): Omit<ScannedNode, 'address'> {
+    return { name: this.identity.name, clusterName: this.opts.clusterName, protocolVersion: PROTOCOL_VERSION, advertised: this.identity.address, generation: this.identity.generation };
   }
 
   protected override listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {

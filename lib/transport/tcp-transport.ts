@@ -34,7 +34,9 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { AbortError } from '../errors.js';
+import { AbortError, PortRangeExhaustedError } from '../errors.js';
+import { portsOf, type PortRange } from '../node-address.js';
+import { scanHost, type HostScan } from './port-scan.js';
 import { Connection, type Refusal } from './connection.js';
 import { admitConnection, type OtherConnection } from './tie-break.js';
 import { Handshake } from './handshake.js';
@@ -52,6 +54,38 @@ export const STOP_FLUSH_TIMEOUT_MS = 2_000;
 
 type Conn = Connection<PeerLink<Conn>>;
 
+/** Listens on `port`, or on the first port of a range that is free (EADDRINUSE moves on to the next). */
+async function listenOnFirstFree(server: net.Server, port: number | PortRange, host: string, signal: AbortSignal | undefined): Promise<void> {
+  if (typeof port === 'number') return listenOnce(server, port, host, signal);
+  for (const candidate of portsOf(port)) {
+    try {
+      return await listenOnce(server, candidate, host, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+  throw new PortRangeExhaustedError(port);
+}
+
+function listenOnce(server: net.Server, port: number, host: string, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      server.close();
+      reject(new AbortError('transport start'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    server.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    server.listen(port, host, () => {
+      signal?.removeEventListener('abort', onAbort);
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+}
+
 /** @throws ConfigError for an invalid option (see validateTransportOptions). */
 export function createTcpTransport(opts: TransportOptions): Transport {
   validateTransportOptions(opts);
@@ -61,6 +95,7 @@ export function createTcpTransport(opts: TransportOptions): Transport {
 class TcpTransport extends LinkSetTransport<Conn> {
   private server: net.Server | null = null;
   private tlsOptions: tls.SecureContextOptions | null = null;
+  private tlsLoading: Promise<tls.SecureContextOptions | null> | null = null;
   private pendingInbound = 0;
   private readonly handshakeTimeoutMs: number;
 
@@ -71,28 +106,11 @@ class TcpTransport extends LinkSetTransport<Conn> {
 
   protected override async listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
     if (signal?.aborted) throw new AbortError('transport start');
-    if (this.opts.tls !== undefined) {
-      const [cert, key, ca] = await Promise.all([readFile(this.opts.tls.certFile), readFile(this.opts.tls.keyFile), readFile(this.opts.tls.caFile)]);
-      this.tlsOptions = { cert, key, ca };
-    }
+    this.tlsOptions = await this.tlsMaterial();
     if (this.stopRequested) throw new AbortError('transport start (stopped meanwhile)');
     const server = this.tlsOptions === null ? net.createServer((socket) => this.accept(socket)) : this.createTlsServer(this.tlsOptions);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        server.close();
-        reject(new AbortError('transport start'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      server.once('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      });
-      server.listen(this.opts.port, this.opts.bindHost, () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    await listenOnFirstFree(server, this.opts.port, this.opts.bindHost, signal);
     server.on('error', (err) => this.opts.log.error({ err }, 'inter-node listener error'));
     const port = (server.address() as net.AddressInfo).port;
     const advertised = parseAddress(this.opts.advertisedAddress);
@@ -103,6 +121,19 @@ class TcpTransport extends LinkSetTransport<Conn> {
     this.opts.log.info({ address: this.identity.address, port, tls: this.tlsOptions !== null }, 'inter-node transport listening');
     this.linkSet.dialAllQueued();
     return { address: this.identity.address, port };
+  }
+
+  override async scan(host: string, range: PortRange, options: { signal?: AbortSignal } = {}): Promise<HostScan> {
+    return scanHost(host, { range, tls: (await this.tlsMaterial()) ?? undefined, signal: options.signal });
+  }
+
+  /** The certificate, key and CA, read once (the scan may need them before start). */
+  private tlsMaterial(): Promise<tls.SecureContextOptions | null> {
+    const files = this.opts.tls;
+    this.tlsLoading ??= files === undefined
+      ? Promise.resolve(null)
+      : Promise.all([readFile(files.certFile), readFile(files.keyFile), readFile(files.caFile)]).then(([cert, key, ca]) => ({ cert, key, ca }));
+    return this.tlsLoading;
   }
 
   /**

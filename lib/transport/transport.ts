@@ -24,9 +24,11 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { Random } from '../protocol/random.js';
 import { backoffPolicyProblem } from './backoff.js';
+import { parseAddress, type PortRange } from '../node-address.js';
+import type { HostScan } from './port-scan.js';
 
-/** Defined with the configuration, which is lower level; re-exported so transport users import it from here. */
-export { formatAddress } from '../config.js';
+/** Defined with node names (lib/node-address.ts); re-exported so transport users import them from here. */
+export { formatAddress, parseAddress } from '../node-address.js';
 
 /** Who is at the other end of a link, as the peer itself declared it in the handshake. */
 export interface PeerIdentity {
@@ -133,6 +135,12 @@ export interface Transport {
    */
   resolve(address: string): string;
   stats(): TransportStats;
+  /**
+   * The troupe nodes listening on `host` in `range`, by the hello each sends first (port-scan.ts): how
+   * `name@host` without a port is resolved. Needs no start(); never rejects (a host that does not
+   * resolve is `error`). Under mutual TLS it presents this node's certificate.
+   */
+  scan(host: string, range: PortRange, options?: { signal?: AbortSignal }): Promise<HostScan>;
   /** Idempotent. Flushes queued frames on established links (bounded wait), then closes links and the listener. */
   stop(): Promise<void>;
 }
@@ -142,8 +150,8 @@ export interface TransportOptions {
   /** `host:port` that other nodes dial; a port of 0 is replaced with the bound port. */
   advertisedAddress: string;
   bindHost: string;
-  /** Listening port; 0 picks a free one. */
-  port: number;
+  /** Listening port (0 picks any free one), or a range whose first free port is taken (CLUSTER_PORT_RANGE). */
+  port: number | PortRange;
   /** Nodes of different clusters on one network refuse each other. */
   clusterName: string;
   /** Shared secret of the cluster; never sent on the wire. */
@@ -224,23 +232,13 @@ export function copyStats(stats: TransportStats): TransportStats {
   return { ...stats, handshakeFailures: { ...stats.handshakeFailures }, frameErrors: { ...stats.frameErrors } };
 }
 
-/** Splits `host:port` (IPv6 hosts in brackets: `[::1]:9100`). Returns null when it is not one. */
-export function parseAddress(address: string): { host: string; port: number } | null {
-  const colon = address.lastIndexOf(':');
-  if (colon <= 0) return null;
-  let host = address.slice(0, colon);
-  const portText = address.slice(colon + 1);
-  if (!/^\d{1,5}$/.test(portText)) return null;
-  const port = Number(portText);
-  if (port > 65535) return null;
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host.length === 0) return null;
-  return { host, port };
-}
-
 /** Channels starting with '$' carry the transport's own messages (the handshake). */
 export function isReservedChannel(channel: string): boolean {
   return channel.startsWith('$');
+}
+
+function validRange(range: PortRange): boolean {
+  return Number.isInteger(range.first) && Number.isInteger(range.last) && range.first >= 1 && range.first <= range.last && range.last <= 65535;
 }
 
 /** Throws ConfigError naming the first invalid option. The factories call it. */
@@ -249,7 +247,9 @@ export function validateTransportOptions(opts: TransportOptions): void {
   if (typeof opts.self.name !== 'string' || opts.self.name.length === 0) throw new ConfigError('self.name', opts.self.name, 'a non-empty node name');
   if (!Number.isSafeInteger(opts.self.generation) || opts.self.generation < 0) throw new ConfigError('self.generation', opts.self.generation, 'an integer >= 0');
   if (parseAddress(opts.advertisedAddress) === null) throw new ConfigError('advertisedAddress', opts.advertisedAddress, 'host:port, the address other nodes dial');
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new ConfigError('port', opts.port, 'an integer in [0, 65535]');
+  if (typeof opts.port === 'number' ? !Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535 : !validRange(opts.port)) {
+    throw new ConfigError('port', JSON.stringify(opts.port), 'an integer in [0, 65535], or a range { first, last } of ports from 1 to 65535');
+  }
   if (opts.cookie.length === 0) throw new ConfigError('cookie', '(empty)', 'the cluster\'s shared secret: set COOKIE');
   if (!positiveInteger(opts.maxFrameBytes, 0xffff_ffff)) throw new ConfigError('maxFrameBytes', opts.maxFrameBytes, 'an integer in [1, 4294967295]');
   if (!positiveInteger(opts.maxQueuedFrames, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxQueuedFrames', opts.maxQueuedFrames, 'an integer >= 1');

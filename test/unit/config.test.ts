@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, loadConfig, parseSeed, redactConfig, type LoadOptions } from '../../lib/config.js';
+import { defaultConfig, loadConfig, redactConfig, type LoadOptions } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 let dir: string;
@@ -158,13 +158,6 @@ describe('CLUSTER_DNS_SERVER', () => {
   for (const [what, value] of bad) {
     it(`rejects ${what}`, () => assertConfigError({ env: { CLUSTER_DNS_SERVER: `10.0.0.1,${value}` } }, 'CLUSTER_DNS_SERVER', /host\[:port\]/));
   }
-});
-
-describe('parseSeed', () => {
-  it('parses name@host[:port] with the default port', () => {
-    assert.deepEqual(parseSeed('n2@10.0.0.2', 9100), { name: 'n2', host: '10.0.0.2', port: 9100, address: '10.0.0.2:9100' });
-    assert.deepEqual(parseSeed('n2@[::1]:9200', 9100), { name: 'n2', host: '::1', port: 9200, address: '[::1]:9200' });
-  });
 });
 
 describe('redactConfig', () => {

@@ -8,7 +8,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import { parseSeed } from '../../config.js';
+import { parseNodeLocator } from '../../node-address.js';
 import { BadRequestError, ConfigError } from '../../errors.js';
 import type { ClusterNodeApi } from '../../node-api.js';
 import type { HttpEnv } from '../types.js';
@@ -26,7 +26,7 @@ const JoinBody = z.strictObject(
     node: requiredString('name@host[:port]')
       .min(1, 'must not be empty')
       .max(MAX_NODE_LENGTH, `must be at most ${MAX_NODE_LENGTH} characters`)
-      .refine((value) => value.includes('@'), 'must be name@host[:port], e.g. troupe@10.0.0.5:9100'),
+      .refine((value) => value.includes('@'), 'must be name@host[:port], e.g. troupe@10.0.0.5 or troupe@10.0.0.5:9100'),
   },
   { error: 'request body must be a JSON object like {"node":"name@host[:port]"}' },
 );
@@ -48,7 +48,7 @@ export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<Htt
   app.post('/join', guard, async (c) => {
     const { node: target } = await readJsonBody(c, JoinBody);
     try {
-      parseSeed(target, node.config.clusterPort, 'node');
+      parseNodeLocator(target, 'node');
     } catch (err) {
       if (err instanceof ConfigError) throw new BadRequestError(`field "node" is not name@host[:port] (${err.expected}): ${JSON.stringify(target)}`);
       throw err;
@@ -58,8 +58,8 @@ export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<Htt
   });
 
   app.post('/leave', guard, async (c) => {
-    await node.leave();
-    return c.json(node.status(), 202);
+    await node.leave({ signal: c.req.raw.signal });
+    return c.json(node.status());
   });
 
   app.delete('/nodes/:node', guard, async (c) => {

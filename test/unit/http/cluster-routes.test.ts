@@ -82,10 +82,10 @@ describe('POST /api/cluster/join', () => {
 });
 
 describe('POST /api/cluster/leave', () => {
-  it('answers 202 and calls leave()', async () => {
+  it('answers 200 and calls leave()', async () => {
     const { app, node } = makeApp();
     const res = await app.request('/api/cluster/leave', { method: 'POST' }, LOOPBACK);
-    assert.equal(res.status, 202);
+    assert.equal(res.status, 200);
     assert.ok(((await res.json()) as NodeStatus).node);
     assert.deepEqual(node.calls.map((c) => c.method), ['leave']);
   });
