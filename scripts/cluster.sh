@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Runs one troupe node in the background and talks to it.
 #
-#   PORT=4001 NODE_NAME=n2 ./scripts/cluster.sh start [troupe start flags...]
-#   PORT=4001 NODE_NAME=n2 ./scripts/cluster.sh join n1@127.0.0.1:9100
-#   PORT=4001 NODE_NAME=n2 ./scripts/cluster.sh status | leave | stop
+#   PORT=4000 NODE_NAME=hex_hub1 ./scripts/cluster.sh start [troupe start flags...]
+#   PORT=4001 NODE_NAME=hex_hub2 ./scripts/cluster.sh start
+#   PORT=4001 ./scripts/cluster.sh join hex_hub1@127.0.0.1
+#   ./scripts/cluster.sh join hex_hub1@127.0.0.1     (every node started here joins)
+#   PORT=4001 ./scripts/cluster.sh status | leave | stop
 #
 # The node is named by NODE_NAME (default "troupe"); a bare name gets
 # @127.0.0.1 so that nodes on one machine form a loopback cluster. Its pid
-# file and log are under ./run/<node name>/. PORT (default 4000) is the HTTP
-# port the script polls and the CLI talks to; it must be a fixed port here.
+# file, HTTP port and log are under ./run/<node name>/. PORT (default 4000) is
+# the HTTP port the script polls and the CLI talks to; it must be a fixed port
+# here. The inter-node port is the first free one of 9100-9155 unless
+# CLUSTER_PORT is set, and `name@host` finds it. status, leave and stop act
+# on the node at PORT, or on NODE_NAME's node when only NODE_NAME is given.
+# join acts likewise; with neither PORT nor NODE_NAME it acts on every node
+# this script runs here (but the one joined), so the same command typed in
+# each node's terminal does what it says.
 # Unless set: CLUSTERING_ENABLED=true, CLUSTER_DISCOVERY_TYPE=static.
 # Deadlines in seconds: START_TIMEOUT (30), STOP_TIMEOUT (20).
 set -euo pipefail
@@ -27,13 +35,31 @@ die() {
   exit 1
 }
 
-NODE_NAME="${NODE_NAME:-troupe}"
-case "$NODE_NAME" in
-  *@*) ;;
-  *) NODE_NAME="$NODE_NAME@127.0.0.1" ;;
-esac
+# What the user set, before defaults fill in: it decides which node a command targets.
+GIVEN_PORT="${PORT-}"
+GIVEN_NODE_NAME="${NODE_NAME-}"
+
+# A bare name gets @127.0.0.1.
+qualify() {
+  case "$1" in
+    *@*) echo "$1" ;;
+    *) echo "$1@127.0.0.1" ;;
+  esac
+}
+
+NODE_NAME="$(qualify "${NODE_NAME:-troupe}")"
 export NODE_NAME
+RECORDED_PORT_FILE="$ROOT/run/$NODE_NAME/http_port"
+if [ -z "$GIVEN_PORT" ] && [ -n "$GIVEN_NODE_NAME" ] && [ "${1:-}" != start ] && [ -f "$RECORDED_PORT_FILE" ]; then
+  PORT="$(cat "$RECORDED_PORT_FILE")"
+fi
 export PORT="${PORT:-4000}"
+# stop with only PORT given: the node started here with that HTTP port.
+if [ -z "$GIVEN_NODE_NAME" ] && [ -n "$GIVEN_PORT" ] && [ "${1:-}" != start ]; then
+  for port_file in "$ROOT"/run/*/http_port; do
+    [ -f "$port_file" ] && [ "$(cat "$port_file")" = "$PORT" ] && NODE_NAME="$(basename "$(dirname "$port_file")")" && break
+  done
+fi
 export CLUSTERING_ENABLED="${CLUSTERING_ENABLED:-true}"
 export CLUSTER_DISCOVERY_TYPE="${CLUSTER_DISCOVERY_TYPE:-static}"
 
@@ -95,6 +121,7 @@ start() {
   nohup "${detach[@]}" node "$CLI" start "$@" >"$LOG_FILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
+  echo "$PORT" >"$RUN_DIR/http_port"
 
   # Up = this process printed its "up" line and answers /health/live.
   local deadline=$((SECONDS + START_TIMEOUT))
@@ -111,7 +138,7 @@ start() {
     fi
     sleep 0.2
   done
-  echo "$NODE_NAME up (pid $pid): $URL"
+  echo "$NODE_NAME up (pid $pid): $URL cluster $(sed -n "s/^troupe $NODE_NAME up: .*cluster=//p" "$LOG_FILE" | head -n 1)"
   echo "log: $LOG_FILE"
 }
 
@@ -140,6 +167,38 @@ cli() {
   node "$CLI" "$@" --url "$URL"
 }
 
+# Every node this script runs here, as "name port" lines.
+local_nodes() {
+  local dir pid
+  for dir in "$ROOT"/run/*/; do
+    [ -f "$dir/pid" ] && [ -f "$dir/http_port" ] || continue
+    pid="$(cat "$dir/pid")"
+    [ -n "$pid" ] && is_troupe_pid "$pid" || continue
+    echo "$(basename "$dir") $(cat "$dir/http_port")"
+  done
+}
+
+# join TARGET: the node at PORT (or NODE_NAME's) joins; with neither set, every local node but TARGET does.
+join() {
+  local target="$1"
+  if [ -n "$GIVEN_PORT" ] || [ -n "$GIVEN_NODE_NAME" ]; then
+    cli join "$target"
+    return
+  fi
+  ensure_built
+  local nodes name port failed=0 joined=0
+  nodes="$(local_nodes)"
+  [ -n "$nodes" ] || die "no node started by this script is running here; start one, or set PORT to the HTTP port of the node that should join"
+  while read -r name port; do
+    [ "$name" = "$(qualify "$target")" ] && continue
+    case "$(qualify "$target")" in "$name":*) continue ;; esac
+    echo "$name:"
+    if node "$CLI" join "$target" --url "http://127.0.0.1:$port"; then joined=$((joined + 1)); else failed=1; fi
+  done <<<"$nodes"
+  [ "$joined" -gt 0 ] || [ "$failed" -ne 0 ] || die "$target is the only node started by this script here: start another node, then join it to $target"
+  return "$failed"
+}
+
 command="${1:-}"
 [ $# -gt 0 ] && shift
 case "$command" in
@@ -147,6 +206,6 @@ case "$command" in
   stop) [ $# -eq 0 ] || usage; stop ;;
   status) [ $# -eq 0 ] || usage; cli status ;;
   leave) [ $# -eq 0 ] || usage; cli leave ;;
-  join) [ $# -eq 1 ] || usage; cli join "$1" ;;
+  join) [ $# -eq 1 ] || usage; join "$1" ;;
   *) usage ;;
 esac

@@ -94,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { values } = parse(command, rest, CLIENT_OPTIONS, 0);
       if (values.help) return help();
       const status = await client(values).leave();
-      process.stdout.write(`${status.node.name} is leaving the cluster (state ${status.node.state}); stop the process when done\n`);
+      process.stdout.write(`${status.node.name} left the cluster (state ${status.node.state}, confirmed by every member that was up); stop the process when done\n`);
       return 0;
     }
     case 'help':
