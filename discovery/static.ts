@@ -19,7 +19,7 @@ import type { Candidate, Discovery, DiscoveryState, RejectedCandidate } from './
 /** Rescan period while some seed without a port is unresolved, ms. */
 export const UNRESOLVED_RESCAN_MS = 1_000;
 /** Rescan period once every seed is resolved: catches a node restarted on another port, ms. */
-export const RESOLVED_RESCAN_MS = 15_000;
+export const RESOLVED_RESCAN_MS = 5_000;
 
 export interface StaticDiscoveryOptions {
   /** Scans a host's port range (Transport.scan); needed when a seed has no port. */

@@ -20,7 +20,9 @@
  * A name found this way is a claim until the handshake proves it; the scan
  * only says which port to dial.
  */
+import { lookup } from 'node:dns/promises';
 import * as net from 'node:net';
+import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { formatAddress, portsOf, type PortRange } from '../node-address.js';
 import { FrameDecoder } from './frame-codec.js';
@@ -67,13 +69,24 @@ type PortOutcome = { kind: 'node'; node: ScannedNode } | { kind: 'other' } | { k
 
 /** Scans every port of `options.range` on `host` in parallel. Never rejects. */
 export async function scanHost(host: string, options: ScanOptions): Promise<HostScan> {
-  const ports = portsOf(options.range);
-  const outcomes = await Promise.all(ports.map((port) => scanPort(host, port, options)));
   const scan: HostScan = { host, range: options.range, nodes: [], otherListeners: [], error: null };
+  // One lookup for the whole range: 56 parallel lookups of a name would ask the resolver 56 times.
+  let ip = host;
+  if (isIP(host) === 0) {
+    try {
+      // IPv4 first: nodes listen on 0.0.0.0 unless CLUSTER_BIND says otherwise.
+      const all = await lookup(host, { all: true });
+      ip = (all.find((a) => a.family === 4) ?? all[0]!).address;
+    } catch (err) {
+      scan.error = `${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      return scan;
+    }
+  }
+  const ports = portsOf(options.range);
+  const outcomes = await Promise.all(ports.map((port) => scanPort(ip, port, formatAddress(host, port), options)));
   outcomes.forEach((outcome, i) => {
     if (outcome.kind === 'node') scan.nodes.push(outcome.node);
     else if (outcome.kind === 'other') scan.otherListeners.push(ports[i]!);
-    else if (outcome.kind === 'error' && scan.error === null && /ENOTFOUND|EAI_AGAIN/.test(outcome.message)) scan.error = outcome.message;
   });
   return scan;
 }
@@ -93,8 +106,9 @@ export function helloFromFrame(channel: string, payload: unknown, address: strin
   };
 }
 
-function scanPort(host: string, port: number, options: ScanOptions): Promise<PortOutcome> {
-  const address = formatAddress(host, port);
+/** Connects to `ip:port`; `address` is the same port spelled with the host as the caller gave it. */
+function scanPort(ip: string, port: number, address: string, options: ScanOptions): Promise<PortOutcome> {
+  const host = ip;
   return new Promise<PortOutcome>((resolve) => {
     if (options.signal?.aborted) return resolve({ kind: 'error', message: 'aborted' });
     const socket = options.tls === undefined
