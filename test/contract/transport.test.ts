@@ -12,6 +12,7 @@ import { SeededRandom } from '../../lib/protocol/random.js';
 import { createMemoryTransport, MemoryHub } from '../../lib/transport/memory-transport.js';
 import { createTcpTransport } from '../../lib/transport/tcp-transport.js';
 import type { PeerIdentity, Transport, TransportEvent, TransportOptions } from '../../lib/transport/transport.js';
+import type { PortRange } from '../../lib/node-address.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const DEADLINE_MS = 10_000;
@@ -21,6 +22,8 @@ export interface NodeSpec {
   generation?: number;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** Listen on the first free port of this range instead of `port`. */
+  range?: PortRange;
   cookie?: string;
   clusterName?: string;
   maxQueuedFrames?: number;
@@ -31,6 +34,8 @@ export interface TransportHarness {
   create(spec: NodeSpec): Transport;
   /** A port nothing listens on yet, to start a node there later; and the address to send to meanwhile. */
   reserveAddress(): Promise<{ address: string; port: number }>;
+  /** The host the nodes listen on (what `scan` is asked about). */
+  host: string;
 }
 
 export interface TestNode {
@@ -51,7 +56,7 @@ export function transportOptions(spec: NodeSpec, host: string): TransportOptions
     self: { name: spec.name, generation: spec.generation ?? 1 },
     advertisedAddress: `${host}:${spec.port ?? 0}`,
     bindHost: host,
-    port: spec.port ?? 0,
+    port: spec.range ?? spec.port ?? 0,
     clusterName: spec.clusterName ?? 'contract',
     cookie: spec.cookie ?? 'contract-cookie',
     backoff: { baseMs: 20, maxMs: 200 },
@@ -251,6 +256,22 @@ export function transportContract(name: string, factory: () => TransportHarness)
       assert.deepEqual(a.transport.links().map((l) => l.peer.name), ['b']);
     });
 
+    it('takes the first free port of a range, and a scan of the range finds each node by its hello', async () => {
+      const { port: first } = await harness.reserveAddress();
+      const occupant = await node({ name: 'occupant', port: first });
+      const ranged = await node({ name: 'ranged', range: { first, last: first + 8 } });
+      const port = Number(ranged.address.split(':').pop());
+      assert.ok(port > first && port <= first + 8, `port ${port} in (${first}, ${first + 8}]`);
+      const scan = await occupant.transport.scan(harness.host, { first, last: first + 8 });
+      assert.equal(scan.error, null);
+      const found = scan.nodes.map((n) => ({ name: n.name, address: n.address, clusterName: n.clusterName })).sort((x, y) => x.name.localeCompare(y.name));
+      assert.deepEqual(found, [
+        { name: 'occupant', address: occupant.address, clusterName: 'contract' },
+        { name: 'ranged', address: ranged.address, clusterName: 'contract' },
+      ]);
+      assert.equal(occupant.transport.stats().linksUp, 0, 'a scan admits nobody');
+    });
+
     it('sends what the payload was at send time', async () => {
       const a = await node({ name: 'a' });
       const b = await node({ name: 'b' });
@@ -263,6 +284,7 @@ export function transportContract(name: string, factory: () => TransportHarness)
 }
 
 transportContract('tcp', () => ({
+  host: '127.0.0.1',
   create: (spec) => createTcpTransport(transportOptions(spec, '127.0.0.1')),
   reserveAddress: async () => {
     const port = await freePort();
@@ -274,6 +296,7 @@ transportContract('memory', () => {
   const hub = new MemoryHub();
   let nextPort = 20_000;
   return {
+    host: 'mem',
     create: (spec) => createMemoryTransport(hub, transportOptions(spec, 'mem')),
     reserveAddress: async () => {
       const port = nextPort++;
