@@ -14,17 +14,25 @@
  * optionally a route for 224.0.0.0/4 (a namespace has no default route,
  * and without one multicast has nowhere to go).
  *
+ * Host names: with `hosts: { name: i, ... }` every host gets a hosts file,
+ * `/etc/netns/<ns>/hosts`, mapping each name to host i's address (and
+ * localhost to loopback). `ip netns exec` bind-mounts the files of
+ * `/etc/netns/<ns>/` over `/etc/`, so the names resolve inside the
+ * namespaces only, as service names do between the containers of a compose
+ * project; the machine's own /etc/hosts is not touched.
+ *
  * The test process stays in the root namespace; it reaches a host's ports by
  * running a short command inside that host's namespace (`httpInNetns`).
  * Processes are started with `ip netns exec`, which execs in place, so the
  * child's PID is the process itself: it is killed by that PID. `destroy()`
  * kills what it started, then deletes the namespaces (which removes the veths
- * and the bridge with them); it is synchronous and idempotent, and also runs
- * at process exit, so a failing test leaves nothing behind. Namespaces left by
+ * and the bridge with them) and their `/etc/netns/<ns>` directories; it is
+ * synchronous and idempotent, and also runs at process exit, so a failing test
+ * leaves nothing behind. Namespaces (and their /etc/netns directories) left by
  * an earlier run whose process is gone are removed on the next creation.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, testNodeEnv } from './troupe-process.js';
@@ -35,6 +43,8 @@ const PREFIX = 'tmc';
 export const NETNS_SUBNET = '10.77.0';
 /** Host i gets NETNS_SUBNET.(HOST_BASE + i). */
 const HOST_BASE = 10;
+/** Where `ip netns exec NS` finds files to bind-mount over /etc (iproute2's NETNS_ETC_DIR). */
+const NETNS_ETC_DIR = '/etc/netns';
 
 export interface NetnsHost {
   /** Namespace name. */
@@ -60,15 +70,26 @@ export function netnsSupport(): { ok: true } | { ok: false; reason: string } {
   return { ok: true };
 }
 
+export interface NetnsNetworkOptions {
+  /** Add a route for 224.0.0.0/4 on each host. @default true */
+  multicastRoute?: boolean;
+  /** Host names every host resolves: name → host number (1-based), written to each host's /etc/hosts. @default none */
+  hosts?: Record<string, number>;
+}
+
 export class NetnsNetwork {
   readonly hosts: NetnsHost[] = [];
   private readonly namespaces: string[] = [];
+  /** /etc/netns/<ns> directories written here, removed by destroy(). */
+  private readonly etcDirs: string[] = [];
+  /** Whether /etc/netns itself was made here (removed by destroy() if nothing else is in it by then). */
+  private createdEtcDir = false;
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
   private readonly onExit = () => this.destroy();
 
   /** Creates `hostCount` hosts on one bridge. Throws (after tearing down what it made) if a step fails. */
-  constructor(hostCount: number, options: { multicastRoute?: boolean } = {}) {
+  constructor(hostCount: number, options: NetnsNetworkOptions = {}) {
     removeOrphans();
     process.on('exit', this.onExit);
     const tag = `${PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
@@ -88,6 +109,7 @@ export class NetnsNetwork {
         if (options.multicastRoute !== false) ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
         this.hosts.push({ ns, address, iface: 'eth0' });
       }
+      if (options.hosts !== undefined) this.writeHostsFiles(options.hosts);
     } catch (err) {
       this.destroy();
       throw err;
@@ -118,6 +140,32 @@ export class NetnsNetwork {
       }
     }
     for (const ns of this.namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+    for (const dir of this.etcDirs) rmSync(dir, { recursive: true, force: true });
+    if (this.createdEtcDir) {
+      try {
+        rmdirSync(NETNS_ETC_DIR); // only if empty: another run's hosts files stay
+      } catch {
+        // not empty, or already gone
+      }
+    }
+  }
+
+  /** One hosts file per host namespace: every name at its host's bridge address, localhost on loopback. */
+  private writeHostsFiles(names: Record<string, number>): void {
+    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+    for (const [name, index] of Object.entries(names)) {
+      const host = this.hosts[index - 1];
+      if (host === undefined) throw new Error(`hosts: ${name} names host ${index}, but there are ${this.hosts.length}`);
+      lines.push(`${host.address}\t${name}`);
+    }
+    const text = lines.join('\n') + '\n';
+    this.createdEtcDir = mkdirSync(NETNS_ETC_DIR, { recursive: true }) !== undefined;
+    for (const host of this.hosts) {
+      const dir = join(NETNS_ETC_DIR, host.ns);
+      mkdirSync(dir, { recursive: true });
+      this.etcDirs.push(dir);
+      writeFileSync(join(dir, 'hosts'), text);
+    }
   }
 
   private addNamespace(name: string): string {
@@ -149,7 +197,14 @@ export interface NetnsTroupeOptions {
   name: string;
   /** NODE_NAME. @default `<name>@<host address>` */
   nodeName?: string;
-  clusterPort: number;
+  /** CLUSTER_PORT; undefined leaves it unset (the node takes the first free port of CLUSTER_PORT_RANGE). */
+  clusterPort?: number | undefined;
+  /**
+   * 'test': testNodeEnv (fast timers, binds on the host address, PORT=0, a test cookie), then `env`.
+   * 'none': only PATH, NODE_NAME and DATA_DIR, then `env`, as a deployment's own environment starts a node.
+   * @default 'test'
+   */
+  baseEnv?: 'test' | 'none';
   env?: Record<string, string>;
   /** Reuse a data dir (a restart). */
   dataDir?: string;
@@ -175,7 +230,9 @@ export class NetnsTroupeProcess {
     this.child = network.spawn(host, process.execPath, [CLI, 'start'], {
       cwd: this.dataDir,
       env: {
-        ...testNodeEnv({ nodeName: this.nodeName, bindHost: host.address, clusterPort: options.clusterPort, dataDir: this.dataDir }),
+        ...(options.baseEnv === 'none'
+          ? { PATH: process.env.PATH ?? '', NODE_NAME: this.nodeName, DATA_DIR: this.dataDir }
+          : testNodeEnv({ nodeName: this.nodeName, bindHost: host.address, clusterPort: options.clusterPort, dataDir: this.dataDir })),
         ...options.env,
       },
     });
@@ -232,17 +289,28 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** Deletes namespaces of earlier runs of this harness whose process no longer exists. */
+/** Deletes namespaces (and /etc/netns directories) of earlier runs of this harness whose process no longer exists. */
 function removeOrphans(): void {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-    if (!match) continue;
-    const pid = Number(match[1]);
-    if (pid === process.pid || isAlive(pid)) continue;
-    spawnSync('ip', ['netns', 'del', name]);
+    if (isOrphan(name)) spawnSync('ip', ['netns', 'del', name]);
   }
+  let etc: string[] = [];
+  try {
+    etc = readdirSync(NETNS_ETC_DIR);
+  } catch {
+    // no /etc/netns: nothing left behind
+  }
+  for (const name of etc) if (isOrphan(name)) rmSync(join(NETNS_ETC_DIR, name), { recursive: true, force: true });
+}
+
+/** Whether `name` is this harness's and its process is gone. */
+function isOrphan(name: string): boolean {
+  const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  return pid !== process.pid && !isAlive(pid);
 }
 
 function isAlive(pid: number): boolean {

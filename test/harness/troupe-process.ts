@@ -29,15 +29,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The environment every test node starts with: fast timers, its own data dir, a shared test cookie. */
-export function testNodeEnv(node: { nodeName: string; bindHost: string; clusterPort: number; dataDir: string; seeds?: string[] }): Record<string, string> {
+/**
+ * The environment every test node starts with: fast timers, its own data dir, a shared test cookie.
+ * Without `clusterPort`, CLUSTER_PORT is left unset: the node takes the first free port of CLUSTER_PORT_RANGE.
+ */
+export function testNodeEnv(node: { nodeName: string; bindHost: string; clusterPort?: number | undefined; dataDir: string; seeds?: string[] }): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
     NODE_NAME: node.nodeName,
     PORT: '0',
     HTTP_BIND: node.bindHost,
     CLUSTER_BIND: node.bindHost,
-    CLUSTER_PORT: String(node.clusterPort),
+    ...(node.clusterPort === undefined ? {} : { CLUSTER_PORT: String(node.clusterPort) }),
     CLUSTERING_ENABLED: 'true',
     CLUSTER_NODES: (node.seeds ?? []).join(','),
     DATA_DIR: node.dataDir,
