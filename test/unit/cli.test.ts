@@ -56,6 +56,9 @@ describe('troupe start: configuration errors exit 2 with one line', () => {
     ['a port out of range', { PORT: '70000' }, /PORT="70000".*0 to 65535/],
     ['HEARTBEAT_TIMEOUT <= HEARTBEAT_INTERVAL', { HEARTBEAT_INTERVAL: '1000', HEARTBEAT_TIMEOUT: '1000' }, /HEARTBEAT_TIMEOUT.*greater than HEARTBEAT_INTERVAL/],
     ['an unknown discovery type', { CLUSTER_DISCOVERY_TYPE: 'carrier-pigeon' }, /CLUSTER_DISCOVERY_TYPE="carrier-pigeon"/],
+    ['a 2,000-character NODE_NAME', { NODE_NAME: `${'n'.repeat(2000)}@127.0.0.1` }, /NODE_NAME=.*\(2010 characters\)": must be name@host: a name of 1-64 letters/],
+    ['a NODE_NAME with a space', { NODE_NAME: 'my node@127.0.0.1' }, /NODE_NAME="my node@127\.0\.0\.1": must be name@host/],
+    ['a reversed CLUSTER_PORT_RANGE', { CLUSTER_PORT_RANGE: '9155-9100' }, /CLUSTER_PORT_RANGE="9155-9100": must be first-last/],
   ];
   for (const [what, env, pattern] of cases) {
     it(what, async () => assertOneErrorLine(await troupe(['start'], env), 2, pattern));
