@@ -8,6 +8,8 @@
  * piped. Settings come from the environment, the flags below and the config
  * file (see config/README.md), environment first.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, redactConfig, type TroupeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -61,7 +63,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (values.help) return help();
       const config = loadNodeConfig(values);
       if (command === 'config') {
-        process.stdout.write(`${JSON.stringify(redactConfig(config), (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
+        const effective = { ...redactConfig(config), running: runningNode(config.dataDir) };
+        process.stdout.write(`${JSON.stringify(effective, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
         return 0;
       }
       return runStart(config);
@@ -162,3 +165,14 @@ main(process.argv.slice(2)).then(
     }
   },
 );
+
+/** The node running on this data dir, from its ports file (its pid still alive): the ports it actually took. */
+function runningNode(dataDir: string): { pid: number; httpPort: number; clusterPort: number; address: string } | null {
+  try {
+    const ports = JSON.parse(readFileSync(join(dataDir, 'ports.json'), 'utf8')) as { pid: number; http: number; cluster: number; address: string };
+    process.kill(ports.pid, 0);
+    return { pid: ports.pid, httpPort: ports.http, clusterPort: ports.cluster, address: ports.address };
+  } catch {
+    return null;
+  }
+}

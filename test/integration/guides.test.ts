@@ -39,12 +39,12 @@ async function postJoin(port: number, node: string): Promise<{ status: number; b
   return { status: res.status, body: JSON.parse(res.text) };
 }
 
-/** Every node at `ports` lists exactly `names`, all up. */
+/** Every node at `ports` lists exactly `names`, all up: at once for the two ends of a join, by gossip (a few HEARTBEAT_INTERVALs, 5 s by default) for the others. */
 async function allUp(ports: number[], names: string[]): Promise<void> {
+  const expected = [...names].sort().map((name) => `${name}=up`).join(' ');
   for (const port of ports) {
-    const view = await status(port);
-    assert.deepEqual(view.members.map((m) => m.name).sort(), [...names].sort(), `members seen by the node at HTTP ${port}`);
-    for (const m of view.members) assert.equal(m.state, 'up', `${m.name} as seen by the node at HTTP ${port}`);
+    const seen = async () => (await status(port)).members.map((m) => `${m.name}=${m.state}`).sort().join(' ');
+    await waitFor(async () => (await seen()) === expected, { timeoutMs: 30_000, what: `the node at HTTP ${port} to list ${expected}` });
   }
 }
 
@@ -61,6 +61,9 @@ describe('HexHub quick start, verbatim', () => {
     const box = (sandbox = new ScriptSandbox());
     await startThreeHubs(box);
     assert.deepEqual(await Promise.all([4000, 4001, 4002].map(async (p) => (await status(p)).node.clusterPort)), [9100, 9101, 9102]);
+    const config = JSON.parse((await box.ok(`NODE_NAME=hex_hub2@127.0.0.1 node ${CLI} config`)).stdout) as { clusterPort: number | null; running: { clusterPort: number } | null };
+    assert.equal(config.clusterPort, null, 'not set');
+    assert.equal(config.running?.clusterPort, 9101, 'troupe config shows the port the running node took');
 
     // "From hex_hub2 node" and "From hex_hub3 node": the same line, with nothing else set.
     const first = await box.ok('./scripts/cluster.sh join hex_hub1@127.0.0.1');
@@ -84,7 +87,7 @@ describe('HexHub quick start, verbatim', () => {
     await box.ok('PORT=4003 NODE_NAME=hex_hub4 ./scripts/cluster.sh start');
     const answer = await postJoin(4003, 'hex_hub2@127.0.0.1');
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    await waitFor(async () => (await allUp([4000, 4001, 4002, 4003], [...HUBS, 'hex_hub4@127.0.0.1']).then(() => true)), { timeoutMs: 15_000, what: 'four members up on every node' });
+    await allUp([4000, 4001, 4002, 4003], [...HUBS, 'hex_hub4@127.0.0.1']);
 
     // Another hex_hub2 on this host, in another directory: refused with one clear line, nothing started.
     const twin = await box.sh(`cd /tmp && PORT=4004 NODE_NAME=hex_hub2@127.0.0.1 CLUSTERING_ENABLED=true DATA_DIR=${box.root}/twin node ${CLI} start`);

@@ -204,10 +204,10 @@ describe('client commands', () => {
     assertOneErrorLine(await troupe(['remove', 'ghost@10.0.0.1', '--url', url], { CLUSTER_API_TOKEN: TOKEN }), 1, /no member named "ghost@10\.0\.0\.1".*HTTP 404 ERR_UNKNOWN_NODE/);
   });
 
-  it('leave prints the leaving node', async () => {
+  it('leave prints the node that left', async () => {
     const run = await troupe(['leave', '--url', url], { CLUSTER_API_TOKEN: TOKEN });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^n1@127\.0\.0\.1 is leaving the cluster/);
+    assert.match(run.stdout, /^n1@127\.0\.0\.1 left the cluster/);
   });
 
   it('an unreachable node is one line and exit 1', async () => {
