@@ -43,14 +43,26 @@ export class TroupeError extends Error {
   }
 }
 
-/** A configuration value is invalid. The message names the setting (env var), the value and the rule. */
+/** What a ConfigError holds and says in place of a secret's value. */
+export const SECRET_MASK = '***';
+
+/**
+ * A configuration value is invalid. The message names the setting (env var), the value and the rule.
+ * The value of a secret (`secret: true`) is never kept nor shown: a rejected cookie may still be
+ * nearly the real one, and errors end up in logs.
+ */
 export class ConfigError extends TroupeError {
+  readonly value: unknown;
+
   constructor(
     readonly setting: string,
-    readonly value: unknown,
+    value: unknown,
     readonly expected: string,
+    options: { secret?: boolean } = {},
   ) {
-    super('ERR_CONFIG', `invalid ${setting}=${formatValue(value)}: ${expected}`);
+    const shown = options.secret ? `${setting} (a secret, value not shown)` : `${setting}=${formatValue(value)}`;
+    super('ERR_CONFIG', `invalid ${shown}: ${expected}`);
+    this.value = options.secret ? SECRET_MASK : value;
   }
 }
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
-import { formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
+import { cookieWeakness, formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
 import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp } from './http/app.js';
@@ -118,6 +118,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
     if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
+    const weakness = config.clusteringEnabled ? cookieWeakness(config.cookie) : null;
+    if (weakness !== null) log.warn(weakness);
 
     this.transport = this.createTransport(random);
     const bound = await this.transport.start({ signal });
