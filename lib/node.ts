@@ -15,7 +15,7 @@ import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
 import { cookieWeakness, formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
-import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
+import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, listenError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
@@ -122,7 +122,10 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (weakness !== null) log.warn(weakness);
 
     this.transport = this.createTransport(random);
-    const bound = await this.transport.start({ signal });
+    const bound = await this.transport.start({ signal }).catch((err: unknown) => {
+      throw listenError(err, { port: 'CLUSTER_PORT', bind: 'CLUSTER_BIND' }, config.clusterBind, config.clusterPort);
+    });
+    signal?.throwIfAborted();
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
     this.transport.onEvent((event) => {
@@ -168,6 +171,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
     this.discoverer.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
     await this.discoverer.start({ signal });
+    signal?.throwIfAborted();
     const candidates = this.discoverer.candidates().map((c) => c.address);
     this.membership.send({ type: 'candidates', addresses: candidates });
     if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
@@ -183,7 +187,10 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
     const metrics = createMetrics(() => this.stats());
     const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
-    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port });
+    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port }).catch((err: unknown) => {
+      throw listenError(err, { port: 'PORT', bind: 'HTTP_BIND' }, config.httpBind, config.port);
+    });
+    signal?.throwIfAborted();
     this.httpPort = this.http.port;
     this.running = true;
     this.writePortsFile();
@@ -395,6 +402,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   }
 
   private async shutdown(leave: boolean): Promise<void> {
+    // A start that failed reports its one error; "node stopped" would only add a line to it.
+    const wasRunning = this.running;
     if (leave && this.running && this.config.clusteringEnabled && this.selfState() !== 'left') {
       await this.leave().catch((err) => this.log.warn({ err }, 'graceful leave did not complete; stopping anyway'));
     }
@@ -406,7 +415,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.membership?.stop();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
-    this.log.info('node stopped');
+    if (wasRunning) this.log.info('node stopped');
   }
 
   private assertRunning(): void {
