@@ -286,3 +286,73 @@ describe('tcp transport: misbehaving peers', () => {
     await waitFor(() => node.transport.stats().dialFailures > dialsAtGiveUp, { timeoutMs: DEADLINE_MS, what: 'a new dial after the next send' });
   });
 });
+
+/** Sum of the handshake failures counted for `reasons`. */
+function failuresOf(node: Node, reasons: HandshakeFailureReason[]): number {
+  const counts = node.transport.stats().handshakeFailures;
+  return reasons.reduce((sum, reason) => sum + counts[reason], 0);
+}
+
+function warningsAbout(node: Node, host: string): LogLine[] {
+  return node.logs.filter((l) => l.level >= 40 && (l.peer ?? '').startsWith(`${host}:`));
+}
+
+describe('tcp transport: floods are counted in full and logged once per peer and reason', () => {
+  it('a fuzzer sending garbage on many connections: every one counted, one line per reason', async () => {
+    const node = await startNode('node');
+    for (let i = 0; i < 40; i++) {
+      const raw = await rawSocket(node.port);
+      raw.socket.write(Buffer.concat([header(3), Buffer.from([0xc1, 0xc1, 0xc1])]));
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['bad-frame', 'rate-limited']) === 40, { timeoutMs: DEADLINE_MS, what: 'all 40 connections counted' });
+    const warnings = warningsAbout(node, '127.0.0.1');
+    const reasons = warnings.map((l) => l.reason);
+    assert.deepEqual([...new Set(reasons)].length, reasons.length, `at most one line per reason: ${JSON.stringify(warnings)}`);
+    assert.ok(warnings.length >= 1 && warnings.length <= 2, `one or two lines, not 40: ${JSON.stringify(warnings)}`);
+    await assertStillServes(node);
+  });
+
+  it('a client reconnecting as fast as it is closed is refused by rate, counted as rate-limited, logged once', async () => {
+    const node = await startNode('node', { acceptRateLimit: { burst: 5, refillPerSecond: 1 } });
+    for (let i = 0; i < 30; i++) {
+      const raw = await rawSocket(node.port);
+      raw.socket.write(Buffer.concat([header(3), Buffer.from([0xc1, 0xc1, 0xc1])]));
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['rate-limited']) >= 20, { timeoutMs: DEADLINE_MS, what: 'connections past the burst refused as rate-limited' });
+    const limited = node.logs.filter((l) => l.reason === 'rate-limited' && l.level >= 40);
+    assert.equal(limited.length, 1, `one line for all rate-limited connections: ${JSON.stringify(limited)}`);
+    const events = node.events.filter((e) => e.type === 'handshake-failed' && e.reason === 'rate-limited');
+    assert.ok(events.length >= 20, 'each refusal is an event too');
+  });
+
+  it('refusals while too many handshakes are in progress count as overloaded and log once', async () => {
+    const node = await startNode('node', { maxPendingHandshakes: 2 });
+    const silent = [];
+    for (let i = 0; i < 2; i++) silent.push(await rawSocket(node.port));
+    const refused = [];
+    for (let i = 0; i < 5; i++) {
+      const raw = await rawSocket(node.port);
+      refused.push(raw);
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['overloaded']) === 5, { timeoutMs: DEADLINE_MS, what: 'five refusals counted as overloaded' });
+    assert.equal(node.logs.filter((l) => l.reason === 'overloaded' && l.level >= 40).length, 1, 'one line');
+    for (const raw of silent) raw.socket.destroy();
+  });
+
+  it('a node with the wrong cookie redialling: both sides count every failure, each logs it once', async () => {
+    const node = await startNode('node');
+    const intruder = await startNode('intruder', { cookie: 'not-the-cookie' });
+    intruder.transport.send(node.address, 'swim', 'let me in');
+    await waitFor(() => failuresOf(node, ['bad-cookie']) >= 8 && failuresOf(intruder, ['bad-cookie']) >= 8, {
+      timeoutMs: DEADLINE_MS,
+      what: 'eight refused redials counted on both sides',
+    });
+    const accepting = node.logs.filter((l) => l.level >= 40 && l.reason === 'bad-cookie');
+    const dialing = intruder.logs.filter((l) => l.level >= 40 && l.reason === 'bad-cookie');
+    assert.equal(accepting.length, 1, `the node logs the intruder once: ${JSON.stringify(accepting)}`);
+    assert.equal(dialing.length, 1, `the intruder logs the refusal once: ${JSON.stringify(dialing)}`);
+  });
+});
