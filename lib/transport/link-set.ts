@@ -182,7 +182,7 @@ export class LinkSet<C extends LinkConnection<C>> {
    * PEER_LOG_INTERVAL_MS: anyone who can reach the cluster port could otherwise write a line per connection.
    * The line after a quiet spell carries `suppressed`, the number left out since the previous one.
    */
-  private warnPeer(fields: { peer: string; direction: 'in' | 'out'; reason: string }, message: string): void {
+  warnPeer(fields: { peer: string; direction: 'in' | 'out'; reason: string }, message: string): void {
     const host = parseAddress(fields.peer)?.host ?? fields.peer;
     const decision = this.peerLog.decide(`${fields.direction}|${fields.reason}|${host}`, performance.now());
     if (!decision.log) return;

@@ -24,6 +24,15 @@
  * socket.write() returns false; 'drain' resumes. So the queue bound is the
  * backpressure: a peer that cannot keep up fills it and `send` drops.
  *
+ * Hostile peers. Whoever reaches the cluster port is refused at accept when
+ * its address opens connections faster than a token bucket allows
+ * (source-rate-limiter.ts) or too many handshakes are in progress; both are
+ * counted as handshake failures (`rate-limited`, `overloaded`). Handshake
+ * failures, frame errors and refusals are logged through a limiter, once per
+ * direction, reason and host per PEER_LOG_INTERVAL_MS (log-limiter.ts), so
+ * no peer can make the node write a line per connection. With TLS the
+ * limit applies after the TLS handshake.
+ *
  * Redial. A link with queued frames and no connection is redialled after
  * nextBackoffMs(attempt) (full jitter, attempt reset when a link comes up).
  * After `giveUpAfterMs` without a link, its queue is discarded and dialing
@@ -254,7 +263,8 @@ class TcpTransport extends LinkSetTransport<Conn> {
       if (peer.generation === this.identity.generation) {
         if (conn.direction === 'out') this.linkSet.aliasSelf(conn);
       } else {
-        this.opts.log.warn({ peer: conn.remoteAddress, generation: peer.generation }, `another node uses this node's name ${JSON.stringify(peer.name)}: node names must be unique`);
+        // Rate-limited: the hello is not authenticated yet, so anyone can claim our name.
+        this.linkSet.warnPeer({ peer: conn.remoteAddress, direction: conn.direction, reason: 'duplicate-name' }, `another node uses this node's name ${JSON.stringify(peer.name)} (generation ${peer.generation}): node names must be unique`);
       }
     } else if (conn.direction === 'out' && conn.dialedAddress !== null) {
       this.linkSet.alias(conn, peer.address);
