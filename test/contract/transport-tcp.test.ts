@@ -65,13 +65,13 @@ async function rawSocket(port: number): Promise<{ socket: Socket; closed: Promis
 }
 
 /** A peer that speaks the real protocol with the given settings, played by the test. */
-async function protocolPeer(port: number, settings: { cookie?: string; clusterName?: string; version?: number; name?: string } = {}): Promise<{ socket: Socket; closed: Promise<void>; remote: string; outcome: HandshakeOutcome }> {
+async function protocolPeer(port: number, settings: { cookie?: string; clusterName?: string; version?: number; name?: string; generation?: number } = {}): Promise<{ socket: Socket; closed: Promise<void>; remote: string; outcome: HandshakeOutcome }> {
   const { socket, closed, remote } = await rawSocket(port);
   const handshake = new Handshake({
     role: 'initiator',
     clusterName: settings.clusterName ?? CLUSTER,
     cookie: settings.cookie ?? COOKIE,
-    self: { name: settings.name ?? 'raw-peer', address: '127.0.0.1:1', generation: 1 },
+    self: { name: settings.name ?? 'raw-peer', address: '127.0.0.1:1', generation: settings.generation ?? 1 },
     nonce: randomBytes(32),
     crypto: nodeHandshakeCrypto,
     ...(settings.version === undefined ? {} : { version: settings.version }),
@@ -340,6 +340,17 @@ describe('tcp transport: floods are counted in full and logged once per peer and
     await waitFor(() => failuresOf(node, ['overloaded']) === 5, { timeoutMs: DEADLINE_MS, what: 'five refusals counted as overloaded' });
     assert.equal(node.logs.filter((l) => l.reason === 'overloaded' && l.level >= 40).length, 1, 'one line');
     for (const raw of silent) raw.socket.destroy();
+  });
+
+  it('hellos claiming this node\'s name are refused, and logged once', async () => {
+    const node = await startNode('node');
+    for (let generation = 2; generation < 8; generation++) {
+      const peer = await protocolPeer(node.port, { name: 'node', generation });
+      assert.equal(peer.outcome.ok === false && peer.outcome.reason, 'duplicate');
+      await peer.closed;
+    }
+    const warnings = node.logs.filter((l) => l.level >= 40 && l.msg.includes('names must be unique'));
+    assert.equal(warnings.length, 1, `one line for six impostors: ${JSON.stringify(warnings)}`);
   });
 
   it('a node with the wrong cookie redialling: both sides count every failure, each logs it once', async () => {
