@@ -308,24 +308,6 @@ function parseString(value: RawValue, setting: string): string {
   return value.trim();
 }
 
-/** A secret: like parseString, but a rejected value is never echoed. */
-function parseSecret(value: RawValue, setting: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(setting, value, 'must be a non-empty string', { secret: true });
-  return value.trim();
-}
-
-/**
- * Shortest cookie accepted without a warning, in characters. A dialer reveals an HMAC proof to whatever it
- * dials, so the cookie must resist an offline dictionary attack: 16 random characters or more.
- */
-export const MIN_COOKIE_LENGTH = 16;
-
-/** A warning for a cookie that is easy to guess offline, or null. Never quotes the cookie. */
-export function cookieWeakness(cookie: string | undefined): string | null {
-  if (cookie === undefined || cookie.length >= MIN_COOKIE_LENGTH) return null;
-  return `COOKIE is shorter than ${MIN_COOKIE_LENGTH} characters: a node that dials an impostor reveals a proof that can be guessed offline; use a long random secret (openssl rand -base64 32)`;
-}
-
 function parseBool(value: RawValue, setting: string): boolean {
   if (typeof value === 'boolean') return value;
   const text = String(value).trim().toLowerCase();
@@ -439,4 +421,22 @@ export function redactConfig(config: TroupeConfig): Record<string, unknown> {
     cookie: config.cookie === undefined ? undefined : '***',
     apiToken: config.apiToken === undefined ? undefined : '***',
   };
+}
+
+/** A secret: like parseString, but a rejected value is never echoed. */
+function parseSecret(value: RawValue, setting: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(setting, value, 'must be a non-empty string', { secret: true });
+  return value.trim();
+}
+
+/**
+ * Shortest cookie accepted without a warning, in characters. A dialer reveals an HMAC proof to whatever it
+ * dials, so the cookie must resist an offline dictionary attack: 16 random characters or more.
+ */
+export const MIN_COOKIE_LENGTH = 16;
+
+/** A warning for a cookie that is easy to guess offline, or null. Never quotes the cookie. */
+export function cookieWeakness(cookie: string | undefined): string | null {
+  if (cookie === undefined || cookie.length >= MIN_COOKIE_LENGTH) return null;
+  return `COOKIE is shorter than ${MIN_COOKIE_LENGTH} characters: a node that dials an impostor reveals a proof that can be guessed offline; use a long random secret (openssl rand -base64 32)`;
 }
