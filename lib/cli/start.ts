@@ -9,7 +9,7 @@
  */
 import type { TroupeConfig } from '../config.js';
 import { formatAddress, nodeHost } from '../config.js';
-import { AbortError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { CliError } from './client.js';
 
 /** Longest a graceful stop may take before the process gives up and exits 1, ms. */
@@ -40,7 +40,7 @@ export async function runStart(config: TroupeConfig): Promise<never> {
     }, STOP_DEADLINE_MS);
     deadline.unref();
     if (!node) {
-      starting.abort(new AbortError(`start-up (${signal})`));
+      starting.abort(); // startNode stops at its next step and rejects
       return;
     }
     node.stop().then(
