@@ -73,7 +73,11 @@ export interface TroupeConfig {
    * this is never declared down. @default 10000 (HEARTBEAT_TIMEOUT)
    */
   heartbeatTimeoutMs: number;
-  /** Shared secret; peers prove knowledge of it by HMAC, it never crosses the wire. @default undefined: a fixed development cookie, with a warning (COOKIE) */
+  /**
+   * Shared secret; peers prove knowledge of it by HMAC, it never crosses the wire. A node that dials an
+   * impostor reveals a proof it can attack offline, so use a long random cookie (MIN_COOKIE_LENGTH).
+   * Set but empty is an error. @default undefined: a fixed development cookie, with a warning (COOKIE)
+   */
   cookie: string | undefined;
   /** Separates clusters on one network: peers with another name are refused. @default 'troupe' (CLUSTER_NAME) */
   clusterName: string;
@@ -241,6 +245,8 @@ function envLayer(env: Record<string, string | undefined>): RawLayer {
   const layer: RawLayer = new Map();
   for (const setting of SETTINGS) {
     const value = env[setting.env];
+    // An empty secret is a mistake (an unfilled template), never a request for the fallback.
+    if (value === '' && setting.secret) throw new ConfigError(setting.env, value, `is set but empty: set ${setting.env} to the cluster's secret or unset it`, { secret: true });
     if (value === undefined || value === '') continue;
     // DATA_DIR wins over its alias MNESIA_DIR.
     if (setting.env === 'MNESIA_DIR' && env.DATA_DIR) continue;
@@ -271,9 +277,9 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   applyIf(get('dataDir'), (v, s) => (config.dataDir = parseString(v, s)));
   applyIf(get('heartbeatIntervalMs'), (v, s) => (config.heartbeatIntervalMs = parseInteger(v, s, 10, 600_000)));
   applyIf(get('heartbeatTimeoutMs'), (v, s) => (config.heartbeatTimeoutMs = parseInteger(v, s, 20, 3_600_000)));
-  applyIf(get('cookie'), (v, s) => (config.cookie = parseString(v, s)));
+  applyIf(get('cookie'), (v, s) => (config.cookie = parseSecret(v, s)));
   applyIf(get('clusterName'), (v, s) => (config.clusterName = parseClusterName(v, s)));
-  applyIf(get('apiToken'), (v, s) => (config.apiToken = parseString(v, s)));
+  applyIf(get('apiToken'), (v, s) => (config.apiToken = parseSecret(v, s)));
   applyIf(get('maxFrameBytes'), (v, s) => (config.maxFrameBytes = parseInteger(v, s, 1024, 1024 * 1024 * 1024)));
   applyIf(get('logLevel'), (v, s) => (config.logLevel = parseEnum(v, s, ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const)));
   config.tls = resolveTls(raw);
@@ -382,4 +388,22 @@ export function redactConfig(config: TroupeConfig): Record<string, unknown> {
     cookie: config.cookie === undefined ? undefined : '***',
     apiToken: config.apiToken === undefined ? undefined : '***',
   };
+}
+
+/** A secret: like parseString, but a rejected value is never echoed. */
+function parseSecret(value: RawValue, setting: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(setting, value, 'must be a non-empty string', { secret: true });
+  return value.trim();
+}
+
+/**
+ * Shortest cookie accepted without a warning, in characters. A dialer reveals an HMAC proof to whatever it
+ * dials, so the cookie must resist an offline dictionary attack: 16 random characters or more.
+ */
+export const MIN_COOKIE_LENGTH = 16;
+
+/** A warning for a cookie that is easy to guess offline, or null. Never quotes the cookie. */
+export function cookieWeakness(cookie: string | undefined): string | null {
+  if (cookie === undefined || cookie.length >= MIN_COOKIE_LENGTH) return null;
+  return `COOKIE is shorter than ${MIN_COOKIE_LENGTH} characters: a node that dials an impostor reveals a proof that can be guessed offline; use a long random secret (openssl rand -base64 32)`;
 }

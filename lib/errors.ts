@@ -48,14 +48,26 @@ export class TroupeError extends Error {
   }
 }
 
-/** A configuration value is invalid. The message names the setting (env var), the value and the rule. */
+/** What a ConfigError holds and says in place of a secret's value. */
+export const SECRET_MASK = '***';
+
+/**
+ * A configuration value is invalid. The message names the setting (env var), the value and the rule.
+ * The value of a secret (`secret: true`) is never kept nor shown: a rejected cookie may still be
+ * nearly the real one, and errors end up in logs.
+ */
 export class ConfigError extends TroupeError {
+  readonly value: unknown;
+
   constructor(
     readonly setting: string,
-    readonly value: unknown,
+    value: unknown,
     readonly expected: string,
+    options: { secret?: boolean } = {},
   ) {
-    super('ERR_CONFIG', `invalid ${setting}=${formatValue(value)}: ${expected}`);
+    const shown = options.secret ? `${setting} (a secret, value not shown)` : `${setting}=${formatValue(value)}`;
+    super('ERR_CONFIG', `invalid ${shown}: ${expected}`);
+    this.value = options.secret ? SECRET_MASK : value;
   }
 }
 
@@ -63,6 +75,43 @@ function formatValue(value: unknown): string {
   if (value === undefined) return '(unset)';
   if (typeof value === 'string') return JSON.stringify(value);
   return String(value);
+}
+
+/** Words for the system errors an operator can fix by a setting or on the host; the code follows in brackets. */
+const SYSTEM_ERROR_WORDS: Readonly<Record<string, string>> = {
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'not a directory',
+  EEXIST: 'already exists',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many symbolic links',
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
+/** `read-only file system (EROFS)` for a system error; the message of any other error. */
+export function describeSystemError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const words = code === undefined ? undefined : SYSTEM_ERROR_WORDS[code];
+  if (words !== undefined) return `${words} (${code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A listen that failed for a reason the operator fixes by a setting, as a ConfigError naming it
+ * (`settings.port` for a port in use or reserved, `settings.bind` for an address this host lacks);
+ * any other error unchanged.
+ */
+export function listenError(err: unknown, settings: { port: string; bind: string }, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(settings.bind, host, `cannot listen on ${host}: ${describeSystemError(err)}; set ${settings.bind} to an address of this host`);
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    return new ConfigError(settings.port, port, `cannot listen on ${host} port ${port}: ${describeSystemError(err)}; choose a free port (0 picks one) or stop what holds it`);
+  }
+  return err;
 }
 
 export class TimeoutError extends TroupeError {

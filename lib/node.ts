@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
-import { loadConfig, type TroupeConfig } from './config.js';
+import { cookieWeakness, loadConfig, type TroupeConfig } from './config.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { formatAddress, namePart, nodeHost } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
-import { ConfigError, NameInUseError, NotRunningError, UnknownNodeError } from './errors.js';
+import { ConfigError, listenError, NameInUseError, NotRunningError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
@@ -121,10 +121,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
     if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
+    const weakness = config.clusteringEnabled ? cookieWeakness(config.cookie) : null;
+    if (weakness !== null) log.warn(weakness);
 
     this.transport = this.createTransport(random);
     if (config.clusteringEnabled) await this.refuseDuplicateName(this.transport, signal);
-    const bound = await this.transport.start({ signal });
+    const bound = await this.transport.start({ signal }).catch((err: unknown) => {
+      throw listenError(err, { port: 'CLUSTER_PORT', bind: 'CLUSTER_BIND' }, config.clusterBind, config.clusterPort ?? 0);
+    });
+    signal?.throwIfAborted();
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
     this.transport.onEvent((event) => {
@@ -184,6 +189,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
     this.discoverer.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
     await this.discoverer.start({ signal });
+    signal?.throwIfAborted();
     const candidates = this.discoverer.candidates().map((c) => c.address);
     this.membership.send({ type: 'candidates', addresses: candidates });
     if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
@@ -199,7 +205,10 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
     const metrics = createMetrics(() => this.stats());
     const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
-    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port });
+    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port }).catch((err: unknown) => {
+      throw listenError(err, { port: 'PORT', bind: 'HTTP_BIND' }, config.httpBind, config.port);
+    });
+    signal?.throwIfAborted();
     this.httpPort = this.http.port;
     this.running = true;
     this.writePortsFile();
@@ -381,6 +390,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   }
 
   private async shutdown(leave: boolean): Promise<void> {
+    // A start that failed reports its one error; "node stopped" would only add a line to it.
+    const wasRunning = this.running;
     if (leave && this.running && this.config.clusteringEnabled && this.selfState() !== 'left') {
       await this.leave().catch((err) => this.log.warn({ err }, 'graceful leave did not complete; stopping anyway'));
     }
@@ -392,7 +403,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.membership?.stop();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
-    this.log.info('node stopped');
+    if (wasRunning) this.log.info('node stopped');
   }
 
   private operationsOrThrow(): ClusterOperations {

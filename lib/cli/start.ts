@@ -4,7 +4,8 @@
  * The first SIGINT or SIGTERM stops the node gracefully (leave, then close)
  * and exits 0, or 1 if the stop fails or outlives `STOP_DEADLINE_MS`. A
  * second signal exits 1 at once. A signal that arrives while the node is
- * still starting is honoured as soon as the start completes.
+ * still starting aborts the start (startNode's signal) and exits 0. A failed
+ * start prints one line, naming the setting when one is at fault.
  */
 import type { TroupeConfig } from '../config.js';
 import { formatAddress, nodeHost } from '../node-address.js';
@@ -25,6 +26,7 @@ interface RunningNode {
 export async function runStart(config: TroupeConfig): Promise<never> {
   let node: RunningNode | undefined;
   let stopping = false;
+  const starting = new AbortController();
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -32,12 +34,15 @@ export async function runStart(config: TroupeConfig): Promise<never> {
       process.exit(1);
     }
     stopping = true;
-    if (!node) return; // still starting: stopped right after
     const deadline = setTimeout(() => {
       process.stderr.write(`troupe: graceful stop did not finish within ${STOP_DEADLINE_MS / 1000} s: exiting\n`);
       process.exit(1);
     }, STOP_DEADLINE_MS);
     deadline.unref();
+    if (!node) {
+      starting.abort(); // startNode stops at its next step and rejects
+      return;
+    }
     node.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -51,8 +56,12 @@ export async function runStart(config: TroupeConfig): Promise<never> {
 
   try {
     const { startNode } = await import('../node.js');
-    node = await startNode({ config });
+    node = await startNode({ config, signal: starting.signal });
   } catch (err) {
+    if (stopping) {
+      process.stderr.write('troupe: stopped by a signal during start-up\n');
+      process.exit(0);
+    }
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw new CliError(`cannot start ${config.nodeName}: ${oneLine(err)}`);
   }

@@ -119,12 +119,24 @@ export function errorResponse(
   return c.json(body, status, headers);
 }
 
-/** hono `onError`: maps, logs server-side failures with their stack, answers JSON. */
+/**
+ * Whether the client went away before its answer: reading the body then fails, and whatever is answered,
+ * nobody reads it. @hono/node-server aborts the request's signal when the connection closes early.
+ */
+export function clientAborted(c: Context): boolean {
+  return c.req.raw.signal?.aborted === true;
+}
+
+/**
+ * hono `onError`: maps, logs server-side failures with their stack, answers JSON. A failure caused by the
+ * client leaving mid-request is the client's doing, not a server error: debug level, no stack.
+ */
 export function createErrorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
     const problem = problemFor(err);
     const request = { method: c.req.method, path: c.req.path };
-    if (problem.status >= 500) log.error({ err, ...request, status: problem.status }, 'HTTP request failed');
+    if (clientAborted(c)) log.debug({ ...request, reason: err.message }, 'HTTP request aborted by the client');
+    else if (problem.status >= 500) log.error({ err, ...request, status: problem.status }, 'HTTP request failed');
     else log.debug({ ...request, status: problem.status, code: problem.code, reason: problem.message }, 'HTTP request rejected');
     return errorResponse(c, problem.status, problem.code, problem.message, problem.headers);
   };

@@ -9,16 +9,23 @@
  * membership actor reset by its supervisor) can rejoin even when its seeds are
  * gone.
  */
-import { mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
+import { describeSystemError } from '../errors.js';
+import { dataDirError, prepareDataDir } from './data-dir.js';
 
 export class NodeStateStore {
   private readonly db: RootDatabase;
   private closed = false;
 
+  /** @throws ConfigError naming DATA_DIR when the directory or the database cannot be created or opened */
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = open({ path: `${dataDir}/node.mdb`, compression: false });
+    prepareDataDir(dataDir);
+    const path = `${dataDir}/node.mdb`;
+    try {
+      this.db = open({ path, compression: false });
+    } catch (err) {
+      throw dataDirError(dataDir, `cannot open ${path}: ${describeSystemError(err)}`);
+    }
   }
 
   /** Allocates this start's generation and persists it (synchronously: it must be durable before use). */

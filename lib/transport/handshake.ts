@@ -3,17 +3,27 @@
  * out, and finally an outcome. The shell (tcp-transport.ts, memory-transport.ts)
  * carries the messages as frames on the reserved channel '$handshake'.
  *
- *   initiator (dialed)                         acceptor
+ *   initiator (dialer)                         acceptor
  *        hello{v, cluster, name, address, generation, nonce} ─►
  *        ◄─ hello{v, cluster, name, address, generation, nonce}
  *   (each side checks the version and the cluster name, then asks its shell
  *    whether to admit this peer: the simultaneous-dial tie-break)
- *        proof{mac_I} ─►                ◄─ proof{mac_A}
- *   (each side verifies the other's mac; the link is up on both sides only
- *    when both macs verify)
+ *        proof{mac_I} ─►
+ *                                  (the acceptor verifies mac_I)
+ *        ◄─ proof{mac_A}
+ *   (the initiator verifies mac_A)
  *
- * Both hellos are sent at once, so the handshake takes two round trips at
- * most and one in the usual case.
+ * Both hellos are sent at once, so the handshake takes two round trips. The
+ * acceptor proves itself only after the dialer has proved it knows the
+ * cookie (Erlang's distribution handshake orders it the same way): anybody
+ * can open a TCP connection, and a proof is material for an offline
+ * dictionary attack on the cookie, so a dialer without the cookie gets a
+ * hello and a reject, never a mac. What remains: a node that dials an
+ * impostor (announced by a spoofed mDNS or DNS answer, say) reveals mac_I to
+ * it. The answer is a long random cookie, and mutual TLS on networks that are
+ * not trusted (the impostor then fails the TLS handshake first).
+ * The acceptor's link is up when mac_I verifies; the initiator's when mac_A
+ * does.
  *
  *   mac_R = HMAC-SHA256(cookie, LABEL ‖ R ‖ T(hello_I) ‖ T(hello_A))
  *
@@ -136,8 +146,8 @@ export class Handshake {
   private state: State = 'new';
   private readonly hello: HelloMessage;
   private peerHello: HelloMessage | null = null;
-  /** A proof that arrived before the shell answered the admission; verified once admitted. */
-  private earlyProof: unknown = null;
+  /** Acceptor only: the initiator's proof arrived before the shell answered the admission; verified once admitted. */
+  private earlyProof: Record<string, unknown> | null = null;
 
   constructor(private readonly init: HandshakeInit) {
     if (init.nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes`);
@@ -196,7 +206,10 @@ export class Handshake {
         if (msg['t'] !== 'hello') return this.fail('bad-frame', `expected hello, got ${describe(msg['t'])}`);
         return this.receiveHello(msg);
       case 'awaiting-admission':
-        if (msg['t'] !== 'proof' || this.earlyProof !== null) return this.fail('bad-frame', `unexpected ${describe(msg['t'])} before admission`);
+        // Only the initiator's proof can come early: the acceptor's answers the initiator's, sent after admission.
+        if (msg['t'] !== 'proof' || this.earlyProof !== null || this.init.role === 'initiator') {
+          return this.fail('bad-frame', `unexpected ${describe(msg['t'])} before admission`);
+        }
         this.earlyProof = msg;
         return { send: [] };
       case 'awaiting-proof':
@@ -229,17 +242,17 @@ export class Handshake {
     return { send: [], admission: { name, address, generation } };
   }
 
+  /** The initiator proves itself now; the acceptor waits for (or verifies the early) initiator's proof. */
   private admit(): HandshakeOutput {
     if (this.state !== 'awaiting-admission') return { send: [] };
     this.state = 'awaiting-proof';
-    const proof: ProofMessage = { t: 'proof', mac: this.mac(this.init.role) };
+    if (this.init.role === 'initiator') return { send: [this.ownProof()] };
     const early = this.earlyProof;
     this.earlyProof = null;
-    if (early === null || !isRecord(early)) return { send: [proof] };
-    const verified = this.verifyProof(early);
-    return { ...verified, send: [proof, ...verified.send] };
+    return early === null ? { send: [] } : this.verifyProof(early);
   }
 
+  /** Verifies the peer's proof; the acceptor answers a valid one with its own. */
   private verifyProof(msg: Record<string, unknown>): HandshakeOutput {
     const mac = msg['mac'];
     const expected = this.mac(this.init.role === 'initiator' ? 'acceptor' : 'initiator');
@@ -247,7 +260,12 @@ export class Handshake {
     if (!valid) return this.fail('bad-cookie', 'peer\'s cookie proof does not verify: set the same COOKIE on every node of the cluster');
     this.state = 'done';
     const peer = this.peer!;
-    return { send: [], outcome: { ok: true, peer } };
+    const send = this.init.role === 'acceptor' ? [this.ownProof()] : [];
+    return { send, outcome: { ok: true, peer } };
+  }
+
+  private ownProof(): ProofMessage {
+    return { t: 'proof', mac: this.mac(this.init.role) };
   }
 
   private rejected(msg: Record<string, unknown>): HandshakeOutput {

@@ -14,8 +14,10 @@
 import type { Logger } from 'pino';
 import type { Random } from '../protocol/random.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, nextBackoffMs, type BackoffPolicy } from './backoff.js';
+import type { FrameFailure } from './frame-codec.js';
 import { FrameQueue } from './frame-queue.js';
 import type { HandshakeOutcome } from './handshake.js';
+import { LogLimiter } from './log-limiter.js';
 import type { LinkInfo, PeerIdentity, TransportEvent, TransportOptions, TransportStats } from './transport.js';
 import {
   copyStats,
@@ -24,6 +26,8 @@ import {
   DEFAULT_MAX_QUEUED_FRAMES,
   emptyStats,
   parseAddress,
+  PEER_LOG_INTERVAL_MS,
+  PEER_LOG_MAX_KEYS,
 } from './transport.js';
 
 export type HandshakeFailure = Extract<HandshakeOutcome, { ok: false }>;
@@ -82,6 +86,8 @@ export class LinkSet<C extends LinkConnection<C>> {
   private readonly giveUpAfterMs: number;
   private readonly random: Random;
   private readonly log: Logger;
+  /** Misbehaving peers are logged through this: once per direction, reason and host per interval. */
+  private readonly peerLog = new LogLimiter({ intervalMs: PEER_LOG_INTERVAL_MS, maxKeys: PEER_LOG_MAX_KEYS });
 
   constructor(opts: TransportOptions, private readonly hooks: LinkSetHooks<C>) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -148,21 +154,40 @@ export class LinkSet<C extends LinkConnection<C>> {
   }
 
   /**
-   * Counts, logs (one warn) and emits a failed handshake. A duplicate closed by the tie-break is not a failure:
-   * counted apart, logged at debug. So is a connection closed before sending a byte (a port probe).
+   * Counts, logs (a warn, rate-limited per peer: see warnPeer) and emits a failed handshake or a connection
+   * refused at accept. A duplicate closed by the tie-break is not a failure: counted apart, logged at debug.
+   * So is a connection closed before sending a byte (a port probe).
    */
   handshakeFailed(remoteAddress: string, direction: 'in' | 'out', failure: HandshakeFailure, receivedAny: boolean): void {
-    const log = this.log;
     if (failure.reason === 'duplicate') {
       this.stats.duplicatesClosed++;
-      log.debug({ peer: remoteAddress, direction }, `inter-node duplicate connection closed: ${failure.message}`);
+      this.log.debug({ peer: remoteAddress, direction }, `inter-node duplicate connection closed: ${failure.message}`);
       return;
     }
     this.stats.handshakeFailures[failure.reason]++;
     const fields = { peer: remoteAddress, direction, reason: failure.reason };
-    if (failure.reason === 'closed' && !receivedAny) log.debug(fields, 'inter-node connection closed before the handshake');
-    else log.warn(fields, `inter-node handshake failed: ${failure.message}`);
+    if (failure.reason === 'closed' && !receivedAny) this.log.debug(fields, 'inter-node connection closed before the handshake');
+    else this.warnPeer(fields, `inter-node handshake failed: ${failure.message}`);
     this.emit({ type: 'handshake-failed', remoteAddress, reason: failure.reason, message: failure.message });
+  }
+
+  /** Counts and logs (rate-limited per peer) an established link closed for an undecodable or oversized frame. */
+  frameError(peerAddress: string, direction: 'in' | 'out', failure: FrameFailure): void {
+    this.stats.frameErrors[failure.reason]++;
+    this.warnPeer({ peer: peerAddress, direction, reason: failure.reason }, `inter-node link closed: ${failure.message}`);
+  }
+
+  /**
+   * A warning about a misbehaving peer, at most once per direction, reason and peer host per
+   * PEER_LOG_INTERVAL_MS: anyone who can reach the cluster port could otherwise write a line per connection.
+   * The line after a quiet spell carries `suppressed`, the number left out since the previous one.
+   */
+  warnPeer(fields: { peer: string; direction: 'in' | 'out'; reason: string }, message: string): void {
+    const host = parseAddress(fields.peer)?.host ?? fields.peer;
+    const decision = this.peerLog.decide(`${fields.direction}|${fields.reason}|${host}`, performance.now());
+    if (!decision.log) return;
+    if (decision.suppressed === 0) this.log.warn(fields, message);
+    else this.log.warn({ ...fields, suppressed: decision.suppressed }, `${message} (${decision.suppressed} more like it not logged since the last line)`);
   }
 
   /**

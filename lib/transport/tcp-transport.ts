@@ -24,6 +24,15 @@
  * socket.write() returns false; 'drain' resumes. So the queue bound is the
  * backpressure: a peer that cannot keep up fills it and `send` drops.
  *
+ * Hostile peers. Whoever reaches the cluster port is refused at accept when
+ * its address opens connections faster than a token bucket allows
+ * (source-rate-limiter.ts) or too many handshakes are in progress; both are
+ * counted as handshake failures (`rate-limited`, `overloaded`). Handshake
+ * failures, frame errors and refusals are logged through a limiter, once per
+ * direction, reason and host per PEER_LOG_INTERVAL_MS (log-limiter.ts), so
+ * no peer can make the node write a line per connection. With TLS the
+ * limit applies after the TLS handshake.
+ *
  * Redial. A link with queued frames and no connection is redialled after
  * nextBackoffMs(attempt) (full jitter, attempt reset when a link comes up).
  * After `giveUpAfterMs` without a link, its queue is discarded and dialing
@@ -43,12 +52,11 @@ import { Handshake } from './handshake.js';
 import type { PeerLink } from './link-set.js';
 import { LinkSetTransport } from './link-set-transport.js';
 import { newNonce, nodeHandshakeCrypto } from './node-crypto.js';
+import { DEFAULT_ACCEPT_BURST, DEFAULT_ACCEPT_MAX_SOURCES, DEFAULT_ACCEPT_REFILL_PER_SECOND, SourceRateLimiter } from './source-rate-limiter.js';
 import { isTlsError, tlsFailureReason } from './tls-errors.js';
 import type { Transport, TransportOptions, PeerIdentity } from './transport.js';
-import { formatAddress, parseAddress, DEFAULT_HANDSHAKE_TIMEOUT_MS, validateTransportOptions } from './transport.js';
+import { formatAddress, parseAddress, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PENDING_HANDSHAKES, validateTransportOptions } from './transport.js';
 
-/** Inbound connections allowed in the handshake at once; more are closed at accept, so a flood cannot pin memory. */
-export const MAX_PENDING_INBOUND = 256;
 /** stop() waits at most this long, in ms, for queued frames to be written and links to close. */
 export const STOP_FLUSH_TIMEOUT_MS = 2_000;
 
@@ -98,10 +106,15 @@ class TcpTransport extends LinkSetTransport<Conn> {
   private tlsLoading: Promise<tls.SecureContextOptions | null> | null = null;
   private pendingInbound = 0;
   private readonly handshakeTimeoutMs: number;
+  private readonly maxPendingHandshakes: number;
+  private readonly acceptLimiter: SourceRateLimiter;
 
   constructor(opts: TransportOptions) {
     super(opts);
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    const rate = opts.acceptRateLimit ?? { burst: DEFAULT_ACCEPT_BURST, refillPerSecond: DEFAULT_ACCEPT_REFILL_PER_SECOND };
+    this.acceptLimiter = new SourceRateLimiter({ ...rate, maxSources: DEFAULT_ACCEPT_MAX_SOURCES });
   }
 
   protected override async listen(signal: AbortSignal | undefined): Promise<{ address: string; port: number }> {
@@ -183,13 +196,31 @@ class TcpTransport extends LinkSetTransport<Conn> {
 
   private accept(socket: net.Socket): void {
     const remote = formatAddress(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
-    if (this.state !== 'running' || this.pendingInbound >= MAX_PENDING_INBOUND) {
-      this.opts.log.warn({ peer: remote, pending: this.pendingInbound }, 'inter-node connection refused: not running or too many handshakes in progress');
+    if (this.state !== 'running') {
+      // Stopping: the listener is closing; peers redial elsewhere or later. Not a misbehaving peer.
+      this.opts.log.debug({ peer: remote }, 'inter-node connection closed: the transport is stopping');
       socket.destroy();
+      return;
+    }
+    const refusal = this.acceptRefusal(socket.remoteAddress ?? 'unknown');
+    if (refusal !== null) {
+      socket.destroy();
+      this.linkSet.handshakeFailed(remote, 'in', { ok: false, ...refusal, fromPeer: false }, true);
       return;
     }
     this.pendingInbound++;
     this.track(socket, 'in', null, remote, null);
+  }
+
+  /** Why a new inbound connection from `host` is refused before its handshake, or null to admit it. */
+  private acceptRefusal(host: string): Refusal | null {
+    if (!this.acceptLimiter.take(host, performance.now())) {
+      return { reason: 'rate-limited', message: `connection refused: ${host} opens connections faster than the accept rate limit` };
+    }
+    if (this.pendingInbound >= this.maxPendingHandshakes) {
+      return { reason: 'overloaded', message: `connection refused: ${this.pendingInbound} handshakes already in progress` };
+    }
+    return null;
   }
 
   protected override dial(link: PeerLink<Conn>): void {
@@ -247,10 +278,7 @@ class TcpTransport extends LinkSetTransport<Conn> {
         closed: (c, reason, frameError) => {
           leaveHandshake();
           this.connections.delete(c);
-          if (frameError !== null) {
-            this.linkSet.stats.frameErrors[frameError.reason]++;
-            this.opts.log.warn({ peer: c.peer?.address ?? c.remoteAddress, reason: frameError.reason }, `inter-node link closed: ${frameError.message}`);
-          }
+          if (frameError !== null) this.linkSet.frameError(c.peer?.address ?? c.remoteAddress, c.direction, frameError);
           this.linkSet.connectionClosed(c, this.state === 'running' ? reason : 'stopped');
           c.onClosed?.();
         },
@@ -266,7 +294,8 @@ class TcpTransport extends LinkSetTransport<Conn> {
       if (peer.generation === this.identity.generation) {
         if (conn.direction === 'out') this.linkSet.aliasSelf(conn);
       } else {
-        this.opts.log.warn({ peer: conn.remoteAddress, generation: peer.generation }, `another node uses this node's name ${JSON.stringify(peer.name)}: node names must be unique`);
+        // Rate-limited: the hello is not authenticated yet, so anyone can claim our name.
+        this.linkSet.warnPeer({ peer: conn.remoteAddress, direction: conn.direction, reason: 'duplicate-name' }, `another node uses this node's name ${JSON.stringify(peer.name)} (generation ${peer.generation}): node names must be unique`);
       }
     } else if (conn.direction === 'out' && conn.dialedAddress !== null) {
       this.linkSet.alias(conn, peer.address);

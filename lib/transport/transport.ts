@@ -49,7 +49,11 @@ export type HandshakeFailureReason =
   | 'timeout'
   | 'tls'
   | 'duplicate'
-  | 'closed';
+  | 'closed'
+  /** Refused at accept: the source address opened connections faster than `acceptRateLimit` allows. */
+  | 'rate-limited'
+  /** Refused at accept: `maxPendingHandshakes` connections were already in their handshake. */
+  | 'overloaded';
 
 export const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailureReason[] = [
   'bad-cookie',
@@ -61,6 +65,8 @@ export const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailureReason[] = [
   'tls',
   'duplicate',
   'closed',
+  'rate-limited',
+  'overloaded',
 ];
 
 export type TransportEvent =
@@ -191,6 +197,18 @@ export interface TransportOptions {
    * @default 30000 (DEFAULT_GIVE_UP_AFTER_MS)
    */
   giveUpAfterMs?: number;
+  /**
+   * Inbound connections each source address (host, any port) may open: `burst` at once, then
+   * `refillPerSecond` per second. Connections beyond are closed at accept and counted as `rate-limited`.
+   * A peer opens one connection per link, so only floods and reconnect loops meet the limit.
+   * @default { burst: 20, refillPerSecond: 5 } (DEFAULT_ACCEPT_BURST, DEFAULT_ACCEPT_REFILL_PER_SECOND)
+   */
+  acceptRateLimit?: { burst: number; refillPerSecond: number };
+  /**
+   * Inbound connections allowed in their handshake at once; more are closed at accept and counted as
+   * `overloaded`, so a flood cannot pin memory. @default 256 (DEFAULT_MAX_PENDING_HANDSHAKES)
+   */
+  maxPendingHandshakes?: number;
   /** Draws the backoff jitter. Nonces come from node:crypto, never from this. */
   random: Random;
   log: Logger;
@@ -204,6 +222,15 @@ export const DEFAULT_MAX_QUEUED_FRAMES = 10_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** @default 30000 ms: longer than the default failure-detection timeout, so a peer declared down is not dialled forever. */
 export const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
+/** @default 256 handshakes: a cluster's worth of simultaneous (re)connects, a few MB of buffers at most. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
+/**
+ * @default 60000 ms: a misbehaving peer (wrong cookie, bad frames, refused connections) is logged once per
+ * reason and direction per minute, with the count of what was left out; the metrics count every event.
+ */
+export const PEER_LOG_INTERVAL_MS = 60_000;
+/** @default 1000 peers logged apart per interval; beyond, one line stands for all the others. */
+export const PEER_LOG_MAX_KEYS = 1000;
 
 /** Counters all at zero. */
 export function emptyStats(): TransportStats {
@@ -254,6 +281,11 @@ export function validateTransportOptions(opts: TransportOptions): void {
   if (!positiveInteger(opts.maxFrameBytes, 0xffff_ffff)) throw new ConfigError('maxFrameBytes', opts.maxFrameBytes, 'an integer in [1, 4294967295]');
   if (!positiveInteger(opts.maxQueuedFrames, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxQueuedFrames', opts.maxQueuedFrames, 'an integer >= 1');
   if (!positiveInteger(opts.handshakeTimeoutMs, 2 ** 31 - 1)) throw new ConfigError('handshakeTimeoutMs', opts.handshakeTimeoutMs, 'an integer number of ms >= 1');
+  if (!positiveInteger(opts.maxPendingHandshakes, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxPendingHandshakes', opts.maxPendingHandshakes, 'an integer >= 1');
+  const rate = opts.acceptRateLimit;
+  if (rate !== undefined && !(Number.isSafeInteger(rate.burst) && rate.burst >= 1 && Number.isFinite(rate.refillPerSecond) && rate.refillPerSecond > 0)) {
+    throw new ConfigError('acceptRateLimit', JSON.stringify(rate), 'burst an integer >= 1 and refillPerSecond a number > 0');
+  }
   if (opts.giveUpAfterMs !== undefined && !(Number.isFinite(opts.giveUpAfterMs) && opts.giveUpAfterMs >= 0)) {
     throw new ConfigError('giveUpAfterMs', opts.giveUpAfterMs, 'a number of ms >= 0');
   }

@@ -65,13 +65,13 @@ async function rawSocket(port: number): Promise<{ socket: Socket; closed: Promis
 }
 
 /** A peer that speaks the real protocol with the given settings, played by the test. */
-async function protocolPeer(port: number, settings: { cookie?: string; clusterName?: string; version?: number; name?: string } = {}): Promise<{ socket: Socket; closed: Promise<void>; remote: string; outcome: HandshakeOutcome }> {
+async function protocolPeer(port: number, settings: { cookie?: string; clusterName?: string; version?: number; name?: string; generation?: number } = {}): Promise<{ socket: Socket; closed: Promise<void>; remote: string; outcome: HandshakeOutcome }> {
   const { socket, closed, remote } = await rawSocket(port);
   const handshake = new Handshake({
     role: 'initiator',
     clusterName: settings.clusterName ?? CLUSTER,
     cookie: settings.cookie ?? COOKIE,
-    self: { name: settings.name ?? 'raw-peer', address: '127.0.0.1:1', generation: 1 },
+    self: { name: settings.name ?? 'raw-peer', address: '127.0.0.1:1', generation: settings.generation ?? 1 },
     nonce: randomBytes(32),
     crypto: nodeHandshakeCrypto,
     ...(settings.version === undefined ? {} : { version: settings.version }),
@@ -284,5 +284,86 @@ describe('tcp transport: misbehaving peers', () => {
     assert.ok(node.logs.some((l) => l.level === 40 && l.peer === `127.0.0.1:${port}`));
     node.transport.send(`127.0.0.1:${port}`, 'swim', 'again');
     await waitFor(() => node.transport.stats().dialFailures > dialsAtGiveUp, { timeoutMs: DEADLINE_MS, what: 'a new dial after the next send' });
+  });
+});
+
+/** Sum of the handshake failures counted for `reasons`. */
+function failuresOf(node: Node, reasons: HandshakeFailureReason[]): number {
+  const counts = node.transport.stats().handshakeFailures;
+  return reasons.reduce((sum, reason) => sum + counts[reason], 0);
+}
+
+function warningsAbout(node: Node, host: string): LogLine[] {
+  return node.logs.filter((l) => l.level >= 40 && (l.peer ?? '').startsWith(`${host}:`));
+}
+
+describe('tcp transport: floods are counted in full and logged once per peer and reason', () => {
+  it('a fuzzer sending garbage on many connections: every one counted, one line per reason', async () => {
+    const node = await startNode('node');
+    for (let i = 0; i < 40; i++) {
+      const raw = await rawSocket(node.port);
+      raw.socket.write(Buffer.concat([header(3), Buffer.from([0xc1, 0xc1, 0xc1])]));
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['bad-frame', 'rate-limited']) === 40, { timeoutMs: DEADLINE_MS, what: 'all 40 connections counted' });
+    const warnings = warningsAbout(node, '127.0.0.1');
+    const reasons = warnings.map((l) => l.reason);
+    assert.deepEqual([...new Set(reasons)].length, reasons.length, `at most one line per reason: ${JSON.stringify(warnings)}`);
+    assert.ok(warnings.length >= 1 && warnings.length <= 2, `one or two lines, not 40: ${JSON.stringify(warnings)}`);
+    await assertStillServes(node);
+  });
+
+  it('a client reconnecting as fast as it is closed is refused by rate, counted as rate-limited, logged once', async () => {
+    const node = await startNode('node', { acceptRateLimit: { burst: 5, refillPerSecond: 1 } });
+    for (let i = 0; i < 30; i++) {
+      const raw = await rawSocket(node.port);
+      raw.socket.write(Buffer.concat([header(3), Buffer.from([0xc1, 0xc1, 0xc1])]));
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['rate-limited']) >= 20, { timeoutMs: DEADLINE_MS, what: 'connections past the burst refused as rate-limited' });
+    const limited = node.logs.filter((l) => l.reason === 'rate-limited' && l.level >= 40);
+    assert.equal(limited.length, 1, `one line for all rate-limited connections: ${JSON.stringify(limited)}`);
+    const events = node.events.filter((e) => e.type === 'handshake-failed' && e.reason === 'rate-limited');
+    assert.ok(events.length >= 20, 'each refusal is an event too');
+  });
+
+  it('refusals while too many handshakes are in progress count as overloaded and log once', async () => {
+    const node = await startNode('node', { maxPendingHandshakes: 2 });
+    const silent = [];
+    for (let i = 0; i < 2; i++) silent.push(await rawSocket(node.port));
+    const refused = [];
+    for (let i = 0; i < 5; i++) {
+      const raw = await rawSocket(node.port);
+      refused.push(raw);
+      await raw.closed;
+    }
+    await waitFor(() => failuresOf(node, ['overloaded']) === 5, { timeoutMs: DEADLINE_MS, what: 'five refusals counted as overloaded' });
+    assert.equal(node.logs.filter((l) => l.reason === 'overloaded' && l.level >= 40).length, 1, 'one line');
+    for (const raw of silent) raw.socket.destroy();
+  });
+
+  it('hellos claiming this node\'s name are refused, and logged once', async () => {
+    const node = await startNode('node');
+    for (let generation = 2; generation < 8; generation++) {
+      const peer = await protocolPeer(node.port, { name: 'node', generation });
+      assert.equal(peer.outcome.ok === false && peer.outcome.reason, 'duplicate');
+      await peer.closed;
+    }
+    const warnings = node.logs.filter((l) => l.level >= 40 && l.msg.includes('names must be unique'));
+    assert.equal(warnings.length, 1, `one line for six impostors: ${JSON.stringify(warnings)}`);
+  });
+
+  it('a node with the wrong cookie redialling: both sides count every failure, each logs it once', async () => {
+    const node = await startNode('node');
+    const intruder = await startNode('intruder', { cookie: 'not-the-cookie' });
+    intruder.transport.send(node.address, 'swim', 'let me in');
+    await waitFor(() => failuresOf(node, ['bad-cookie']) >= 8 && failuresOf(intruder, ['bad-cookie']) >= 8, {
+      timeoutMs: DEADLINE_MS,
+      what: 'eight refused redials counted on both sides',
+    });
+    const accepting = node.logs.filter((l) => l.level >= 40 && l.reason === 'bad-cookie');
+    const dialing = intruder.logs.filter((l) => l.level >= 40 && l.reason === 'bad-cookie');
+    assert.equal(accepting.length, 1, `the node logs the intruder once: ${JSON.stringify(accepting)}`);
+    assert.equal(dialing.length, 1, `the intruder logs the refusal once: ${JSON.stringify(dialing)}`);
   });
 });

@@ -68,6 +68,15 @@ describe('troupe start: configuration errors exit 2 with one line', () => {
     assertOneErrorLine(await troupe(['start', '--cluster-port', 'x']), 2, /--cluster-port/);
   });
 
+  it('a rejected secret in the config file is not echoed', async () => {
+    const dir = join(workDir, 'secret-file');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ cookie: 98765432123 }));
+    const run = await troupe(['config', '--config', 'c.json'], {}, dir);
+    assertOneErrorLine(run, 2, /cookie \(a secret, value not shown\)/);
+    assert.doesNotMatch(run.stderr, /98765432123/);
+  });
+
   it('a missing --config file', async () => {
     assertOneErrorLine(await troupe(['start', '--config', 'nope.json']), 2, /--config.*does not exist/);
   });

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, loadConfig, redactConfig, type LoadOptions } from '../../lib/config.js';
+import { cookieWeakness, defaultConfig, loadConfig, MIN_COOKIE_LENGTH, redactConfig, type LoadOptions } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 let dir: string;
@@ -176,4 +176,56 @@ describe('redactConfig', () => {
     assert.equal(redacted.cookie, undefined);
     assert.equal(redacted.apiToken, undefined);
   });
+});
+
+describe('secrets are never echoed', () => {
+  const rejected: Array<[string, LoadOptions, RegExp]> = [
+    ['a number as the cookie in the file', { cwd: cwdWithFile('secret-cookie', { cookie: 98765432123 }) }, /cookie/],
+    ['a number as the API token in the file', { cwd: cwdWithFile('secret-token', { apiToken: 12345678987 }) }, /apiToken/],
+    ['a cookie of blanks in the environment', { env: { COOKIE: '   ' } }, /COOKIE/],
+  ];
+  for (const [what, options, setting] of rejected) {
+    it(`${what}: the error names the setting, not the value`, () => {
+      assert.throws(
+        () => loadConfig({ cwd: dir, env: {}, ...options }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.setting, setting);
+          assert.doesNotMatch(err.message, /98765432123|12345678987/);
+          assert.doesNotMatch(JSON.stringify({ value: err.value, message: err.message }), /98765432123|12345678987|"   "/);
+          assert.match(err.message, /secret/);
+          return true;
+        },
+      );
+    });
+  }
+
+  it('COOKIE set to the empty string is an error, not the development cookie', () => {
+    assertConfigError({ env: { COOKIE: '' } }, 'COOKIE', /set COOKIE to the cluster's secret or unset it/);
+  });
+
+  it('CLUSTER_API_TOKEN set to the empty string is an error, not "no token"', () => {
+    assertConfigError({ env: { CLUSTER_API_TOKEN: '' } }, 'CLUSTER_API_TOKEN', /unset it/);
+  });
+
+  it('an empty non-secret variable still means unset', () => {
+    assert.equal(load({ env: { CLUSTER_NAME: '' } }).clusterName, defaultConfig().clusterName);
+  });
+});
+
+describe('cookieWeakness', () => {
+  const cases: Array<[string | undefined, RegExp | null]> = [
+    [undefined, null],
+    ['pw123', /16 characters/],
+    ['x'.repeat(MIN_COOKIE_LENGTH - 1), /16 characters/],
+    ['x'.repeat(MIN_COOKIE_LENGTH), null],
+  ];
+  for (const [cookie, expected] of cases) {
+    it(`${cookie === undefined ? 'unset' : `${cookie.length} characters`}: ${expected === null ? 'no warning' : 'a warning'}`, () => {
+      const warning = cookieWeakness(cookie);
+      if (expected === null) assert.equal(warning, null);
+      else assert.match(warning ?? '', expected);
+      assert.doesNotMatch(warning ?? '', /pw123|xxxx/, 'the warning never quotes the cookie');
+    });
+  }
 });

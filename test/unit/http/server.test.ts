@@ -1,7 +1,26 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createHttpApp } from '../../../lib/http/app.js';
 import { startHttpServer } from '../../../lib/http/server.js';
+import { createMetrics } from '../../../lib/metrics.js';
+import { waitFor } from '../../harness/wait-for.js';
+import { FakeNode } from './fake-node.js';
 import { makeApp } from './helpers.js';
+
+/** A debug-level logger whose records are kept as parsed objects. */
+function recordingLog(): { log: pino.Logger; records: Array<{ level: number; msg: string }> } {
+  const records: Array<{ level: number; msg: string }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') records.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
 
 describe('startHttpServer', () => {
   it('binds port 0, serves the app with the real peer address, closes idempotently', async () => {
@@ -39,6 +58,30 @@ describe('startHttpServer', () => {
       assert.equal(declared.status, 413);
     } finally {
       await Promise.all([server.close(), server.close()]);
+      await server.close();
+    }
+  });
+
+  it('counts a client that disconnects mid-request as 499 and logs it at debug, not as a server error', async () => {
+    const node = new FakeNode();
+    const metrics = createMetrics(() => node.stats());
+    const { log, records } = recordingLog();
+    const server = await startHttpServer(createHttpApp(node, { metrics, log }), { host: '127.0.0.1', port: 0 });
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      await new Promise<void>((resolveConnect) => socket.once('connect', resolveConnect));
+      socket.write('POST /api/cluster/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"node":');
+      socket.destroy();
+      const aborted = /troupe_http_requests_total\{route="\/api\/cluster\/join",method="POST",status="499"\} 1/;
+      const text = await waitFor(async () => {
+        const rendered = await metrics.render();
+        return aborted.test(rendered) ? rendered : undefined;
+      }, { timeoutMs: 5000, what: 'the aborted request counted with status 499' });
+      assert.doesNotMatch(text, /status="500"/);
+      assert.deepEqual(records.filter((r) => r.level >= 50).map((r) => r.msg), [], 'nothing at error level');
+      assert.ok(records.some((r) => r.level === 20 && /aborted/.test(r.msg)), `a debug record says the client aborted: ${JSON.stringify(records)}`);
+      assert.equal(node.calls.length, 0, 'the node was not asked to join');
+    } finally {
       await server.close();
     }
   });

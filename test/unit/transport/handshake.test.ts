@@ -112,15 +112,56 @@ describe('handshake', () => {
   });
 
   it('rejects a reflected proof (its own role\'s mac sent back)', () => {
-    const acceptor = new Handshake(init('acceptor'));
-    acceptor.step({ type: 'start' });
+    const initiator = new Handshake(init('initiator'));
+    initiator.step({ type: 'start' });
     const attackerHello = { t: 'hello', v: PROTOCOL_VERSION, cluster: 'prod', name: 'mallory', address: '10.9.9.9:1', generation: 1, nonce: randomBytes(32) };
-    assert.ok(acceptor.step({ type: 'message', msg: attackerHello }).admission);
-    const proof = acceptor.step({ type: 'admit' }).send[0];
+    assert.ok(initiator.step({ type: 'message', msg: attackerHello }).admission);
+    const proof = initiator.step({ type: 'admit' }).send[0];
     assert.equal(proof?.t, 'proof');
-    const out = acceptor.step({ type: 'message', msg: proof });
+    const out = initiator.step({ type: 'message', msg: proof });
     assert.equal(failure(out.outcome).reason, 'bad-cookie');
     assert.deepEqual(out.send.map((m) => m.t), ['reject']);
+  });
+
+  it('the initiator proves first: the acceptor sends its proof only after verifying the initiator\'s', () => {
+    const a = new Handshake(init('initiator'));
+    const b = new Handshake(init('acceptor'));
+    const aHello = a.step({ type: 'start' }).send;
+    const bHello = b.step({ type: 'start' }).send;
+    assert.deepEqual([aHello.map((m) => m.t), bHello.map((m) => m.t)], [['hello'], ['hello']]);
+    assert.ok(b.step({ type: 'message', msg: aHello[0] }).admission);
+    assert.deepEqual(b.step({ type: 'admit' }).send, [], 'the acceptor waits for the initiator\'s proof');
+    assert.ok(a.step({ type: 'message', msg: bHello[0] }).admission);
+    const aProof = a.step({ type: 'admit' });
+    assert.deepEqual(aProof.send.map((m) => m.t), ['proof']);
+    assert.equal(aProof.outcome, undefined);
+    const bOut = b.step({ type: 'message', msg: aProof.send[0] });
+    assert.deepEqual(bOut.send.map((m) => m.t), ['proof']);
+    assert.equal(bOut.outcome?.ok, true);
+    assert.equal(a.step({ type: 'message', msg: bOut.send[0] }).outcome?.ok, true);
+  });
+
+  it('gives a dialer without the cookie nothing to attack offline: no proof, only a reject', () => {
+    const acceptor = new Handshake(init('acceptor'));
+    const sent: HandshakeMessage[] = [...acceptor.step({ type: 'start' }).send];
+    const dialerHello = { t: 'hello', v: PROTOCOL_VERSION, cluster: 'prod', name: 'mallory', address: '10.9.9.9:1', generation: 1, nonce: randomBytes(32) };
+    const admission = acceptor.step({ type: 'message', msg: dialerHello });
+    assert.ok(admission.admission);
+    sent.push(...admission.send, ...acceptor.step({ type: 'admit' }).send);
+    const out = acceptor.step({ type: 'message', msg: { t: 'proof', mac: randomBytes(32) } });
+    sent.push(...out.send);
+    assert.equal(failure(out.outcome).reason, 'bad-cookie');
+    assert.deepEqual(sent.map((m) => m.t), ['hello', 'reject']);
+  });
+
+  it('the initiator takes a proof before it proved itself as a bad frame', () => {
+    const a = new Handshake(init('initiator'));
+    const b = new Handshake(init('acceptor'));
+    a.step({ type: 'start' });
+    const [bHello] = b.step({ type: 'start' }).send;
+    assert.ok(a.step({ type: 'message', msg: bHello }).admission);
+    const out = a.step({ type: 'message', msg: { t: 'proof', mac: randomBytes(32) } });
+    assert.equal(failure(out.outcome).reason, 'bad-frame');
   });
 
   it('rejects a proof replayed from another connection', () => {
