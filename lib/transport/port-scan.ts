@@ -83,7 +83,12 @@ export async function scanHost(host: string, options: ScanOptions): Promise<Host
     }
   }
   const ports = portsOf(options.range);
-  const outcomes = await Promise.all(ports.map((port) => scanPort(ip, port, formatAddress(host, port), options)));
+  // One abort listener for the whole scan: a signal warns past 10 listeners, and a range has 56 ports.
+  const aborters = new Set<() => void>();
+  const abortAll = (): void => aborters.forEach((abort) => abort());
+  options.signal?.addEventListener('abort', abortAll, { once: true });
+  const outcomes = await Promise.all(ports.map((port) => scanPort(ip, port, formatAddress(host, port), options, aborters)));
+  options.signal?.removeEventListener('abort', abortAll);
   outcomes.forEach((outcome, i) => {
     if (outcome.kind === 'node') scan.nodes.push(outcome.node);
     else if (outcome.kind === 'other') scan.otherListeners.push(ports[i]!);
@@ -107,7 +112,7 @@ export function helloFromFrame(channel: string, payload: unknown, address: strin
 }
 
 /** Connects to `ip:port`; `address` is the same port spelled with the host as the caller gave it. */
-function scanPort(ip: string, port: number, address: string, options: ScanOptions): Promise<PortOutcome> {
+function scanPort(ip: string, port: number, address: string, options: ScanOptions, aborters: Set<() => void>): Promise<PortOutcome> {
   const host = ip;
   return new Promise<PortOutcome>((resolve) => {
     if (options.signal?.aborted) return resolve({ kind: 'error', message: 'aborted' });
@@ -120,12 +125,12 @@ function scanPort(ip: string, port: number, address: string, options: ScanOption
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
+      aborters.delete(onAbort);
       socket.destroy();
       resolve(outcome);
     };
     const onAbort = (): void => finish({ kind: 'error', message: 'aborted' });
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    aborters.add(onAbort);
     let timer = setTimeout(() => finish({ kind: 'closed' }), options.connectTimeoutMs ?? SCAN_CONNECT_TIMEOUT_MS);
     socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(timer);
