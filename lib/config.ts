@@ -210,7 +210,8 @@ function fileLayer(options: LoadOptions, cwd: string): RawLayer {
   const known = new Set(SETTINGS.map((s) => s.key as string));
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (key.startsWith('$') || key === 'comment') continue;
-    if (!known.has(key)) throw new ConfigError(`${path}: ${key}`, value, `unknown setting; known: ${[...known].join(', ')}`);
+    // The value is not shown: an unknown key may be a misspelt secret ("cookies").
+    if (!known.has(key)) throw new ConfigError(`${path}: ${key}`, value, `unknown setting; known: ${[...known].join(', ')}`, { secret: true });
     layer.set(key as Setting['key'], { source: `${path}: ${key}`, value: value as RawValue });
   }
   return layer;

@@ -132,6 +132,11 @@ describe('validation names the setting', () => {
     assertConfigError({ cwd }, /clustering\.json: prot$/, /unknown setting/);
   });
 
+  it('an unknown key does not echo its value: it may be a misspelt secret', () => {
+    const cwd = cwdWithFile('misspelt-secret', { cookies: 'hunter2' });
+    assert.throws(() => load({ cwd }), (err: unknown) => err instanceof ConfigError && /cookies/.test(err.message) && !/hunter2/.test(err.message));
+  });
+
   it('a file that is not JSON', () => {
     const cwd = cwdWithFile('not-json', '{ port: 4000 ');
     assertConfigError({ cwd }, '--config', /must be a JSON object/);
