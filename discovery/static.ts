@@ -13,7 +13,7 @@
  * may name the node itself.
  */
 import { formatLocator, namePart, parseNodeLocator, type NodeLocator, type PortRange } from '../lib/node-address.js';
-import type { HostScan } from '../lib/transport/port-scan.js';
+import { describeMiss, type HostScan } from '../lib/transport/port-scan.js';
 import type { Candidate, Discovery, DiscoveryState, RejectedCandidate } from './discovery.js';
 
 /** Rescan period while some seed without a port is unresolved, ms. */
@@ -95,7 +95,13 @@ export class StaticDiscovery implements Discovery {
 
   private async rescan(): Promise<void> {
     const before = this.candidateKey();
-    await Promise.all(this.portless.map(async (locator) => this.resolved.set(formatLocator(locator), await this.resolve(locator))));
+    // One scan per host, however many seeds name it: each scan is a connection to every node there.
+    const hosts = [...new Set(this.portless.map((locator) => locator.host))];
+    const scans = new Map(await Promise.all(hosts.map(async (host) => [host, await this.scanOnce(host)] as const)));
+    for (const locator of this.portless) {
+      const scan = scans.get(locator.host);
+      this.resolved.set(formatLocator(locator), scan === undefined ? { candidates: [], rejected: [], error: `${formatLocator(locator)}: no port given and no scanner` } : resolutionOf(locator, scan, this.options.clusterName));
+    }
     this.lastPollAt = Date.now();
     if (this.closed) return;
     if (this.candidateKey() !== before) for (const listener of this.listeners) listener(this.candidates());
@@ -104,12 +110,11 @@ export class StaticDiscovery implements Discovery {
     this.timer.unref();
   }
 
-  private async resolve(locator: NodeLocator): Promise<Resolution> {
+  private async scanOnce(host: string): Promise<HostScan | undefined> {
+    const { scan, range } = this.options;
+    if (!scan || !range) return undefined;
     this.queries++;
-    const { scan, range, clusterName } = this.options;
-    if (!scan || !range) return { candidates: [], rejected: [], error: `${formatLocator(locator)}: no port given and no scanner` };
-    const result = await scan(locator.host, range);
-    return resolutionOf(locator, result, clusterName);
+    return scan(host, range);
   }
 
   private candidateKey(): string {
@@ -130,12 +135,4 @@ export function resolutionOf(locator: NodeLocator, scan: HostScan, clusterName: 
   if (scan.error !== null) error = `${seed}: ${scan.error}`;
   else if (candidates.length === 0) error = `${seed}: ${describeMiss(locator, scan)}`;
   return { candidates, rejected, error };
-}
-
-/** Why a scan found no node for the locator, naming what it did find. */
-export function describeMiss(locator: NodeLocator, scan: HostScan): string {
-  const where = `${scan.host} ports ${scan.range.first}-${scan.range.last}`;
-  const seen = scan.nodes.map((n) => n.name);
-  const what = locator.name === undefined ? 'no troupe node' : `no node named ${locator.name}`;
-  return seen.length === 0 ? `${what} listens on ${where}` : `${what} on ${where} (found: ${seen.join(', ')})`;
 }

@@ -33,7 +33,7 @@ import {
 import { formatAddress, formatLocator, namePart, nodeHost, parseNodeLocator, type NodeLocator } from './node-address.js';
 import type { CallOptions, MemberState, MemberStatus } from './node-api.js';
 import type { Rpc } from './rpc/rpc.js';
-import { describeMiss } from '../discovery/static.js';
+import { describeMiss } from './transport/port-scan.js';
 import { PROTOCOL_VERSION } from './transport/handshake.js';
 import type { Transport, TransportEvent } from './transport/transport.js';
 

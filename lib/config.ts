@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseDnsServer } from '../discovery/dns-servers.js';
+import { parseDnsServer } from './dns-server-address.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_CLUSTER_PORT_RANGE, parseNodeLocator, parseNodeName, parsePortRange, type PortRange } from './node-address.js';
 

@@ -24,7 +24,7 @@ import { lookup } from 'node:dns/promises';
 import * as net from 'node:net';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import { formatAddress, portsOf, type PortRange } from '../node-address.js';
+import { formatAddress, portsOf, type NodeLocator, type PortRange } from '../node-address.js';
 import { FrameDecoder } from './frame-codec.js';
 import { HANDSHAKE_CHANNEL, HANDSHAKE_MAX_FRAME_BYTES } from './handshake.js';
 
@@ -149,4 +149,12 @@ function scanPort(ip: string, port: number, address: string, options: ScanOption
     socket.on('error', (err: Error) => finish({ kind: 'error', message: err.message }));
     socket.on('close', () => finish({ kind: 'closed' }));
   });
+}
+
+/** Why a scan found no node for the locator, naming what it did find. */
+export function describeMiss(locator: NodeLocator, scan: HostScan): string {
+  const where = `${scan.host} ports ${scan.range.first}-${scan.range.last}`;
+  const seen = scan.nodes.map((n) => n.name);
+  const what = locator.name === undefined ? 'no troupe node' : `no node named ${locator.name}`;
+  return seen.length === 0 ? `${what} listens on ${where}` : `${what} on ${where} (found: ${seen.join(', ')})`;
 }
