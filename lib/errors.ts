@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
   | 'ERR_CONFLICT'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_NOT_LEADER'
+  | 'ERR_PROPOSAL_DROPPED';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
