@@ -32,7 +32,12 @@ export function stepLeader(r: RaftCore, m: RaftMessage): void {
     case 'heartbeat-response':
       if (pr === undefined) return;
       pr.recentActive = true;
-      pr.probeSent = false; // a live follower: the next flush may probe again
+      pr.probeSent = false; // a live follower: probe again
+      // Appends sent before this heartbeat should have been answered by now (links are FIFO): if the
+      // follower still lags, lost appends may have stalled the pipeline. Let one more through; a gap
+      // makes the follower reject it, and the rejection moves us back to probing (etcd does the same).
+      if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
+      if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, pr, true);
       if (m.context > 0) {
         r.readOnly.ack(m.from, m.context);
         releaseReads(r);

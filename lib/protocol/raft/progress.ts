@@ -44,6 +44,14 @@ export class Inflights {
     this.sizes.splice(0, n);
   }
 
+  /** Frees the oldest append (it was presumably lost). */
+  freeFirst(): void {
+    if (this.lastIndexes.length === 0) return;
+    this.bytes -= this.sizes[0]!;
+    this.lastIndexes.shift();
+    this.sizes.shift();
+  }
+
   full(): boolean {
     return this.lastIndexes.length >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }
