@@ -29,6 +29,7 @@ export class MemoryRaftStorage implements RaftStorage {
   private unsynced: RaftWrite[] = [];
   private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private closed = false;
+  private tail: Promise<void> = Promise.resolve();
   private readonly autoSync: boolean;
 
   constructor(readonly group: string, options: { autoSync?: boolean } = {}) {
@@ -75,11 +76,16 @@ export class MemoryRaftStorage implements RaftStorage {
       return Promise.reject(err as Error);
     }
     this.unsynced.push(write);
-    if (!write.mustSync) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      if (this.autoSync) queueMicrotask(() => this.sync());
-    });
+    const done = !write.mustSync
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          this.waiting.push({ resolve, reject });
+          if (this.autoSync) queueMicrotask(() => this.sync());
+        });
+    // Resolve in call order: an unsynced write does not overtake an earlier one still waiting for its sync.
+    const result = this.tail.then(() => done, () => done);
+    this.tail = result.catch(() => undefined);
+    return result;
   }
 
   /** Makes every write so far durable (an fsync) and resolves their promises. */
