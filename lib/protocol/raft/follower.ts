@@ -7,10 +7,11 @@
  * the entries, snapshot and hard state it vouches for are durable here.
  */
 
-import type { Append, RaftMessage, SnapshotChunk } from './messages.js';
+import type { Append, RaftMessage } from './messages.js';
 import { voteResult } from './quorum.js';
 import type { RaftCore } from './raft.js';
 import { NotLeaderError } from './errors.js';
+import { handleSnapshotChunk } from './snapshots.js';
 
 /** Starts an election: a pre-vote round (§9.6), a real one, or a transfer's (skips pre-vote, may disrupt a lease). */
 export function campaign(r: RaftCore, kind: 'pre-vote' | 'election' | 'transfer'): void {
@@ -36,6 +37,22 @@ function tally(r: RaftCore): void {
     else r.becomeLeader();
   } else if (result === 'lost') {
     r.becomeFollower(r.term, null);
+  }
+}
+
+/** RequestVote and pre-vote (§3.4, §9.6): grant if we may still vote in that term and the candidate's log is up to date. */
+export function handleVoteRequest(r: RaftCore, m: Extract<RaftMessage, { type: 'request-vote' | 'request-pre-vote' }>): void {
+  const pre = m.type === 'request-pre-vote';
+  const canVote = r.vote === m.from || (r.vote === null && r.leader === null) || (pre && m.term > r.term);
+  const type = pre ? 'pre-vote-response' : 'vote-response';
+  if (canVote && r.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    if (!pre) {
+      r.vote = m.from;
+      r.resetElectionDeadline();
+    }
+    r.sendAfterPersist({ type, group: r.group, term: m.term, from: r.id, to: m.from, reject: false });
+  } else {
+    r.sendAfterPersist({ type, group: r.group, term: r.term, from: r.id, to: m.from, reject: true });
   }
 }
 
@@ -122,46 +139,4 @@ function handleAppend(r: RaftCore, m: Append): void {
   // The probe missed: hint at our last entry at or below it whose term is ≤ the leader's term there.
   const hint = r.log.findConflictByTerm(Math.min(m.prevIndex, r.log.lastIndex()), m.prevTerm);
   reply(m.prevIndex, true, hint.index, hint.term);
-}
-
-/**
- * Assembles a snapshot from chunks sent in order; any gap or a different
- * snapshot makes us answer with where to resume (0 restarts). A snapshot at
- * or below our commit index is acknowledged without installing it.
- */
-function handleSnapshotChunk(r: RaftCore, m: SnapshotChunk): void {
-  const ack = (offset: number) => r.send({ type: 'snapshot-response', group: r.group, term: r.term, from: r.id, to: m.from, index: m.meta.index, offset });
-  const appendAck = (index: number) =>
-    r.sendAfterPersist({ type: 'append-response', group: r.group, term: r.term, from: r.id, to: m.from, index, reject: false, rejectHint: 0, logTerm: 0 });
-  if (m.meta.index <= r.log.committed) {
-    r.incoming = null;
-    appendAck(r.log.committed);
-    return;
-  }
-  if (m.offset === 0) r.incoming = { meta: m.meta, total: m.total, chunks: [], received: 0 };
-  const inc = r.incoming;
-  const same = inc !== null && inc.meta.index === m.meta.index && inc.meta.term === m.meta.term && inc.total === m.total;
-  if (!same || m.offset !== inc.received) {
-    ack(same ? inc.received : 0);
-    return;
-  }
-  inc.chunks.push(m.chunk.slice());
-  inc.received += m.chunk.byteLength;
-  if (inc.received < inc.total) {
-    ack(inc.received);
-    return;
-  }
-  r.incoming = null;
-  const data = new Uint8Array(inc.total);
-  let at = 0;
-  for (const c of inc.chunks) {
-    data.set(c, at);
-    at += c.byteLength;
-  }
-  if (r.log.matchTerm(inc.meta.index, inc.meta.term)) {
-    r.log.commitTo(inc.meta.index); // our log already holds the snapshot's point: keep it, just commit
-  } else {
-    r.restoreSnapshot({ meta: inc.meta, data });
-  }
-  appendAck(inc.meta.index);
 }

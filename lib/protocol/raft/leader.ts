@@ -2,7 +2,7 @@
  * The leader's half of the core: stepLeader (answers from followers),
  * replication (appends, heartbeats, snapshot chunks), the commit rule, and
  * the client requests only a leader serves (proposals, ReadIndex, transfer,
- * membership changes, snapshots of its own state machine).
+ * membership changes).
  *
  * Sends are deferred: a step marks what changed, and `flushLeader` (run by
  * ready()) sends one append per follower with everything that accumulated,
@@ -17,9 +17,10 @@ import { Progress } from './progress.js';
 import { quorumIndex, hasQuorum } from './quorum.js';
 import type { RaftCore } from './raft.js';
 import type { RaftInput } from './ready.js';
+import { sendChunk } from './snapshots.js';
 import { entrySize, type Entry } from './types.js';
 
-type LeaderInput = Extract<RaftInput, { type: 'propose' | 'read-index' | 'transfer-leader' | 'change-membership' | 'snapshot-created' }>;
+type ClientRequest = Extract<RaftInput, { type: 'propose' | 'read-index' | 'transfer-leader' | 'change-membership' }>;
 
 export function stepLeader(r: RaftCore, m: RaftMessage): void {
   const pr = r.progress.get(m.from);
@@ -129,17 +130,6 @@ export function sendAppend(r: RaftCore, to: string, pr: Progress, allowEmpty: bo
   pr.sentAppend(prevIndex + entries.length, bytes, entries.length);
 }
 
-/** Sends the snapshot chunk at the follower's acknowledged offset (one chunk in flight). */
-function sendChunk(r: RaftCore, to: string, pr: Progress): void {
-  const snap = r.snapshot;
-  if (snap === null || pr.snapshot === null) return;
-  if (pr.snapshot.index !== snap.meta.index) pr.snapshot = { index: snap.meta.index, acked: 0, awaiting: false }; // a newer snapshot replaced it
-  const offset = pr.snapshot.acked;
-  const chunk = snap.data.subarray(offset, offset + r.config.snapshotChunkBytes);
-  r.send({ type: 'snapshot', group: r.group, term: r.term, from: r.id, to, meta: snap.meta, offset, total: snap.data.byteLength, chunk });
-  pr.snapshot.awaiting = true;
-}
-
 function sendTimeoutNow(r: RaftCore, to: string): void {
   r.send({ type: 'timeout-now', group: r.group, term: r.term, from: r.id, to });
 }
@@ -213,6 +203,20 @@ export function onLeaderMembership(r: RaftCore): void {
   releaseReads(r);
 }
 
+/** Leadership lost: abort a transfer, refuse the reads in progress (their callers retry at the new leader). */
+export function dropLeaderState(r: RaftCore): void {
+  r.progress.clear();
+  if (r.transfer !== null) r.emit({ type: 'transfer-aborted', to: r.transfer.to });
+  r.transfer = null;
+  const error = new NotLeaderError(r.group, null, r.term);
+  for (const read of [...r.waitingReads, ...r.readOnly.drain()]) {
+    if (read.from === r.id) r.emit({ type: 'read-index-refused', requestId: read.requestId, error });
+    else r.send({ type: 'read-index-response', group: r.group, term: r.term, from: r.id, to: read.from, requestId: read.requestId, index: 0, reject: true });
+  }
+  r.waitingReads = [];
+  r.uncommittedBytes = 0;
+}
+
 function releaseReads(r: RaftCore): void {
   for (const read of r.readOnly.release(r.membership.voters)) answerRead(r, read.requestId, read.from, read.index);
 }
@@ -245,8 +249,8 @@ function appendOwn(r: RaftCore, entry: Omit<Entry, 'index' | 'term'>): Entry {
   return e;
 }
 
-/** Client requests: proposals, reads, transfers, membership changes, snapshots. */
-export function handleLeaderInput(r: RaftCore, input: LeaderInput): void {
+/** Client requests: proposals, reads, transfers, membership changes. */
+export function handleClientRequest(r: RaftCore, input: ClientRequest): void {
   switch (input.type) {
     case 'propose': {
       const refuse = (error: NotLeaderError | ProposalDroppedError) => {
@@ -305,26 +309,6 @@ export function handleLeaderInput(r: RaftCore, input: LeaderInput): void {
       r.pendingConfigIndex = e.index;
       r.emit({ type: 'proposal-appended', requestId: input.requestId, index: e.index, term: e.term });
       maybeCommit(r);
-      return;
-    }
-    case 'snapshot-created': {
-      const refuse = (reason: string) => r.emit({ type: 'snapshot-refused', index: input.index, reason });
-      const index = input.index;
-      const current = r.snapshot?.meta.index ?? r.log.offset().index;
-      if (!Number.isSafeInteger(index) || !(input.data instanceof Uint8Array)) return refuse('index must be an integer and data a Uint8Array');
-      if (index <= current) return refuse(`not newer than the snapshot at ${current}`);
-      if (index > r.appliedIndex) return refuse(`beyond the applied index ${r.appliedIndex}`);
-      const term = r.log.term(index);
-      if (term === undefined) return refuse(`entry ${index} is not in the log`);
-      r.snapshot = { meta: { index, term, membership: r.history.at(index) }, data: input.data };
-      r.snapshotToPersist = r.snapshot;
-      r.snapshotDueSent = false;
-      const compact = Math.max(r.log.offset().index, index - r.config.snapshotTrailingEntries);
-      if (compact > r.log.offset().index && compact <= r.log.persisted) {
-        r.log.compact(compact);
-        r.history.compact(compact);
-        r.compactToPersist = compact;
-      }
       return;
     }
   }

@@ -49,14 +49,15 @@
  */
 
 import { ConfigError } from '../../errors.js';
+import { Durability } from './durability.js';
 import type { Outbound, ProtocolCore } from '../ready.js';
 import type { Random } from '../random.js';
 import { validateRaftConfig, type RaftConfig } from './config.js';
 import { applyChange, ConfigHistory, isMember } from './configuration.js';
-import { NotLeaderError } from './errors.js';
-import { handleLeaderInput, stepLeader, flushLeader, leaderTick, onLeaderMembership, maybeCommit } from './leader.js';
-import { stepCandidate, stepFollower, campaign } from './follower.js';
+import { dropLeaderState, handleClientRequest, stepLeader, flushLeader, leaderTick, onLeaderMembership, maybeCommit } from './leader.js';
+import { stepCandidate, stepFollower, campaign, handleVoteRequest } from './follower.js';
 import { RaftLog } from './log.js';
+import { onApplied, snapshotCreated } from './snapshots.js';
 import { parseRaftMessage, type RaftMessage } from './messages.js';
 import { Progress } from './progress.js';
 import { ReadOnlyQueue } from './read-only.js';
@@ -80,12 +81,6 @@ export interface RaftInit {
   snapshot?: Snapshot | null;
   /** The state machine's durable applied index (≥ the snapshot's index if it restored one). */
   applied?: number;
-}
-
-interface HeldMessage {
-  /** Released once the persist with this id is durable. */
-  needId: number;
-  out: Outbound<RaftMessage>;
 }
 
 export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent> {
@@ -136,16 +131,12 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
 
   // Output buffers and persistence bookkeeping.
   private outbox: Outbound<RaftMessage>[] = [];
-  private held: HeldMessage[] = [];
   private events: RaftEvent[] = [];
   private readStates: ReadState[] = [];
-  private handedHardState: HardState;
   snapshotToPersist: Snapshot | null = null;
   compactToPersist: number | null = null;
   private snapshotToApply: { snapshot: Snapshot; needId: number } | null = null;
-  private nextPersistId = 1;
-  private durableId = 0;
-  private readonly persistRecords = new Map<number, { index: number; term: number }>();
+  private readonly durability: Durability;
 
   constructor(config: RaftConfig, init: RaftInit, random: Random, now: number) {
     const problem = validateRaftConfig(config);
@@ -158,7 +149,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     const hs = init.hardState ?? EMPTY_HARD_STATE;
     this.term = hs.term;
     this.vote = hs.vote;
-    this.handedHardState = { ...hs };
+    this.durability = new Durability(hs);
     this.snapshot = init.snapshot ?? null;
     const offset = init.offset ?? (this.snapshot === null ? { index: 0, term: 0 } : { index: this.snapshot.meta.index, term: this.snapshot.meta.term });
     const base = this.snapshot?.meta.index ?? offset.index;
@@ -185,7 +176,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
         this.onPersisted(input.id);
         break;
       case 'applied':
-        this.onApplied(input.index);
+        onApplied(this, input.index);
         break;
       case 'campaign':
         if (this.role !== 'leader' && this.promotable()) campaign(this, this.config.preVote ? 'pre-vote' : 'election');
@@ -194,8 +185,10 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
       case 'read-index':
       case 'transfer-leader':
       case 'change-membership':
+        handleClientRequest(this, input);
+        break;
       case 'snapshot-created':
-        handleLeaderInput(this, input);
+        snapshotCreated(this, input.index, input.data);
         break;
       default:
         break; // an unknown input is a shell bug the type system already refuses; ignore it rather than crash the group
@@ -208,12 +201,13 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     if (this.role === 'leader') flushLeader(this);
     const entries = this.log.unstable();
     const hs = this.hardState();
-    const hsChanged = hs.term !== this.handedHardState.term || hs.vote !== this.handedHardState.vote;
-    const commitChanged = hs.commit !== this.handedHardState.commit;
+    const handed = this.durability.handedHardState;
+    const hsChanged = hs.term !== handed.term || hs.vote !== handed.vote;
+    const commitChanged = hs.commit !== handed.commit;
     const dirty = entries.length > 0 || hsChanged || this.snapshotToPersist !== null || this.compactToPersist !== null;
     const persist = dirty || commitChanged
       ? {
-          id: this.nextPersistId,
+          id: this.durability.nextId,
           hardState: hsChanged || commitChanged ? hs : null,
           entries,
           snapshot: this.snapshotToPersist,
@@ -221,7 +215,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
           mustSync: entries.length > 0 || hsChanged || this.snapshotToPersist !== null,
         }
       : null;
-    const snapshotToApply = this.snapshotToApply !== null && this.snapshotToApply.needId <= this.durableId ? this.snapshotToApply.snapshot : null;
+    const snapshotToApply = this.snapshotToApply !== null && this.durability.isDurable(this.snapshotToApply.needId) ? this.snapshotToApply.snapshot : null;
     return {
       messages: this.outbox.slice(),
       events: this.events.slice(),
@@ -237,16 +231,8 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     this.events.splice(0, ready.events.length);
     this.readStates.splice(0, ready.readStates.length);
     const p = ready.persist;
-    if (p !== null && p.id === this.nextPersistId) {
-      this.nextPersistId++;
-      if (p.hardState !== null) this.handedHardState = { ...p.hardState };
-      const last = p.entries[p.entries.length - 1];
-      if (last !== undefined && this.log.matchTerm(last.index, last.term)) {
-        this.log.handedOff = Math.max(this.log.handedOff, last.index);
-        this.persistRecords.set(p.id, { index: last.index, term: last.term });
-      } else if (p.snapshot !== null) {
-        this.persistRecords.set(p.id, { index: p.snapshot.meta.index, term: p.snapshot.meta.term });
-      }
+    if (p !== null && p.id === this.durability.nextId) {
+      this.durability.issued(p, this.log);
       if (p.snapshot === this.snapshotToPersist) this.snapshotToPersist = null;
       if (p.compactThrough === this.compactToPersist) this.compactToPersist = null;
     }
@@ -284,7 +270,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     this.setRole('follower');
     this.setLeader(leader);
     this.votes.clear();
-    if (wasLeader) this.dropLeaderState();
+    if (wasLeader) dropLeaderState(this);
     this.resetElectionDeadline();
   }
 
@@ -339,19 +325,6 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     this.events.push({ type: 'leader-changed', leader, term: this.term });
   }
 
-  private dropLeaderState(): void {
-    this.progress.clear();
-    if (this.transfer !== null) this.emit({ type: 'transfer-aborted', to: this.transfer.to });
-    this.transfer = null;
-    const error = new NotLeaderError(this.group, null, this.term);
-    for (const read of [...this.waitingReads, ...this.readOnly.drain()]) {
-      if (read.from === this.id) this.emit({ type: 'read-index-refused', requestId: read.requestId, error });
-      else this.send({ type: 'read-index-response', group: this.group, term: this.term, from: this.id, to: read.from, requestId: read.requestId, index: 0, reject: true });
-    }
-    this.waitingReads = [];
-    this.uncommittedBytes = 0;
-  }
-
   resetElectionDeadline(): void {
     const spread = this.config.electionTimeoutMaxMs - this.config.electionTimeoutMinMs;
     this.electionDeadline = this.now + this.config.electionTimeoutMinMs + this.random.int(spread);
@@ -386,10 +359,10 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
    * nothing is pending.
    */
   sendAfterPersist(msg: RaftMessage): void {
-    const hs = this.handedHardState;
+    const hs = this.durability.handedHardState;
     const dirty = this.log.handedOff < this.log.lastIndex() || this.term !== hs.term || this.vote !== hs.vote || this.snapshotToPersist !== null;
-    const needId = dirty ? this.nextPersistId : this.nextPersistId - 1;
-    if (needId > this.durableId) this.held.push({ needId, out: { to: msg.to, msg } });
+    const needId = this.durability.waitId(dirty);
+    if (!this.durability.isDurable(needId)) this.durability.hold(needId, msg);
     else if (msg.to === this.id) this.ownVote(msg);
     else this.send(msg);
   }
@@ -400,7 +373,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     this.snapshot = snapshot;
     this.snapshotToPersist = snapshot;
     this.compactToPersist = null;
-    this.snapshotToApply = { snapshot, needId: this.nextPersistId };
+    this.snapshotToApply = { snapshot, needId: this.durability.nextId };
     this.appliedIndex = snapshot.meta.index;
     this.snapshotDueSent = false;
     this.membership = copyMembership(snapshot.meta.membership);
@@ -443,7 +416,7 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     }
 
     if (m.type === 'request-vote' || m.type === 'request-pre-vote') {
-      this.handleVoteRequest(m);
+      handleVoteRequest(this, m);
       return;
     }
     if (this.role === 'leader') stepLeader(this, m);
@@ -451,56 +424,17 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     else stepCandidate(this, m);
   }
 
-  private handleVoteRequest(m: Extract<RaftMessage, { type: 'request-vote' | 'request-pre-vote' }>): void {
-    const pre = m.type === 'request-pre-vote';
-    const canVote = this.vote === m.from || (this.vote === null && this.leader === null) || (pre && m.term > this.term);
-    const type = pre ? 'pre-vote-response' : 'vote-response';
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
-      if (!pre) {
-        this.vote = m.from;
-        this.resetElectionDeadline();
-      }
-      this.sendAfterPersist({ type, group: this.group, term: m.term, from: this.id, to: m.from, reject: false });
-    } else {
-      this.sendAfterPersist({ type, group: this.group, term: this.term, from: this.id, to: m.from, reject: true });
-    }
-  }
-
   private onPersisted(id: number): void {
-    if (!Number.isSafeInteger(id) || id <= this.durableId || id >= this.nextPersistId) return;
-    for (const [rid, rec] of this.persistRecords) {
-      if (rid > id) continue;
-      this.log.markPersisted(rec.index, rec.term);
-      this.persistRecords.delete(rid);
+    for (const msg of this.durability.acknowledge(id, this.log)) {
+      if (msg.to === this.id) this.ownVote(msg);
+      else this.send(msg);
     }
-    this.durableId = id;
-    this.releaseHeld();
     if (this.role === 'leader') maybeCommit(this);
-  }
-
-  private releaseHeld(): void {
-    const ready = this.held.filter((h) => h.needId <= this.durableId);
-    if (ready.length === 0) return;
-    this.held = this.held.filter((h) => h.needId > this.durableId);
-    for (const h of ready) {
-      if (h.out.to === this.id) this.ownVote(h.out.msg);
-      else this.send(h.out.msg);
-    }
   }
 
   private ownVote(msg: RaftMessage): void {
     if (this.role !== 'candidate' || msg.term !== this.term) return;
     stepCandidate(this, msg);
-  }
-
-  private onApplied(index: number): void {
-    if (!Number.isSafeInteger(index) || index <= this.appliedIndex) return;
-    this.appliedIndex = Math.min(index, this.log.applying);
-    const base = this.snapshot?.meta.index ?? this.log.offset().index;
-    if (!this.snapshotDueSent && this.appliedIndex - base >= this.config.snapshotThresholdEntries) {
-      this.snapshotDueSent = true;
-      this.emit({ type: 'snapshot-due', index: this.appliedIndex });
-    }
   }
 
   /** Adopts membership changes that are committed and durable here, in log order. */
