@@ -2,7 +2,8 @@
  * Raft safety under random schedules: 3–5 cores exchange messages that are
  * delivered in random order, dropped, duplicated; nodes crash (losing what
  * was not synced) and restart; writes become durable at random moments;
- * proposals, snapshots and transfers arrive anywhere. After every action:
+ * proposals, snapshots, transfers, reads and membership changes arrive
+ * anywhere. After every action:
  *
  *   - election safety: at most one leader per term, ever;
  *   - committed entries never change (state machine safety, thesis §3.6.3):
@@ -26,5 +27,5 @@ test('random schedules of delivery, loss, duplication, crashes and partitions ke
     { numRuns: Number(process.env.RAFT_PROPERTY_RUNS ?? 200) },
   );
   t.diagnostic(`coverage: ${JSON.stringify(coverage)}`);
-  assert.ok(coverage.maxCommit >= 15 && coverage.snapshotsInstalled > 0 && coverage.restarts > 0 && coverage.readStates > 0, 'the schedules exercised too little');
+  assert.ok(coverage.maxCommit >= 15 && coverage.snapshotsInstalled > 0 && coverage.restarts > 0 && coverage.readStates > 0 && coverage.membershipChanges > 0 && coverage.removals > 0, 'the schedules exercised too little');
 });

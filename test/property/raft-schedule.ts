@@ -22,7 +22,8 @@ export type Action =
   | { t: 'transfer'; node: number; to: number }
   | { t: 'read'; node: number }
   | { t: 'partition'; node: number }
-  | { t: 'heal' };
+  | { t: 'heal' }
+  | { t: 'member'; node: number; change: 'add-learner' | 'promote' | 'remove' };
 
 const nodeArb = fc.nat(4);
 export const actionArb: fc.Arbitrary<Action> = fc.oneof(
@@ -40,6 +41,7 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant('read' as const), node: nodeArb }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('partition' as const), node: nodeArb }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('heal' as const) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('member' as const), node: nodeArb, change: fc.constantFrom('add-learner' as const, 'promote' as const, 'remove' as const) }) },
 );
 
 class Checker {
@@ -78,11 +80,17 @@ class Checker {
 }
 
 /** What the schedules exercised, summed over all runs (so a vacuous generator fails the test). */
-export const coverage = { maxCommit: 0, commits: 0, snapshotsSent: 0, snapshotsInstalled: 0, elections: 0, restarts: 0, readStates: 0 };
+export const coverage = { maxCommit: 0, commits: 0, snapshotsSent: 0, snapshotsInstalled: 0, elections: 0, restarts: 0, readStates: 0, membershipChanges: 0, removals: 0 };
 
+/**
+ * `size` nodes; the first three are the initial voters, the others start
+ * outside the group and join through membership changes (which may also
+ * remove any node, the leader included).
+ */
 export function runSchedule(size: number, seed: number, actions: Action[]): void {
   const ids = ['n1', 'n2', 'n3', 'n4', 'n5'].slice(0, size);
-  const c = new Cluster(ids, { seed, config: { snapshotTrailingEntries: 2, snapshotChunkBytes: 16 } });
+  const membership = { voters: ids.slice(0, 3), learners: [] };
+  const c = new Cluster(ids, { seed, membership, config: { snapshotTrailingEntries: 2, snapshotChunkBytes: 16 } });
   for (const n of c.nodes.values()) n.autoPersist = false;
   const checker = new Checker();
   const pick = (k: number) => ids[k % ids.length]!;
@@ -135,6 +143,11 @@ export function runSchedule(size: number, seed: number, actions: Action[]): void
       case 'heal':
         c.heal();
         break;
+      case 'member': {
+        const leader = c.leader();
+        if (leader !== null) c.step(leader, { type: 'change-membership', requestId: `m${c.now}`, change: { type: a.change, node: pick(a.node) } });
+        break;
+      }
     }
     checker.check(c);
   }
@@ -154,14 +167,24 @@ export function runSchedule(size: number, seed: number, actions: Action[]): void
     coverage.elections += n.core.stats.electionsStarted;
     coverage.restarts += n.restarts;
     coverage.readStates += n.readStates.length;
+    coverage.membershipChanges += n.events.filter((e) => e.type === 'membership-changed').length;
+    coverage.removals += n.events.filter((e) => e.type === 'removed').length;
   }
-  const leader = c.leader();
+  let leader = c.leader();
   assert.ok(leader !== null, 'no leader after healing');
+  // Nodes outside the group are stopped, as the shell stops a group on a removed node.
+  const m = c.core(leader).membership;
+  const members = [...m.voters, ...m.learners];
+  for (const id of ids) if (!members.includes(id)) c.isolate(id);
+  c.run(2000);
+  checker.check(c);
+  leader = c.leader();
+  assert.ok(leader !== null && members.includes(leader), 'no leader among the members');
   c.propose(leader, 'final');
   c.run(1000);
   checker.check(c);
   const expected = c.node(leader).machine;
   assert.equal(expected[expected.length - 1], 'final');
-  for (const n of c.nodes.values()) assert.deepEqual(n.machine, expected, `${n.id} applied a different sequence than leader ${leader}`);
+  for (const id of members) assert.deepEqual(c.node(id).machine, expected, `${id} applied a different sequence than leader ${leader}`);
 }
 
