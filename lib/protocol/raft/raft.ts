@@ -254,6 +254,22 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     };
   }
 
+  /**
+   * Whether the group is idle and caught up, so a multi-Raft shell may stop
+   * ticking it (quiescence, RAFT-NOTES §10): this node leads, every entry is
+   * committed, applied here and durable on every follower, and no read,
+   * transfer or snapshot is in flight. The core does not stop on its own; the
+   * quiesce protocol (followers told to stop their election timers, woken by
+   * any proposal, vote or term change) is a later step.
+   */
+  quiescable(): boolean {
+    if (this.role !== 'leader' || this.transfer !== null || this.readOnly.size() > 0 || this.waitingReads.length > 0) return false;
+    const last = this.log.lastIndex();
+    if (this.log.committed !== last || this.log.persisted !== last || this.appliedIndex !== last) return false;
+    for (const pr of this.progress.values()) if (pr.match !== last || pr.state !== 'replicate') return false;
+    return true;
+  }
+
   /** A voter of its own configuration: only such a node campaigns. */
   promotable(): boolean {
     return this.membership.voters.includes(this.id);

@@ -156,3 +156,21 @@ test('flow control: past maxUncommittedBytes a leader refuses proposals until en
   c.propose(leader, 'cccccccc');
   assert.equal(c.node(leader).events.filter((e) => e.type === 'proposal-refused').length, 1, 'accepted again once committed');
 });
+
+test('quiescable: only a leader whose log is committed, applied and held by every follower, with nothing in flight', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  const leader = c.elect();
+  c.stabilize();
+  assert.equal(c.core(leader).quiescable(), true);
+  const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
+  assert.equal(c.core(follower).quiescable(), false);
+  c.cut.add(`${leader}|${follower}`);
+  c.propose(leader, 'x');
+  c.stabilize();
+  assert.equal(c.core(leader).quiescable(), false, 'a follower lacks the entry');
+  c.heal();
+  c.run(100);
+  assert.equal(c.core(leader).quiescable(), true);
+  c.step(leader, { type: 'read-index', requestId: 'r' });
+  assert.equal(c.core(leader).quiescable(), false, 'a read waits for its heartbeat round');
+});
