@@ -299,6 +299,11 @@ export function handleClientRequest(r: RaftCore, input: ClientRequest): void {
       }
       const problem = checkChange(r.membership, input.change);
       if (problem !== null) return refuse(new ProposalDroppedError(r.group, 'invalid', problem));
+      if (input.change.type === 'remove' && input.change.node === r.id && r.membership.voters.length === 2) {
+        // The other voter adopts the change only once it learns the commit; if that news is lost with us,
+        // it needs our vote forever (the two-voter wedge in etcd's README). Hand leadership over first.
+        return refuse(new ProposalDroppedError(r.group, 'invalid', 'a leader of two voters cannot remove itself: transfer leadership to the other voter first'));
+      }
       if (input.change.type === 'promote') {
         const match = r.progress.get(input.change.node)?.match ?? 0;
         if (match < r.log.committed) {

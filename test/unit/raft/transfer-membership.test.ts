@@ -132,3 +132,20 @@ test('removing a follower: the leader stops replicating to it and a quorum of th
   c.propose(leader, 'x');
   assert.ok(c.queue.every((m) => !gone.includes(m.to)));
 });
+
+test('a leader of two voters cannot remove itself (the two-voter wedge); it transfers leadership first', () => {
+  const c = new Cluster(['a', 'b']);
+  const leader = c.elect();
+  c.stabilize();
+  const other = leader === 'a' ? 'b' : 'a';
+  c.step(leader, { type: 'change-membership', requestId: 'rm-self', change: { type: 'remove', node: leader } });
+  assert.deepEqual(refusals(c.node(leader).events), ['invalid']);
+  c.step(leader, { type: 'transfer-leader', to: other });
+  c.stabilize();
+  assert.equal(c.leader(), other);
+  c.step(other, { type: 'change-membership', requestId: 'rm', change: { type: 'remove', node: leader } });
+  c.stabilize();
+  assert.deepEqual(c.core(other).membership.voters, [other]);
+  c.propose(other, 'alone');
+  assert.ok(c.node(other).machine.includes('alone'));
+});
