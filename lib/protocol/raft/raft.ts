@@ -153,7 +153,8 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
     this.snapshot = init.snapshot ?? null;
     const offset = init.offset ?? (this.snapshot === null ? { index: 0, term: 0 } : { index: this.snapshot.meta.index, term: this.snapshot.meta.term });
     const base = this.snapshot?.meta.index ?? offset.index;
-    this.log = new RaftLog({ offsetIndex: offset.index, offsetTerm: offset.term, entries: init.entries ?? [], committed: Math.max(hs.commit, base), applied: init.applied ?? base });
+    // What the state machine applied was committed, even if the commit index in the hard state (written without fsync) lags.
+    this.log = new RaftLog({ offsetIndex: offset.index, offsetTerm: offset.term, entries: init.entries ?? [], committed: Math.max(hs.commit, base, init.applied ?? 0), applied: init.applied ?? base });
     this.appliedIndex = this.log.applying;
     this.membership = copyMembership(this.snapshot?.meta.membership ?? init.membership);
     this.configIndex = this.snapshot?.meta.index ?? 0;

@@ -78,3 +78,16 @@ test('a node restarted from storage re-applies committed entries after its snaps
   c.run(1000);
   assert.deepEqual(c.node(leader).machine, expected);
 });
+
+test('a restart whose stored commit index lags the state machine\'s applied index does not apply anything twice', async () => {
+  const { RaftCore } = await import('../../../lib/protocol/raft/raft.js');
+  const { SeededRandom } = await import('../../../lib/protocol/random.js');
+  const { localTestRaftConfig } = await import('../../../lib/protocol/raft/config.js');
+  const { entries } = await import('./helpers.js');
+  const core = new RaftCore(localTestRaftConfig(), {
+    id: 'a', group: 'g1', membership: { voters: ['a', 'b', 'c'], learners: [] },
+    hardState: { term: 2, vote: 'a', commit: 1 }, entries: entries([1, 2, 2, 2]), applied: 3,
+  }, new SeededRandom(1), 0);
+  assert.equal(core.log.committed, 3);
+  assert.deepEqual(core.ready().apply.entries, []);
+});
