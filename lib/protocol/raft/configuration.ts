@@ -10,7 +10,16 @@
  *
  * A new node joins as a learner (it receives the log but neither votes nor
  * counts, so adding an empty node does not raise the quorum of a group that
- * must wait for it), is promoted once caught up, and leaves by removal.
+ * must wait for it), is promoted once it holds the leader's commit index,
+ * and leaves by removal. A learner never campaigns and no candidate asks it
+ * or counts it; it still answers a vote request, because a candidate that
+ * sends one has seen a promotion the learner has not yet adopted (etcd#7625).
+ *
+ * A leader of two voters may not remove itself: the other voter adopts the
+ * change only once it learns the commit, and if that news is lost it needs
+ * the departed leader's vote forever (the two-voter wedge etcd documents).
+ * It transfers leadership first; with three or more voters the rest form a
+ * majority of the old configuration and elect a leader that finishes it.
  */
 
 import { copyMembership, type Membership, type MembershipChange, type NodeId } from './types.js';

@@ -72,7 +72,12 @@ export type { RaftMessage } from './messages.js';
 export interface RaftInit {
   id: NodeId;
   group: string;
-  /** Membership of a new group (the same on every initial member); a snapshot's membership wins. */
+  /**
+   * Membership of a new group (the same on every initial member); a snapshot's
+   * membership wins. A node joining an existing group starts with the group's
+   * current membership, which does not list it: it never campaigns, and learns
+   * its own addition from the log or a snapshot.
+   */
   membership: Membership;
   hardState?: HardState;
   /** Index and term of the last compacted entry (0, 0 for a log never compacted). */
