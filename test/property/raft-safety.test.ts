@@ -23,7 +23,11 @@ import { actionArb, coverage, runSchedule } from './raft-schedule.js';
 
 test('random schedules of delivery, loss, duplication, crashes and partitions keep Raft safe', (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 3, max: 5 }), fc.nat(), fc.array(actionArb, { minLength: 100, maxLength: 400 }), runSchedule),
+    fc.property(
+      fc.integer({ min: 3, max: 5 }), fc.nat(), fc.array(actionArb, { minLength: 100, maxLength: 400 }),
+      fc.record({ preVote: fc.boolean(), checkQuorum: fc.boolean() }),
+      runSchedule,
+    ),
     { numRuns: Number(process.env.RAFT_PROPERTY_RUNS ?? 200) },
   );
   t.diagnostic(`coverage: ${JSON.stringify(coverage)}`);
