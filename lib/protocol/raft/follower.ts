@@ -1,7 +1,8 @@
 /**
  * The follower's and candidates' half of the core: elections (pre-vote and
- * vote), AppendEntries with the conflict hint, heartbeats, snapshot chunks,
- * TimeoutNow and forwarded ReadIndex answers.
+ * vote, and answering vote requests), AppendEntries with the conflict hint,
+ * heartbeats, TimeoutNow and forwarded ReadIndex answers; snapshot chunks are
+ * handed to snapshots.ts.
  *
  * Every acknowledgement goes through sendAfterPersist: it leaves only once
  * the entries, snapshot and hard state it vouches for are durable here.

@@ -1,8 +1,9 @@
 /**
  * The leader's half of the core: stepLeader (answers from followers),
- * replication (appends, heartbeats, snapshot chunks), the commit rule, and
- * the client requests only a leader serves (proposals, ReadIndex, transfer,
- * membership changes).
+ * replication (appends and heartbeats; a follower that needs compacted
+ * entries gets the snapshot through snapshots.ts), the commit rule, and the
+ * client requests (proposals, ReadIndex, transfer, membership changes; a
+ * follower refuses them or forwards a read to its leader).
  *
  * Sends are deferred: a step marks what changed, and `flushLeader` (run by
  * ready()) sends one append per follower with everything that accumulated,
