@@ -30,7 +30,9 @@ export type ErrorCode =
   | 'ERR_NODE_NOT_FOUND'
   | 'ERR_UNREACHABLE'
   | 'ERR_NOT_A_NODE'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_NOT_LEADER'
+  | 'ERR_PROPOSAL_DROPPED';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;

@@ -54,6 +54,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_NOT_RUNNING: 503,
   ERR_PORT_RANGE_EXHAUSTED: 503,
   ERR_ABORTED: 503,
+  ERR_NOT_LEADER: 503, // retry at the leader named in the error
+  ERR_PROPOSAL_DROPPED: 503, // a Raft group refused the write for now (transfer, flow control)
   ERR_TIMEOUT: 504,
 };
 

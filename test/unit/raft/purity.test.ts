@@ -1,0 +1,44 @@
+/**
+ * The Raft core's imports, resolved: every relative import of a file under
+ * lib/protocol/raft must land inside lib/protocol, or on lib/errors.ts (the
+ * pure error classes). The general scan (protocol-purity.test.ts) already
+ * walks lib/protocol recursively for clocks, timers, randomness and
+ * packages; this one closes the gap it leaves, a relative path that climbs
+ * out to an impure module.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'lib');
+const RAFT = join(LIB, 'protocol', 'raft');
+const ALLOWED_OUTSIDE = new Set([join(LIB, 'errors.ts')]);
+
+function specifiers(source: string): string[] {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const out: string[] = [];
+  const re = /(?:^|[\s;])(?:import|export)\s[^;'"]*?from\s*(['"])([^'"]+)\1|(?:^|[\s;])import\s*(['"])([^'"]+)\3/g;
+  for (let m = re.exec(code); m !== null; m = re.exec(code)) out.push(m[2] ?? m[4]!);
+  return out;
+}
+
+test('lib/protocol/raft imports only modules inside lib/protocol (and lib/errors.ts)', () => {
+  const files = readdirSync(RAFT).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.includes('raft.ts') && files.length >= 10, `found ${files.join(', ')}`);
+  const problems: string[] = [];
+  for (const file of files) {
+    for (const spec of specifiers(readFileSync(join(RAFT, file), 'utf8'))) {
+      if (!spec.startsWith('.')) {
+        problems.push(`${file}: package import ${spec}`);
+        continue;
+      }
+      const target = resolve(RAFT, spec).replace(/\.js$/, '.ts');
+      const inside = !relative(join(LIB, 'protocol'), target).startsWith('..');
+      if (!inside && !ALLOWED_OUTSIDE.has(target)) problems.push(`${file}: ${spec} resolves outside lib/protocol`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
