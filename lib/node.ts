@@ -17,7 +17,7 @@ import { createDiscovery, type Discovery } from '../discovery/index.js';
 import { formatAddress, loadConfig, nodeHost, parseSeed, type TroupeConfig } from './config.js';
 import { AbortError, AuthenticationError, ClusterNameError, ConfigError, ConflictError, NotRunningError, ProtocolVersionError, TimeoutError, TroupeError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
-import { createHttpApp } from './http/app.js';
+import { createHttpApp, shedRouteLabel } from './http/app.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -181,7 +181,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
     const metrics = createMetrics(() => this.stats());
     const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
-    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port });
+    this.http = await startHttpServer(app, {
+      host: config.httpBind,
+      port: config.port,
+      onShed: (method, path) => metrics.observeHttpRequest({ route: shedRouteLabel(path), method, status: 503 }, 0),
+    });
     this.httpPort = this.http.port;
     this.running = true;
     this.writePortsFile();

@@ -62,6 +62,7 @@ describe(`${CLIENTS} HTTP clients on one node for ${LOAD_MS / 1000} s`, () => {
     }
     const summary = await load;
 
+    assert.equal(loaded.exitedReason(), undefined, 'the loaded node is still running');
     const downs = observers.map((o) => logged(o, 'member-down', loaded.nodeName));
     const suspects = observers.map((o) => logged(o, 'member-suspect', loaded.nodeName));
     t.diagnostic(`load: ${JSON.stringify(summary)}`);
