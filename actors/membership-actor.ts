@@ -41,10 +41,12 @@ import { resetWithinBudget, type SupervisionHooks } from './supervision.js';
 export const SWIM_CHANNEL = 'swim';
 
 /**
- * Most SWIM messages that may wait in the actor's mailbox. nact's mailbox is
- * unbounded; past this backlog inbound SWIM messages are dropped and counted
- * (the protocol tolerates loss), while ticks and operator requests always
- * get through. 10,000 is minutes of traffic for a healthy node.
+ * Most SWIM messages that may wait in the actor's mailbox, where they go only
+ * while a crashed actor waits for its reset (otherwise they take the priority
+ * lane). nact's mailbox is unbounded; past this backlog inbound SWIM messages
+ * are dropped and counted (the protocol tolerates loss), while ticks and
+ * operator requests always get through. 10,000 is minutes of traffic for a
+ * healthy node.
  */
 export const MAX_QUEUED_SWIM_MESSAGES = 10_000;
 
