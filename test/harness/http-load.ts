@@ -39,6 +39,8 @@ export interface HttpLoadSummary {
   /** Latency of completed requests, ms, overall and per path. */
   latency: LatencySummary;
   byPath: Record<string, { requests: number; requestsPerSecond: number; latency: LatencySummary }>;
+  /** The slowest request: its path and when it started, ms after the clock started (negative: during warm-up). */
+  slowest: { path: string; startedAtMs: number; ms: number } | null;
 }
 
 export interface LatencySummary {
@@ -108,6 +110,8 @@ async function generate(options: HttpLoadOptions): Promise<HttpLoadSummary> {
   let firstError: string | null = null;
   let measuring = false;
   let stop = false;
+  let clockStart = performance.now();
+  let slowest: HttpLoadSummary['slowest'] = null;
 
   const client = async (index: number) => {
     for (let i = index; !stop; i++) {
@@ -116,7 +120,9 @@ async function generate(options: HttpLoadOptions): Promise<HttpLoadSummary> {
       try {
         const { status, retryAfter } = await get(agent, options.url + path);
         if (!measuring) continue;
-        latencies.get(path)!.push(performance.now() - started);
+        const ms = performance.now() - started;
+        latencies.get(path)!.push(ms);
+        if (slowest === null || ms > slowest.ms) slowest = { path, startedAtMs: Math.round(started - clockStart), ms: Math.round(ms) };
         byStatus[status] = (byStatus[status] ?? 0) + 1;
         if (status === 503 && !retryAfter) unavailableWithoutRetryAfter++;
       } catch (err) {
@@ -133,6 +139,7 @@ async function generate(options: HttpLoadOptions): Promise<HttpLoadSummary> {
   if (options.warmupMs) await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
   measuring = true;
   const started = performance.now();
+  clockStart = started;
   await new Promise((resolve) => setTimeout(resolve, options.durationMs));
   measuring = false;
   const durationMs = performance.now() - started;
@@ -155,6 +162,7 @@ async function generate(options: HttpLoadOptions): Promise<HttpLoadSummary> {
     requestsPerSecond: Math.round(all.length / (durationMs / 1000)),
     latency: summarize(all),
     byPath,
+    slowest,
   };
 }
 
