@@ -14,9 +14,10 @@
  * Reads that polling clients repeat are served from short caches
  * (response-cache.ts), so their cost does not grow with the request rate:
  * `/metrics` is rendered at most once per `metricsMaxAgeMs` and the status
- * document built at most once per `statusMaxAgeMs`; a mutation clears the
- * status cache, so a caller sees its own change at once. Shedding beyond the
- * concurrency limit happens before this app (server.ts, admission.ts).
+ * document built and serialized at most once per `statusMaxAgeMs`; a
+ * mutation clears the status cache, so a caller sees its own change at once.
+ * Shedding beyond the concurrency limit happens before this app (server.ts,
+ * admission.ts).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -78,18 +79,18 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   const onError = createErrorHandler(log);
   const app = new Hono<HttpEnv>();
   const metrics = cacheFor(opts.metricsMaxAgeMs ?? DEFAULT_METRICS_MAX_AGE_MS, () => opts.metrics.render());
-  const status = cacheFor(opts.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS, () => node.status());
+  const status = cacheFor(opts.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS, () => JSON.stringify(node.status()));
 
   app.onError(onError);
   app.notFound(notFoundHandler);
   app.use(requestMetrics(opts.metrics, log, onError));
   app.use(methodNotAllowed<HttpEnv>({ app, onMethodNotAllowed: methodNotAllowedResponse }));
-  app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
+  });
+  // GET and HEAD carry no body; skipping the check spares them building the full Request object.
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   app.use(async (c, next) => {
     await next();

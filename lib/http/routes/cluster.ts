@@ -10,7 +10,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { parseSeed } from '../../config.js';
 import { BadRequestError, ConfigError } from '../../errors.js';
-import type { ClusterNodeApi, NodeStatus } from '../../node-api.js';
+import type { ClusterNodeApi } from '../../node-api.js';
 import type { HttpEnv } from '../types.js';
 import { check, readJsonBody } from '../validate.js';
 
@@ -38,11 +38,11 @@ const NodeParam = z.object({
     .regex(MEMBER_NAME, 'must be a member name name@host, as listed by GET /api/cluster/status'),
 });
 
-/** `status` serves GET /status (the facade passes a cached one); mutations answer with `node.status()`, always fresh. */
-export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<HttpEnv>, status: () => NodeStatus = () => node.status()): Hono<HttpEnv> {
+/** `statusJson` is the body of GET /status (the facade passes a cached one); mutations answer with `node.status()`, always fresh. */
+export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<HttpEnv>, statusJson: () => string = () => JSON.stringify(node.status())): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
-  app.get('/status', (c) => c.json(status()));
+  app.get('/status', (c) => c.body(statusJson(), 200, { 'Content-Type': 'application/json' }));
 
   app.get('/discovery', (c) => c.json(node.discovery()));
 
