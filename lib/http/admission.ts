@@ -17,6 +17,8 @@
  * and an operator must be able to act on a loaded node).
  */
 
+import { ConfigError } from '../errors.js';
+
 /** Requests served at once before the facade answers 503. @default 64 */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
 /** `Retry-After` of a shed request, seconds: long enough for a burst to pass, short for a scraper. @default 1 */
@@ -33,11 +35,16 @@ export class Admission {
   private finishedThisTurn = 0;
   private turnEndScheduled = false;
 
-  /** `nextTurn` runs a callback at the end of this event-loop turn (setImmediate; injected in tests). */
+  /**
+   * `nextTurn` runs a callback at the end of this event-loop turn (setImmediate; injected in tests).
+   * @throws ConfigError unless maxConcurrent is a positive integer
+   */
   constructor(
     readonly maxConcurrent: number = DEFAULT_MAX_CONCURRENT_REQUESTS,
     private readonly nextTurn: (callback: () => void) => void = setImmediate,
-  ) {}
+  ) {
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new ConfigError('maxConcurrentRequests', maxConcurrent, 'must be a positive integer');
+  }
 
   /** Admits a request, or returns false when it must be shed. An admitted request must be `release`d once. */
   tryAcquire(): boolean {

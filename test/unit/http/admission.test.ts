@@ -34,6 +34,10 @@ describe('Admission', () => {
     assert.equal(admission.tryAcquire(), true);
   });
 
+  it('refuses a limit that would shed everything', () => {
+    for (const limit of [0, -1, 1.5, Number.NaN]) assert.throws(() => new Admission(limit), { name: 'ConfigError' }, String(limit));
+  });
+
   it('a request still in flight when the turn ends keeps counting', () => {
     const { admission, endTurn } = manualTurns(1);
     assert.equal(admission.tryAcquire(), true);
