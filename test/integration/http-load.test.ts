@@ -18,9 +18,19 @@ const LOAD_MS = 30_000;
 /** How often the observers' views are sampled during the load, ms. */
 const SAMPLE_EVERY_MS = 100;
 
-/** Lines of `observer`'s log that report `event` about `member`. */
-function logged(observer: TroupeProcess, event: string, member: string): number {
-  return observer.stderr.split('\n').filter((line) => line.includes(`"msg":"${event}"`) && line.includes(`"member":"${member}"`)).length;
+/**
+ * Counts, from now on, the lines of `observer`'s log that report `event` about `member`. Reads the
+ * stream itself: the harness keeps only the tail of stderr.
+ */
+function countLogged(observer: TroupeProcess, event: string, member: string): () => number {
+  let count = 0;
+  let partial = '';
+  observer.child.stderr!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.includes(`"msg":"${event}"`) && line.includes(`"member":"${member}"`)) count++;
+  });
+  return () => count;
 }
 
 describe(`${CLIENTS} HTTP clients on one node for ${LOAD_MS / 1000} s`, () => {
@@ -47,6 +57,8 @@ describe(`${CLIENTS} HTTP clients on one node for ${LOAD_MS / 1000} s`, () => {
   it('is never declared down, and answers every request with a 200 or a 503 with Retry-After', async (t) => {
     const loaded = nodes[0]!;
     const observers = nodes.slice(1);
+    const downCounts = observers.map((o) => countLogged(o, 'member-down', loaded.nodeName));
+    const suspectCounts = observers.map((o) => countLogged(o, 'member-suspect', loaded.nodeName));
     const load = runHttpLoad({ url: loaded.url, paths: ['/api/cluster/status', '/metrics'], clients: CLIENTS, durationMs: LOAD_MS });
     let loadDone = false;
     void load.finally(() => (loadDone = true)).catch(() => {});
@@ -63,8 +75,8 @@ describe(`${CLIENTS} HTTP clients on one node for ${LOAD_MS / 1000} s`, () => {
     const summary = await load;
 
     assert.equal(loaded.exitedReason(), undefined, 'the loaded node is still running');
-    const downs = observers.map((o) => logged(o, 'member-down', loaded.nodeName));
-    const suspects = observers.map((o) => logged(o, 'member-suspect', loaded.nodeName));
+    const downs = downCounts.map((count) => count());
+    const suspects = suspectCounts.map((count) => count());
     t.diagnostic(`load: ${JSON.stringify(summary)}`);
     t.diagnostic(`observer samples of ${loaded.nodeName}: ${JSON.stringify(Object.fromEntries(seen))}; member-down logged ${downs.join('+')}, member-suspect ${suspects.join('+')}`);
 
