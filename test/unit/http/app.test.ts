@@ -171,7 +171,8 @@ describe('cached reads', () => {
     const uptime = async () => ((await (await app.request('/api/cluster/status')).json()) as { node: { uptimeMs: number } }).node.uptimeMs;
     assert.equal(await uptime(), 1);
     assert.equal(await uptime(), 1, 'served from the cache');
-    assert.equal((await app.request('/api/cluster/leave', { method: 'POST' }, LOOPBACK)).status, 202);
+    const left = await app.request('/api/cluster/leave', { method: 'POST' }, LOOPBACK);
+    assert.ok(left.ok, `leave answered ${left.status}`);
     const afterLeave = built;
     assert.equal(await uptime(), afterLeave + 1, 'rebuilt after the mutation');
   });
