@@ -7,6 +7,20 @@
  * seeds, publishes events and a members snapshot — calls `advance`, and arms
  * one timer for the earliest `nextWakeAt`. Nothing else happens here.
  *
+ * Priority lane: nact runs one mailbox message per event-loop turn (each in
+ * its own setImmediate), and under HTTP load a turn lasts as long as all the
+ * requests read in it. A backlog of SWIM messages behind that made a busy
+ * node's acks seconds late, and its peers declared it down. So SWIM messages
+ * and timer ticks, the inputs the failure detector times, skip the mailbox:
+ * the shell steps the core in the callback that delivered them (transport
+ * I/O, timer) and flushes the transport at once, so an ack leaves in the same
+ * I/O callback that brought the ping. Operator requests, candidates and lag
+ * readings still go through the mailbox. Both lanes step the one state, one
+ * input at a time: an input delivered while a step runs (the memory transport
+ * delivers synchronously) waits in `inbox` until that step ends. After a
+ * crash, until the supervisor has reset the state, every input goes through
+ * the mailbox.
+ *
  * On a crash the supervisor resets the actor: a fresh core with the same
  * generation rejoins through the last known addresses (persisted in LMDB) and
  * the discovery candidates; peers still hold our old incarnation, which the
@@ -27,10 +41,12 @@ import { resetWithinBudget, type SupervisionHooks } from './supervision.js';
 export const SWIM_CHANNEL = 'swim';
 
 /**
- * Most SWIM messages that may wait in the actor's mailbox. nact's mailbox is
- * unbounded; past this backlog inbound SWIM messages are dropped and counted
- * (the protocol tolerates loss), while ticks and operator requests always
- * get through. 10,000 is minutes of traffic for a healthy node.
+ * Most SWIM messages that may wait in the actor's mailbox, where they go only
+ * while a crashed actor waits for its reset (otherwise they take the priority
+ * lane). nact's mailbox is unbounded; past this backlog inbound SWIM messages
+ * are dropped and counted (the protocol tolerates loss), while ticks and
+ * operator requests always get through. 10,000 is minutes of traffic for a
+ * healthy node.
  */
 export const MAX_QUEUED_SWIM_MESSAGES = 10_000;
 
@@ -44,7 +60,9 @@ export type MembershipMsg =
   | { type: 'lag'; lagMs: number }
   | { type: 'link-down'; address: string }
   /** Test hook: makes the handler throw, to exercise supervision. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** A step of the priority lane threw: rethrown in the actor so that its supervisor decides. */
+  | { type: 'fault'; error: unknown };
 
 export interface MembershipSnapshot {
   members: MemberView[];
@@ -84,7 +102,7 @@ export interface MembershipActorHandle {
 /** Spawns the membership actor under `parent` and routes the transport's swim channel to it. */
 export function spawnMembershipActor(parent: Ref<any>, deps: MembershipActorDeps): MembershipActorHandle {
   const shell = new MembershipShell(deps);
-  const ref = spawn(parent, (state: ActorState, msg: MembershipMsg) => shell.handle(state, msg), 'membership', {
+  const ref = spawn(parent, (state: ActorState, msg: MembershipMsg) => shell.handleMailbox(state, msg), 'membership', {
     initialStateFunc: () => shell.init(),
     onCrash: resetWithinBudget<MembershipMsg>('membership', deps.log, deps.supervision),
   });
@@ -106,6 +124,13 @@ class MembershipShell {
   private readonly pending: MembershipMsg[] = [];
   private unsendable = 0;
   private queuedSwim = 0;
+  /** The actor's state, which the priority lane steps too; replaced by init() on every reset. */
+  private state: ActorState | undefined;
+  /** A step (either lane) is running: inputs of the priority lane wait in `inbox`. */
+  private stepping = false;
+  /** A step threw and the supervisor has not reset the state yet: everything goes through the mailbox. */
+  private faulted = false;
+  private readonly inbox: MembershipMsg[] = [];
   /** Inbound SWIM messages dropped because the mailbox backlog was full. */
   droppedInbound = 0;
 
@@ -118,6 +143,11 @@ class MembershipShell {
 
   send(msg: MembershipMsg): void {
     if (this.stopped) return;
+    if ((msg.type === 'swim' || msg.type === 'tick') && this.state !== undefined && !this.faulted) {
+      this.inbox.push(msg);
+      if (!this.stepping) this.drain();
+      return;
+    }
     if (msg.type === 'swim') {
       if (this.queuedSwim >= MAX_QUEUED_SWIM_MESSAGES) {
         if (this.droppedInbound++ % 1000 === 0) this.deps.log.warn({ dropped: this.droppedInbound, backlog: this.queuedSwim }, 'membership mailbox is full; dropping inbound SWIM messages');
@@ -125,8 +155,7 @@ class MembershipShell {
       }
       this.queuedSwim++;
     }
-    if (this.ref === undefined) this.pending.push(msg);
-    else dispatch(this.ref, msg);
+    this.dispatch(msg);
   }
 
   stop(): void {
@@ -143,17 +172,55 @@ class MembershipShell {
     const core = new Membership(deps.swimConfig, deps.self, deps.random.fork(), now);
     const seeds = new SeedRetry(deps.seedRetryConfig, deps.self.address, deps.random.fork());
     this.lastLag = 0;
+    this.state = { core, seeds };
+    this.faulted = false;
     // A reset racing shutdown must not touch the closed store.
-    if (this.stopped) return { core, seeds };
+    if (this.stopped) return this.state;
     const known = deps.store.knownAddresses().filter((a) => a !== deps.self.address);
     // Runs inside spawn (before bind) and on every reset: queue, do not dispatch directly.
     this.send({ type: 'candidates', addresses: this.candidates });
     // An empty join would mean "no seeds: be up now"; whether that holds is the node's call.
     if (known.length > 0) this.send({ type: 'join', addresses: known });
-    return { core, seeds };
+    return this.state;
   }
 
-  handle(state: ActorState, msg: MembershipMsg): ActorState {
+  /** The nact handler: one mailbox message, then whatever the priority lane delivered meanwhile. */
+  handleMailbox(state: ActorState, msg: MembershipMsg): ActorState {
+    if (msg.type === 'fault') throw msg.error;
+    if (msg.type === 'swim') this.queuedSwim = Math.max(0, this.queuedSwim - 1);
+    this.stepping = true;
+    try {
+      this.state = this.handle(state, msg);
+    } catch (err) {
+      this.faulted = true;
+      throw err;
+    } finally {
+      this.stepping = false;
+    }
+    if (this.inbox.length > 0) this.drain();
+    return this.state;
+  }
+
+  /** The priority lane: steps the inputs in `inbox` now. A throw goes to the supervisor through the mailbox. */
+  private drain(): void {
+    this.stepping = true;
+    try {
+      for (let msg = this.inbox.shift(); msg !== undefined; msg = this.inbox.shift()) this.state = this.handle(this.state!, msg);
+    } catch (error) {
+      this.faulted = true;
+      this.dispatch({ type: 'fault', error });
+      for (const msg of this.inbox.splice(0)) this.send(msg);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private dispatch(msg: MembershipMsg): void {
+    if (this.ref === undefined) this.pending.push(msg);
+    else dispatch(this.ref, msg);
+  }
+
+  private handle(state: ActorState, msg: MembershipMsg): ActorState {
     const now = this.deps.now();
     const { core, seeds } = state;
     switch (msg.type) {
@@ -162,7 +229,6 @@ class MembershipShell {
         seeds.step({ type: 'tick' }, now);
         break;
       case 'swim':
-        this.queuedSwim = Math.max(0, this.queuedSwim - 1);
         core.step({ type: 'message', from: msg.from, msg: msg.payload as SwimMessage }, now);
         break;
       case 'join':
@@ -188,6 +254,8 @@ class MembershipShell {
         break;
       case 'crash':
         throw new Error('injected crash (test hook)');
+      case 'fault':
+        throw msg.error;
     }
     this.perform(state, now);
     return state;
@@ -218,6 +286,8 @@ class MembershipShell {
     const joinReady = core.ready();
     this.sendAll(joinReady.messages);
     core.advance(joinReady);
+    // Acks must not wait for the end of this event-loop turn (see the priority lane above).
+    this.deps.transport.flush?.();
 
     this.deps.onSnapshot({ members, self: core.self(), stats: core.stats() });
     for (const event of [...ready.events, ...joinReady.events]) this.deps.onEvent(event);

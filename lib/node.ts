@@ -20,7 +20,7 @@ import { formatAddress, namePart, nodeHost } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
 import { ConfigError, listenError, NameInUseError, NotRunningError, UnknownNodeError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
-import { createHttpApp } from './http/app.js';
+import { createHttpApp, shedRouteLabel } from './http/app.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -205,7 +205,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
     const metrics = createMetrics(() => this.stats());
     const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
-    this.http = await startHttpServer(app, { host: config.httpBind, port: config.port }).catch((err: unknown) => {
+    this.http = await startHttpServer(app, {
+      host: config.httpBind,
+      port: config.port,
+      onShed: (method, path) => metrics.observeHttpRequest({ route: shedRouteLabel(path), method, status: 503 }, 0),
+    }).catch((err: unknown) => {
       throw listenError(err, { port: 'PORT', bind: 'HTTP_BIND' }, config.httpBind, config.port);
     });
     signal?.throwIfAborted();

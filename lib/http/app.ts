@@ -10,6 +10,14 @@
  * 3. a body limit on every request with a body (413 before the body is read
  *    past the limit);
  * 4. per route: the operator guard on mutations, then validation, then the node.
+ *
+ * Reads that polling clients repeat are served from short caches
+ * (response-cache.ts), so their cost does not grow with the request rate:
+ * `/metrics` is rendered at most once per `metricsMaxAgeMs` and the status
+ * document built and serialized at most once per `statusMaxAgeMs`; a
+ * mutation clears the status cache, so a caller sees its own change at once.
+ * Shedding beyond the concurrency limit happens before this app (server.ts,
+ * admission.ts).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -20,6 +28,7 @@ import type { ClusterNodeApi } from '../node-api.js';
 import { requireOperator } from './auth.js';
 import { createErrorHandler, errorResponse, methodNotAllowedResponse, notFoundHandler } from './error-handler.js';
 import { requestMetrics } from './request-metrics.js';
+import { cacheFor } from './response-cache.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { debugRoutes, type DebugHooks } from './routes/debug.js';
 import { healthRoutes } from './routes/health.js';
@@ -27,6 +36,26 @@ import type { HttpEnv } from './types.js';
 
 /** Largest request body accepted, bytes. The API takes small JSON documents only. @default 64 KiB */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Longest a `/metrics` answer is reused, ms. Rendering (with the default
+ * process metrics) costs about a millisecond of CPU; Prometheus scrapes every
+ * few seconds at most, so a second of staleness costs nothing. @default 1000
+ */
+export const DEFAULT_METRICS_MAX_AGE_MS = 1000;
+/**
+ * Longest the status document is reused, ms. Members' states change at most
+ * once per gossip round; a tenth of a second keeps a poll loop fresh while a
+ * flood of status requests builds it ten times a second. @default 100
+ */
+export const DEFAULT_STATUS_MAX_AGE_MS = 100;
+
+/** GET routes a request may be shed from, by path: the `route` label of a shed request (others are `unmatched`). */
+const SHEDDABLE_ROUTES = new Set(['/api/cluster/status', '/api/cluster/discovery', '/metrics', '/debug/restarts']);
+
+/** The `route` metric label of a request shed before routing (server.ts): its path if a GET route, else `unmatched`. */
+export function shedRouteLabel(path: string): string {
+  return SHEDDABLE_ROUTES.has(path) ? path : 'unmatched';
+}
 
 export interface HttpAppOptions {
   /** Bearer token for mutating calls (CLUSTER_API_TOKEN); unset: loopback callers only. */
@@ -36,6 +65,10 @@ export interface HttpAppOptions {
   log: Logger;
   /** @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
+  /** @default DEFAULT_METRICS_MAX_AGE_MS */
+  metricsMaxAgeMs?: number;
+  /** @default DEFAULT_STATUS_MAX_AGE_MS */
+  statusMaxAgeMs?: number;
   /** Fault hooks for integration tests; `/debug/*` exists only when set. */
   debug?: DebugHooks | undefined;
 }
@@ -45,23 +78,30 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onError = createErrorHandler(log);
   const app = new Hono<HttpEnv>();
+  const metrics = cacheFor(opts.metricsMaxAgeMs ?? DEFAULT_METRICS_MAX_AGE_MS, () => opts.metrics.render());
+  const status = cacheFor(opts.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS, () => JSON.stringify(node.status()));
 
   app.onError(onError);
   app.notFound(notFoundHandler);
   app.use(requestMetrics(opts.metrics, log, onError));
   app.use(methodNotAllowed<HttpEnv>({ app, onMethodNotAllowed: methodNotAllowedResponse }));
-  app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
+  });
+  // GET and HEAD carry no body; skipping the check spares them building the full Request object.
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
+
+  app.use(async (c, next) => {
+    await next();
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') status.clear();
+  });
 
   app.route('/health', healthRoutes(node));
   const guard = requireOperator({ apiToken: opts.apiToken });
-  app.route('/api/cluster', clusterRoutes(node, guard));
+  app.route('/api/cluster', clusterRoutes(node, guard, status));
   if (opts.debug) app.route('/debug', debugRoutes(opts.debug, guard));
-  app.get('/metrics', async (c) => c.body(await opts.metrics.render(), 200, { 'Content-Type': opts.metrics.contentType }));
+  app.get('/metrics', async (c) => c.body(await metrics(), 200, { 'Content-Type': opts.metrics.contentType }));
 
   return app;
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { TroupeError, type ErrorCode } from '../errors.js';
 
 /** Codes of failures that exist only at the HTTP layer. */
-export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE';
+export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED';
 
 export type HttpErrorCode = ErrorCode | HttpOnlyCode;
 

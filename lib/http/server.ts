@@ -6,14 +6,18 @@
  * idempotent: it stops accepting, closes idle keep-alive connections at once
  * and, after `closeGraceMs`, any connection still busy, so a stop is bounded.
  * Request timeouts bound how long a slow client may hold a connection.
+ * Beyond `maxConcurrentRequests` a request is shed with a 503 and
+ * `Retry-After` before it reaches the app (admission.ts).
  *
  * @hono/node-server keeps its default of replacing the global Request and
  * Response with its lighter subclasses: hono middleware that rebuilds a
  * request (body-limit on a body of unknown length) needs them.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
+import { Admission, DEFAULT_MAX_CONCURRENT_REQUESTS, isExempt, RETRY_AFTER_SECONDS } from './admission.js';
+import type { ErrorBody } from './error-handler.js';
 
 export interface FetchApp {
   fetch(request: Request, env: HttpBindings): Response | Promise<Response>;
@@ -25,6 +29,10 @@ export interface HttpServerOptions {
   port: number;
   /** How long `close()` lets in-flight requests finish before cutting them, ms. @default 5000 */
   closeGraceMs?: number;
+  /** Requests served at once; more are answered 503 with Retry-After (admission.ts). @default DEFAULT_MAX_CONCURRENT_REQUESTS */
+  maxConcurrentRequests?: number;
+  /** Called for each shed request, with its method and path (no query), e.g. to count it. */
+  onShed?: (method: string, path: string) => void;
 }
 
 export interface RunningHttpServer {
@@ -40,7 +48,27 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
 export async function startHttpServer(app: FetchApp, options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createAdaptorServer({ fetch: (request, env) => app.fetch(request, env as HttpBindings) }) as Server;
+  const admission = new Admission(options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS);
+  const shedBody = JSON.stringify({
+    error: { code: 'ERR_OVERLOADED', message: `the node is serving ${admission.maxConcurrent} requests at once; retry after ${RETRY_AFTER_SECONDS} s` },
+  } satisfies ErrorBody);
+  const admit = (listener: RequestListener): RequestListener => (req, res) => {
+    if (isExempt(req.method, req.url)) return listener(req, res);
+    if (!admission.tryAcquire()) return shed(req, res, shedBody, options.onShed);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      admission.release();
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    listener(req, res);
+  };
+  const server = createAdaptorServer({
+    fetch: (request, env) => app.fetch(request, env as HttpBindings),
+    createServer: ((serverOptions: ServerOptions, listener: RequestListener) => createServer(serverOptions, admit(listener))) as typeof createServer,
+  }) as Server;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
 
@@ -78,4 +106,16 @@ export async function startHttpServer(app: FetchApp, options: HttpServerOptions)
       return closing;
     },
   };
+}
+
+/** The fast answer to a shed request: nothing of the app runs. */
+function shed(req: IncomingMessage, res: ServerResponse, body: string, onShed: HttpServerOptions['onShed']): void {
+  res.writeHead(503, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Retry-After': String(RETRY_AFTER_SECONDS),
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+  onShed?.(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0]!);
 }

@@ -68,6 +68,10 @@ export abstract class LinkSetTransport<C extends LinkConnection<C>> implements T
     return this.linkSet.enqueue(to, body);
   }
 
+  flush(): void {
+    if (this.state === 'running') this.linkSet.flushAll(false);
+  }
+
   onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void {
     if (isReservedChannel(channel)) throw new FrameError(`channel ${JSON.stringify(channel)} is reserved for the transport`);
     this.linkSet.messageHandlers.set(channel, handler);

@@ -129,6 +129,12 @@ export interface Transport {
    * larger than `maxFrameBytes`, or an empty or reserved channel.
    */
   send(to: string, channel: string, payload: unknown): boolean;
+  /**
+   * Writes the frames queued so far now instead of at the end of this event-loop turn. For replies
+   * whose latency matters (SWIM acks) when the rest of the turn may be long (a busy HTTP facade).
+   * Backpressure still applies: a link whose socket is full keeps its queue.
+   */
+  flush?(): void;
   /** One handler per channel; a later registration replaces the earlier one. Channels starting with '$' are reserved. */
   onMessage(channel: string, handler: (from: PeerIdentity, payload: unknown) => void): void;
   onEvent(handler: (event: TransportEvent) => void): void;

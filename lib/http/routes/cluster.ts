@@ -38,10 +38,11 @@ const NodeParam = z.object({
     .regex(MEMBER_NAME, 'must be a member name name@host, as listed by GET /api/cluster/status'),
 });
 
-export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<HttpEnv>): Hono<HttpEnv> {
+/** `statusJson` is the body of GET /status (the facade passes a cached one); mutations answer with `node.status()`, always fresh. */
+export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<HttpEnv>, statusJson: () => string = () => JSON.stringify(node.status())): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
-  app.get('/status', (c) => c.json(node.status()));
+  app.get('/status', (c) => c.body(statusJson(), 200, { 'Content-Type': 'application/json' }));
 
   app.get('/discovery', (c) => c.json(node.discovery()));
 

@@ -161,3 +161,31 @@ describe('GET /metrics', () => {
     assert.doesNotMatch(text, /n9@127/);
   });
 });
+
+describe('cached reads', () => {
+  it('GET /api/cluster/status reuses one status within statusMaxAgeMs; a mutation makes the next one fresh', async () => {
+    const { app, node } = makeApp();
+    let built = 0;
+    const base = node.status();
+    node.statusImpl = () => ({ ...base, node: { ...base.node, uptimeMs: ++built } });
+    const uptime = async () => ((await (await app.request('/api/cluster/status')).json()) as { node: { uptimeMs: number } }).node.uptimeMs;
+    assert.equal(await uptime(), 1);
+    assert.equal(await uptime(), 1, 'served from the cache');
+    const left = await app.request('/api/cluster/leave', { method: 'POST' }, LOOPBACK);
+    assert.ok(left.ok, `leave answered ${left.status}`);
+    const afterLeave = built;
+    assert.equal(await uptime(), afterLeave + 1, 'rebuilt after the mutation');
+  });
+
+  it('GET /metrics renders at most once per metricsMaxAgeMs', async () => {
+    const { app, metrics } = makeApp();
+    let renders = 0;
+    const render = metrics.render.bind(metrics);
+    metrics.render = () => (renders++, render());
+    const [a, b] = await Promise.all([app.request('/metrics'), app.request('/metrics')]);
+    const c = await app.request('/metrics');
+    assert.deepEqual([a.status, b.status, c.status], [200, 200, 200]);
+    assert.equal(await a.text(), await c.text());
+    assert.equal(renders, 1);
+  });
+});
