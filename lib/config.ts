@@ -403,6 +403,9 @@ function parseSecret(value: RawValue, setting: string): string {
  */
 export const MIN_COOKIE_LENGTH = 16;
 
+/** The cookie when COOKIE is unset: fine on a laptop, refused by nothing; start-up warns. Production must set COOKIE. */
+export const DEVELOPMENT_COOKIE = 'troupe-development-cookie';
+
 /** A warning for a cookie that is easy to guess offline, or null. Never quotes the cookie. */
 export function cookieWeakness(cookie: string | undefined): string | null {
   if (cookie === undefined || cookie.length >= MIN_COOKIE_LENGTH) return null;

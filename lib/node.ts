@@ -9,16 +9,20 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
-import { cookieWeakness, loadConfig, type TroupeConfig } from './config.js';
+import { cookieWeakness, DEVELOPMENT_COOKIE, loadConfig, type TroupeConfig } from './config.js';
 import { ClusterOperations } from './cluster-operations.js';
-import { formatAddress, namePart, nodeHost } from './node-address.js';
+import { formatAddress, nodeHost, type PortRange } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
-import { ConfigError, listenError, NameInUseError, NotRunningError, UnknownNodeError } from './errors.js';
+import { createDebugHooks } from './http/routes/debug.js';
+import { LinkFailures } from './link-failures.js';
+import { buildNodeStatus, memberStatus } from './node-status.js';
+import { seedRetryConfigFor, swimConfigFor } from './protocol-settings.js';
+import { writePortsFile } from './storage/ports-file.js';
+import { assertNameFree } from './unique-name.js';
+import { listenError, NotRunningError } from './errors.js';
 import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
 import { createHttpApp, shedRouteLabel } from './http/app.js';
 import { startHttpServer } from './http/server.js';
@@ -28,13 +32,11 @@ import { buildDiscoveryReport } from './discovery-report.js';
 import { nodeStatsSnapshot } from './node-stats.js';
 import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
 import { SeededRandom } from './protocol/random.js';
-import { defaultSwimConfig, validateSwimConfig, type SwimConfig } from './protocol/swim/config.js';
-import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
+import type { MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
 import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
 import { createTcpTransport } from './transport/tcp-transport.js';
-import type { HandshakeFailureReason, Transport } from './transport/transport.js';
-import type { PortRange } from './node-address.js';
+import type { Transport } from './transport/transport.js';
 
 export interface StartNodeOptions {
   /** Settings; missing ones take their defaults (the config file and environment are not read). */
@@ -46,8 +48,6 @@ export interface StartNodeOptions {
   signal?: AbortSignal;
 }
 
-/** Used when COOKIE is unset: fine for a laptop, refused by nothing. Production must set COOKIE. */
-const DEVELOPMENT_COOKIE = 'troupe-development-cookie';
 
 /** Events a node emits; each member event carries the member's status. */
 export interface TroupeNodeEvents {
@@ -97,11 +97,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private actorRestarts = 0;
   /** Set when a system actor exhausted its restart budget: the node is no longer live. */
   private failedActor: string | undefined;
-  /** Last handshake failure per remote address, so join() can say why a node refused us. */
-  private readonly handshakeFailures = new Map<string, { reason: HandshakeFailureReason; message: string }>();
   private lastLagSent = -1;
-  /** Last dial failure per address (cleared when a link comes up), for the discovery report. */
-  private readonly dialFailures = new Map<string, string>();
+  /** Why candidates are not members, for the discovery report. */
+  private readonly linkFailures = new LinkFailures();
 
   constructor(
     readonly config: TroupeConfig,
@@ -125,32 +123,19 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (weakness !== null) log.warn(weakness);
 
     this.transport = this.createTransport(random);
-    if (config.clusteringEnabled) await this.refuseDuplicateName(this.transport, signal);
+    if (config.clusteringEnabled) await assertNameFree(this.transport, this.name, { clusterName: config.clusterName, range: config.clusterPortRange, log, signal });
     const bound = await this.transport.start({ signal }).catch((err: unknown) => {
       throw listenError(err, { port: 'CLUSTER_PORT', bind: 'CLUSTER_BIND' }, config.clusterBind, config.clusterPort ?? 0);
     });
     signal?.throwIfAborted();
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
-    this.transport.onEvent((event) => {
-      if (event.type === 'link-up') {
-        log.debug({ peer: event.peer }, 'link up');
-        this.dialFailures.delete(event.peer.address);
-        this.handshakeFailures.delete(event.peer.address);
-      } else if (event.type === 'dial-failed') {
-        if (this.dialFailures.size > 1000) this.dialFailures.clear();
-        this.dialFailures.set(event.address, event.message);
-      } else if (event.type === 'link-down') log.debug({ peer: event.peer, reason: event.reason }, 'link down');
-      else if (event.type === 'handshake-failed') {
-        if (this.handshakeFailures.size > 1000) this.handshakeFailures.clear();
-        this.handshakeFailures.set(event.remoteAddress, { reason: event.reason, message: event.message });
-      }
-    });
+    this.transport.onEvent((event) => this.linkFailures.observe(event));
 
     this.system = startActorSystem();
     this.membership = spawnMembershipActor(this.system, {
       swimConfig,
-      seedRetryConfig: { baseDelayMs: Math.min(1000, config.heartbeatIntervalMs), maxDelayMs: 30_000 },
+      seedRetryConfig: seedRetryConfigFor(config),
       self: { name: this.name, address: this.address, generation: this.generation },
       transport: this.transport,
       store: this.store,
@@ -204,7 +189,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
 
     const metrics = createMetrics(() => this.stats());
-    const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: this.debugHooks() } : {}) });
+    const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: createDebugHooks({ crashActor: (actor) => this.crashActor(actor), restarts: () => this.actorRestarts }) } : {}) });
     this.http = await startHttpServer(app, {
       host: config.httpBind,
       port: config.port,
@@ -215,7 +200,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     signal?.throwIfAborted();
     this.httpPort = this.http.port;
     this.running = true;
-    this.writePortsFile();
+    writePortsFile(config.dataDir, { pid: process.pid, node: this.name, http: this.httpPort, cluster: this.clusterPort, address: this.address, generation: this.generation });
     log.info({ address: this.address, httpPort: this.httpPort, generation: this.generation, candidates }, 'node started');
   }
 
@@ -237,35 +222,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     return config.clusteringEnabled ? createTcpTransport(options) : createMemoryTransport(new MemoryHub(), options);
   }
 
-  /** A live node of this name on this host (found by scanning the port range) means this one must not start: a duplicate name corrupts everything keyed by node identity. */
-  private async refuseDuplicateName(transport: Transport, signal: AbortSignal | undefined): Promise<void> {
-    const host = nodeHost(this.name);
-    const scan = await transport.scan(host, this.config.clusterPortRange, signal ? { signal } : {});
-    const twin = scan.nodes.find((n) => namePart(n.name) === namePart(this.name) && n.clusterName === this.config.clusterName);
-    if (twin) throw new NameInUseError(this.name, twin.address);
-    if (scan.error !== null) this.log.debug({ host, error: scan.error }, 'could not check that the node name is free on its host');
-  }
-
-  private writePortsFile(): void {
-    const ports = { pid: process.pid, node: this.name, http: this.httpPort, cluster: this.clusterPort, address: this.address, generation: this.generation };
-    writeFileSync(join(this.config.dataDir, 'ports.json'), JSON.stringify(ports) + '\n');
-  }
-
-  private debugHooks() {
-    return {
-      /** Blocks the event loop for `ms`, as a CPU-bound task would. */
-      block: (ms: number) => {
-        const until = performance.now() + ms;
-        while (performance.now() < until) {
-          // busy: that is the point
-        }
-      },
-      crash: (actor: string) => {
-        if (actor !== 'membership') throw new UnknownNodeError(actor);
-        this.membership?.send({ type: 'crash' });
-      },
-      restarts: () => this.actorRestarts,
-    };
+  /** Test hook: makes a system actor crash (its supervisor restarts it). False for an unknown actor. */
+  private crashActor(actor: string): boolean {
+    if (actor !== 'membership') return false;
+    this.membership?.send({ type: 'crash' });
+    return true;
   }
 
   private onMembershipEvent(event: MembershipEvent): void {
@@ -278,7 +239,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       this.emitSafely(event.type);
       return;
     }
-    const member = this.toStatus(event.member);
+    const member = memberStatus(event.member, this.name);
     this.log.info({ member: member.name, address: member.address, state: member.state, incarnation: member.incarnation, generation: member.generation }, event.type);
     this.emitSafely(event.type, member);
   }
@@ -292,22 +253,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     }
   }
 
-  private toStatus(m: MemberView): MemberStatus {
-    return {
-      name: m.name,
-      address: m.address,
-      state: m.state,
-      incarnation: m.incarnation,
-      generation: m.generation,
-      lastHeartbeatAgoMs: m.lastHeardAgoMs === null ? null : Math.round(m.lastHeardAgoMs),
-      lagMs: m.lagMs,
-      self: m.name === this.name,
-    };
-  }
-
   /** Every member this node knows, itself included. */
   members(): MemberStatus[] {
-    return (this.snapshot?.members ?? []).map((m) => this.toStatus(m)).sort((a, b) => a.name.localeCompare(b.name));
+    return (this.snapshot?.members ?? []).map((m) => memberStatus(m, this.name)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   selfState(): MemberState {
@@ -315,32 +263,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   }
 
   status(): NodeStatus {
-    const members = this.members();
-    const self = this.snapshot?.self;
-    const discovery = this.discoverer?.state();
-    return {
-      node: {
-        name: this.name,
-        address: this.address,
-        generation: this.generation,
-        state: this.selfState(),
-        clusterName: this.config.clusterName,
-        httpPort: this.httpPort,
-        clusterPort: this.clusterPort,
-        startedAt: this.startedAt.toISOString(),
-        uptimeMs: Date.now() - this.startedAt.getTime(),
-        eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
-      },
-      healthy: self?.state === 'up' && members.every((m) => m.state !== 'suspect' && m.state !== 'down'),
-      members,
-      discovery: {
-        modes: this.config.clusteringEnabled && this.discoverer ? this.discoverer.mode.split(',') : [],
-        candidates: discovery?.candidates.map((c) => c.address) ?? [],
-        lastPollAt: discovery?.lastPollAt ? new Date(discovery.lastPollAt).toISOString() : null,
-        lastError: discovery?.lastError ?? null,
-        unavailable: discovery?.unavailable ?? null,
-      },
-    };
+    const { config } = this;
+    return buildNodeStatus({
+      node: { name: this.name, address: this.address, generation: this.generation, clusterName: config.clusterName, httpPort: this.httpPort, clusterPort: this.clusterPort, startedAt: this.startedAt, eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0 },
+      selfState: this.selfState(),
+      members: this.members(),
+      discovery: config.clusteringEnabled && this.discoverer ? { mode: this.discoverer.mode, state: this.discoverer.state() } : undefined,
+      nowMs: Date.now(),
+    });
   }
 
   discovery(): DiscoveryReport {
@@ -350,8 +280,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       members: this.members(),
       selfAddress: this.address,
       resolve: (address) => this.transport?.resolve(address) ?? address,
-      handshakeFailures: this.handshakeFailures,
-      dialFailures: this.dialFailures,
+      handshakeFailures: this.linkFailures.handshakes,
+      dialFailures: this.linkFailures.dials,
     });
   }
 
@@ -414,12 +344,4 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (!this.running || this.operations === undefined) throw new NotRunningError(`node ${this.name}`);
     return this.operations;
   }
-}
-
-/** The SWIM settings derived from HEARTBEAT_INTERVAL and HEARTBEAT_TIMEOUT, validated with the rule named. */
-function swimConfigFor(config: TroupeConfig): SwimConfig {
-  const swim = defaultSwimConfig(config.heartbeatIntervalMs, config.heartbeatTimeoutMs);
-  const problem = validateSwimConfig(swim);
-  if (problem) throw new ConfigError('HEARTBEAT_INTERVAL/HEARTBEAT_TIMEOUT', `${config.heartbeatIntervalMs}/${config.heartbeatTimeoutMs}`, `derived ${problem.field} ${problem.rule}`);
-  return swim;
 }

@@ -8,11 +8,10 @@
  * piped. Settings come from the environment, the flags below and the config
  * file (see config/README.md), environment first.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, redactConfig, type TroupeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { readRunningNode } from '../storage/ports-file.js';
 import { CliError, createClient } from './client.js';
 import { formatDiscovery, formatStatus } from './format.js';
 import { oneLine, runStart } from './start.js';
@@ -63,7 +62,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (values.help) return help();
       const config = loadNodeConfig(values);
       if (command === 'config') {
-        const effective = { ...redactConfig(config), running: runningNode(config.dataDir) };
+        const running = readRunningNode(config.dataDir);
+        const effective = { ...redactConfig(config), running: running && { pid: running.pid, httpPort: running.http, clusterPort: running.cluster, address: running.address } };
         process.stdout.write(`${JSON.stringify(effective, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
         return 0;
       }
@@ -165,14 +165,3 @@ main(process.argv.slice(2)).then(
     }
   },
 );
-
-/** The node running on this data dir, from its ports file (its pid still alive): the ports it actually took. */
-function runningNode(dataDir: string): { pid: number; httpPort: number; clusterPort: number; address: string } | null {
-  try {
-    const ports = JSON.parse(readFileSync(join(dataDir, 'ports.json'), 'utf8')) as { pid: number; http: number; cluster: number; address: string };
-    process.kill(ports.pid, 0);
-    return { pid: ports.pid, httpPort: ports.http, clusterPort: ports.cluster, address: ports.address };
-  } catch {
-    return null;
-  }
-}

@@ -11,6 +11,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { TroupeError } from '../../errors.js';
 import type { HttpEnv } from '../types.js';
 import { readJsonBody } from '../validate.js';
 
@@ -47,4 +48,20 @@ export function debugRoutes(hooks: DebugHooks, guard: MiddlewareHandler<HttpEnv>
   app.get('/restarts', (c) => c.json({ restarts: hooks.restarts() }));
 
   return app;
+}
+
+/** The hooks of a node: blocking its event loop as CPU-bound work would, crashing a system actor. */
+export function createDebugHooks(node: { crashActor(actor: string): boolean; restarts(): number }): DebugHooks {
+  return {
+    block: (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        // busy: that is the point
+      }
+    },
+    crash: (actor: string) => {
+      if (!node.crashActor(actor)) throw new TroupeError('ERR_NOT_FOUND', `no system actor ${JSON.stringify(actor)} can be crashed: try membership`);
+    },
+    restarts: () => node.restarts(),
+  };
 }
