@@ -1,7 +1,7 @@
 /**
  * startNode: the one place that wires a troupe node together.
  *
- * Order of start: durable state (LMDB: allocate this start's generation) →
+ * Order of start: durable state (the node's one LMDB environment; allocate this start's generation) →
  * transport (listen) → actor system with the supervised membership actor →
  * discovery (candidates feed the membership actor's seed retry) → event-loop
  * monitor (lag is carried in acks) → HTTP facade. Stop runs the reverse, after
@@ -31,6 +31,7 @@ import { SeededRandom } from './protocol/random.js';
 import { defaultSwimConfig, validateSwimConfig, type SwimConfig } from './protocol/swim/config.js';
 import type { MemberView, MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
+import { NodeStorage } from './storage/node-storage.js';
 import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
 import { createTcpTransport } from './transport/tcp-transport.js';
 import type { HandshakeFailureReason, Transport } from './transport/transport.js';
@@ -84,6 +85,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   /** The nact actor system: spawn application actors under it. */
   system: Ref<never> | undefined;
 
+  /** The node's one LMDB environment: opened first, closed last. */
+  private storage: NodeStorage | undefined;
   private store: NodeStateStore | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
@@ -117,7 +120,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     const { config, log } = this;
     signal?.throwIfAborted();
     const swimConfig = swimConfigFor(config);
-    this.store = new NodeStateStore(config.dataDir);
+    this.storage = NodeStorage.open(config.dataDir);
+    this.store = new NodeStateStore(this.storage);
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
     if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
@@ -403,6 +407,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.membership?.stop();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
+    await this.storage?.close().catch(() => {});
     if (wasRunning) this.log.info('node stopped');
   }
 
