@@ -75,6 +75,17 @@ export class NodeStorage {
     return this.root.transaction(fn);
   }
 
+  /**
+   * Runs `fn` atomically inside the transaction whose callback is running
+   * (a child transaction): if `fn` throws, its writes are rolled back and
+   * the rest of the transaction commits. Only call it inside `transaction`'s
+   * callback. (A throw directly in that callback does not roll anything
+   * back in lmdb-js: its writes before the throw still commit.)
+   */
+  atomically<T>(fn: () => T): T {
+    return this.root.transactionSync(fn);
+  }
+
   /** Resolves once every write committed so far is on disk. */
   async flushed(): Promise<void> {
     this.stats.flushes++;
