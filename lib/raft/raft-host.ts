@@ -530,6 +530,8 @@ export class RaftHost {
   // ---- Sending ----
 
   private enqueue(msg: RaftMessage, quiesce: boolean): void {
+    // A heartbeat of a group quiesced in this turn must not undo the quiesce heartbeat that precedes it in the frame.
+    if (msg.type === 'heartbeat' && this.groups.get(msg.group)?.quiesced === true) quiesce = true;
     let out = this.outbox.get(msg.to);
     if (out === undefined) {
       out = { builder: new FrameBuilder(), bytes: 0 };
