@@ -12,6 +12,9 @@ import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
+import { MemberEvents } from '../actors/member-events.js';
+import { spawnRaftHostActor, type RaftHostHandle } from '../actors/raft-host-actor.js';
+import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
 import { cookieWeakness, loadConfig, type TroupeConfig } from './config.js';
@@ -45,6 +48,8 @@ export interface StartNodeOptions {
   /** Enables test hooks (POST /debug/block, /debug/crash/:actor). Also on with TROUPE_TEST_HOOKS=1. */
   testHooks?: boolean;
   signal?: AbortSignal;
+  /** State machines of the Raft groups stored on this node, reopened at start (the tables supply them). */
+  raftStateMachines?: StateMachineFactory;
 }
 
 /** Used when COOKIE is unset: fine for a laptop, refused by nothing. Production must set COOKIE. */
@@ -88,6 +93,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   /** The node's one LMDB environment: opened first, closed last. */
   private storage: NodeStorage | undefined;
   private store: NodeStateStore | undefined;
+  private memberEvents: MemberEvents | undefined;
+  /** The multi-Raft host: every Raft group replica on this node. */
+  raft: RaftHostHandle | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -110,6 +118,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     readonly config: TroupeConfig,
     readonly log: Logger,
     private readonly testHooks: boolean,
+    private readonly raftStateMachines: StateMachineFactory = (group) => {
+      throw new NotRunningError(`the state machine of raft group ${group}`);
+    },
   ) {
     super();
     this.name = config.nodeName;
@@ -170,6 +181,18 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
           log.fatal({ actor }, `system actor ${actor} keeps crashing; this node is no longer live and should be restarted`);
         },
       },
+    });
+
+    this.memberEvents = new MemberEvents(this, log.child({ component: 'member-events' }));
+    this.raft = spawnRaftHostActor(this.system, {
+      self: this.name,
+      storage: this.storage,
+      transport: this.transport,
+      members: this.memberEvents,
+      stateMachineFor: this.raftStateMachines,
+      random: random.fork(),
+      log: log.child({ component: 'raft' }),
+      supervision: { onRestart: () => this.actorRestarts++ },
     });
 
     const transport = this.transport;
@@ -405,6 +428,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
+    await this.raft?.stop().catch(() => {});
+    this.memberEvents?.close();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
     await this.storage?.close().catch(() => {});
