@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'ERR_NOT_A_NODE'
   | 'ERR_INTERNAL'
   | 'ERR_NOT_LEADER'
-  | 'ERR_PROPOSAL_DROPPED';
+  | 'ERR_PROPOSAL_DROPPED'
+  | 'ERR_OUTCOME_UNKNOWN';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;

@@ -1,7 +1,7 @@
 /**
  * startNode: the one place that wires a troupe node together.
  *
- * Order of start: durable state (LMDB: allocate this start's generation) →
+ * Order of start: durable state (the node's one LMDB environment; allocate this start's generation) →
  * transport (listen) → actor system with the supervised membership actor →
  * discovery (candidates feed the membership actor's seed retry) → event-loop
  * monitor (lag is carried in acks) → HTTP facade. Stop runs the reverse, after
@@ -10,6 +10,9 @@
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
+import { MemberEvents } from '../actors/member-events.js';
+import { spawnRaftHostActor, type RaftHostHandle } from '../actors/raft-host-actor.js';
+import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
 import { cookieWeakness, DEVELOPMENT_COOKIE, loadConfig, type TroupeConfig } from './config.js';
@@ -34,6 +37,7 @@ import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberState, MemberS
 import { SeededRandom } from './protocol/random.js';
 import type { MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
+import { NodeStorage } from './storage/node-storage.js';
 import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
 import { createTcpTransport } from './transport/tcp-transport.js';
 import type { Transport } from './transport/transport.js';
@@ -46,6 +50,8 @@ export interface StartNodeOptions {
   /** Enables test hooks (POST /debug/block, /debug/crash/:actor). Also on with TROUPE_TEST_HOOKS=1. */
   testHooks?: boolean;
   signal?: AbortSignal;
+  /** State machines of the Raft groups stored on this node, reopened at start (the tables supply them). */
+  raftStateMachines?: StateMachineFactory;
 }
 
 
@@ -84,7 +90,12 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   /** The nact actor system: spawn application actors under it. */
   system: Ref<never> | undefined;
 
+  /** The node's one LMDB environment: opened first, closed last. */
+  private storage: NodeStorage | undefined;
   private store: NodeStateStore | undefined;
+  private memberEvents: MemberEvents | undefined;
+  /** The multi-Raft host: every Raft group replica on this node. */
+  raft: RaftHostHandle | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -105,6 +116,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     readonly config: TroupeConfig,
     readonly log: Logger,
     private readonly testHooks: boolean,
+    private readonly raftStateMachines: StateMachineFactory = (group) => {
+      throw new NotRunningError(`the state machine of raft group ${group}`);
+    },
   ) {
     super();
     this.name = config.nodeName;
@@ -115,7 +129,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     const { config, log } = this;
     signal?.throwIfAborted();
     const swimConfig = swimConfigFor(config);
-    this.store = new NodeStateStore(config.dataDir);
+    this.storage = NodeStorage.open(config.dataDir);
+    this.store = new NodeStateStore(this.storage);
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
     if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
@@ -151,6 +166,18 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
           log.fatal({ actor }, `system actor ${actor} keeps crashing; this node is no longer live and should be restarted`);
         },
       },
+    });
+
+    this.memberEvents = new MemberEvents(this, log.child({ component: 'member-events' }));
+    this.raft = spawnRaftHostActor(this.system, {
+      self: this.name,
+      storage: this.storage,
+      transport: this.transport,
+      members: this.memberEvents,
+      stateMachineFor: this.raftStateMachines,
+      random: random.fork(),
+      log: log.child({ component: 'raft' }),
+      supervision: { onRestart: () => this.actorRestarts++ },
     });
 
     const transport = this.transport;
@@ -335,8 +362,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
+    await this.raft?.stop().catch(() => {});
+    this.memberEvents?.close();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
+    await this.storage?.close().catch(() => {});
     if (wasRunning) this.log.info('node stopped');
   }
 

@@ -56,6 +56,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_ABORTED: 503,
   ERR_NOT_LEADER: 503, // retry at the leader named in the error
   ERR_PROPOSAL_DROPPED: 503, // a Raft group refused the write for now (transfer, flow control)
+  ERR_OUTCOME_UNKNOWN: 504, // a write timed out or lost its leader: it may or may not have committed
   ERR_TIMEOUT: 504,
 };
 

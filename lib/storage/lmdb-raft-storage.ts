@@ -1,6 +1,6 @@
 /**
- * RaftStorage in LMDB. One environment per node holds every Raft group of
- * the node: the groups share one named database, `troupe-raft`, with keys
+ * RaftStorage in LMDB. The node's one environment (NodeStorage) holds every
+ * Raft group of the node: the groups share one named database, `troupe-raft`, with keys
  * prefixed by the group id (LMDB scans named databases linearly and limits
  * their number, so one per group would not scale; RAFT-NOTES §12). Keys are
  * ordered-binary arrays, which sort element by element, numbers numerically:
@@ -8,10 +8,10 @@
  *   [group, 'e', index]  an entry          [group, 'h']  the hard state
  *   [group, 'o']         the offset         [group, 's']  the latest snapshot
  *
- * Every write is one LMDB transaction, so a Ready's persist is atomic. Since
- * all groups of a node write through the same environment, lmdb-js batches
- * their transactions of one event-loop turn into one commit: group commit
- * across groups, one fsync per batch.
+ * Every write is one LMDB transaction, so a Ready's persist is atomic. A
+ * multi-Raft shell writes the persists of many groups in one transaction of
+ * its own with `writeInTransaction` and waits for one flush (group commit
+ * across groups; lib/raft/raft-host.ts); `write` is the one-group form.
  *
  * Durability: under lmdb-js's default `overlappingSync` a transaction's
  * promise resolves at commit, before the fsync; `write` therefore also awaits
@@ -20,9 +20,11 @@
  *
  * The environment is the caller's: `close()` releases this group's handle
  * only; the node closes the environment once all its groups are closed.
+ * `destroy` removes every key of the group (the group left this node).
  */
 
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database } from 'lmdb';
+import type { NodeStorage } from './node-storage.js';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from '../protocol/raft/types.js';
 import type { RaftStorage, RaftStoredState, RaftWrite } from './raft-storage.js';
 
@@ -51,9 +53,9 @@ export class LmdbRaftStorage implements RaftStorage {
   private closed = false;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(root: RootDatabase, readonly group: string) {
+  constructor(readonly storage: NodeStorage, readonly group: string) {
     if (group.length === 0 || group.includes('\u0000')) throw new RangeError('group id must be a non-empty string without NUL characters');
-    this.db = root.openDB<unknown, Key>({ name: RAFT_DB_NAME, encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+    this.db = storage.openDB<unknown, Key>(RAFT_DB_NAME, { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
   }
 
   private entryKey(index: number): Key {
@@ -116,6 +118,22 @@ export class LmdbRaftStorage implements RaftStorage {
     const result = this.tail.then(() => durable, () => durable);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Applies `write` inside a write transaction the caller opened on the same
+   * NodeStorage (`storage.transaction`); the caller awaits the commit, and
+   * `storage.flushed()` when the write must be durable. Throws RangeError
+   * for a write the log cannot take.
+   */
+  writeInTransaction(write: RaftWrite): void {
+    if (this.closed) throw new Error(`raft storage of group ${this.group} is closed`);
+    this.applyInTransaction(write);
+  }
+
+  /** Removes every key of the group, inside a write transaction the caller opened. */
+  destroyInTransaction(): void {
+    for (const key of [...this.db.getKeys({ start: [this.group], end: [this.group, '\uffff'] })]) this.db.remove(key);
   }
 
   /** Runs inside one transaction: checks everything first, so a refused write changes nothing. */

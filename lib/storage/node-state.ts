@@ -1,6 +1,7 @@
 /**
- * Durable per-node state in LMDB (`<dataDir>/node.mdb`): the generation
- * counter and the last known member addresses.
+ * Durable per-node state in the node's LMDB environment (NodeStorage), in
+ * the named database `troupe-node`: the generation counter and the last
+ * known member addresses.
  *
  * Generation: every start takes max(now, previous + 1) and persists it before
  * the node speaks to anyone, so a restarted node is always a newer generation
@@ -8,47 +9,46 @@
  * Known members: written on membership changes so that a restarted node (or a
  * membership actor reset by its supervisor) can rejoin even when its seeds are
  * gone.
+ *
+ * Earlier releases kept both keys in the environment's main database; they
+ * are still read from there when `troupe-node` does not have them yet, so an
+ * existing data directory keeps its generation.
  */
-import { open, type RootDatabase } from 'lmdb';
-import { describeSystemError } from '../errors.js';
-import { dataDirError, prepareDataDir } from './data-dir.js';
+import type { Database } from 'lmdb';
+import type { NodeStorage } from './node-storage.js';
+
+export const NODE_STATE_DB_NAME = 'troupe-node';
 
 export class NodeStateStore {
-  private readonly db: RootDatabase;
-  private closed = false;
+  private readonly db: Database<unknown, string>;
 
-  /** @throws ConfigError naming DATA_DIR when the directory or the database cannot be created or opened */
-  constructor(dataDir: string) {
-    prepareDataDir(dataDir);
-    const path = `${dataDir}/node.mdb`;
-    try {
-      this.db = open({ path, compression: false });
-    } catch (err) {
-      throw dataDirError(dataDir, `cannot open ${path}: ${describeSystemError(err)}`);
-    }
+  /** The storage stays the caller's: it outlives this store and is closed by the wiring. */
+  constructor(private readonly storage: NodeStorage) {
+    this.db = storage.openDB<unknown, string>(NODE_STATE_DB_NAME);
+  }
+
+  private read(key: string): unknown {
+    return this.db.get(key) ?? this.storage.root.get(key);
   }
 
   /** Allocates this start's generation and persists it (synchronously: it must be durable before use). */
   nextGeneration(nowMs: number): number {
-    const previous = (this.db.get('generation') as number | undefined) ?? 0;
+    const previous = (this.read('generation') as number | undefined) ?? 0;
     const generation = Math.max(nowMs, previous + 1);
-    this.db.putSync('generation', generation);
+    this.db.transactionSync(() => this.db.putSync('generation', generation)); // transactionSync flushes before it returns
     return generation;
   }
 
   knownAddresses(): string[] {
-    const value = this.db.get('known-addresses');
+    const value = this.read('known-addresses');
     return Array.isArray(value) ? value.filter((a): a is string => typeof a === 'string') : [];
   }
 
   async saveKnownAddresses(addresses: string[]): Promise<void> {
-    if (this.closed) return;
+    if (this.storage.closed) return;
     await this.db.put('known-addresses', [...new Set(addresses)].sort());
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.db.close();
-  }
+  /** Nothing to release: the environment is the storage's. Kept so callers can treat stores alike. */
+  async close(): Promise<void> {}
 }

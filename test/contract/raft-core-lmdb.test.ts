@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+import { NodeStorage } from '../../lib/storage/node-storage.js';
 import { SeededRandom } from '../../lib/protocol/random.js';
 import { localTestRaftConfig } from '../../lib/protocol/raft/config.js';
 import { RaftCore } from '../../lib/protocol/raft/raft.js';
@@ -60,7 +60,7 @@ class Shell {
 
 test('a group over LMDB elects itself, commits, snapshots, and restarts from disk where it left off', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'troupe-raft-core-'));
-  let root: RootDatabase = open({ path: join(dir, 'node.mdb'), compression: false });
+  let root: NodeStorage = NodeStorage.open(dir);
   try {
     let shell = new Shell(new LmdbRaftStorage(root, 'orders/3'), 0);
     const other = new LmdbRaftStorage(root, 'orders/4');
@@ -78,7 +78,7 @@ test('a group over LMDB elects itself, commits, snapshots, and restarts from dis
     const last = shell.core.log.lastIndex();
 
     await root.close();
-    root = open({ path: join(dir, 'node.mdb'), compression: false });
+    root = NodeStorage.open(dir);
     const storage = new LmdbRaftStorage(root, 'orders/3');
     const snap = storage.snapshot()!;
     assert.ok(snap.data instanceof Uint8Array && snap.data.constructor === Uint8Array);

@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+import { NodeStorage } from '../../lib/storage/node-storage.js';
 import { LmdbRaftStorage } from '../../lib/storage/lmdb-raft-storage.js';
 import { raftStorageContract } from './raft-storage-contract.js';
 
 let dir = '';
-let root: RootDatabase | null = null;
+let root: NodeStorage | null = null;
 
 // Opened as a node opens its environment: lmdb-js defaults, so overlappingSync is on and durability
 // comes from awaiting `flushed`.
-const openEnv = () => open({ path: join(dir, 'raft.mdb'), compression: false });
+const openEnv = () => NodeStorage.open(dir);
 
 raftStorageContract('lmdb', {
   async setup() {

@@ -44,8 +44,9 @@
  *
  * Multi-Raft: every message carries its group, and heartbeats carry only
  * (group, term, commit, context), so the shell can coalesce them per node
- * pair; `nextWakeAt` is the only timer a group needs, so a later step can
- * quiesce an idle group by not arming it. TODO(raft-engine): quiescence.
+ * pair; `nextWakeAt` is the only timer a group needs, so a shell quiesces
+ * an idle group by not ticking it (when `quiescable()`), and steps `wake`
+ * when it ticks it again (lib/raft/raft-host.ts).
  */
 
 import { ConfigError } from '../../errors.js';
@@ -187,6 +188,9 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
       case 'campaign':
         if (this.role !== 'leader' && this.promotable()) campaign(this, this.config.preVote ? 'pre-vote' : 'election');
         break;
+      case 'wake':
+        this.wake();
+        break;
       case 'propose':
       case 'read-index':
       case 'transfer-leader':
@@ -264,9 +268,9 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
    * Whether the group is idle and caught up, so a multi-Raft shell may stop
    * ticking it (quiescence, RAFT-NOTES §10): this node leads, every entry is
    * committed, applied here and durable on every follower, and no read,
-   * transfer or snapshot is in flight. The core does not stop on its own; the
-   * quiesce protocol (followers told to stop their election timers, woken by
-   * any proposal, vote or term change) is a later step.
+   * transfer or snapshot is in flight. The core does not stop on its own:
+   * the shell stops ticking the group, tells the followers to do the same,
+   * and steps `wake` before it ticks the group again.
    */
   quiescable(): boolean {
     if (this.role !== 'leader' || this.transfer !== null || this.readOnly.size() > 0 || this.waitingReads.length > 0) return false;
@@ -279,6 +283,16 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
   /** A voter of its own configuration: only such a node campaigns. */
   promotable(): boolean {
     return this.membership.voters.includes(this.id);
+  }
+
+  /** See the `wake` input: the time a quiesced group spent unticked counts for none of its timers. */
+  private wake(): void {
+    if (this.role === 'leader') {
+      this.heartbeatDeadline = this.now;
+      this.checkQuorumDeadline = this.now + this.config.electionTimeoutMinMs;
+    } else {
+      this.resetElectionDeadline();
+    }
   }
 
   // ---- Transitions ----

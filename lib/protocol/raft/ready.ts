@@ -44,6 +44,13 @@ export type RaftInput =
   | { type: 'change-membership'; requestId: string; change: MembershipChange }
   /** Start an election now (e.g. to bootstrap a one-node group without waiting a timeout). */
   | { type: 'campaign' }
+  /**
+   * The shell resumes ticking a group it had quiesced (stopped ticking while
+   * idle): time passed that the core's timers must not count. A follower
+   * restarts its election timer from now; a leader restarts its check-quorum
+   * window (followers were silent because it was) and heartbeats at once.
+   */
+  | { type: 'wake' }
   /** The Ready persist with this id (and all earlier) is durable. */
   | { type: 'persisted'; id: number }
   /** The state machine has applied (durably) every entry through `index`. */

@@ -1,0 +1,585 @@
+/**
+ * The multi-Raft host: one object per node that owns the RaftCore of every
+ * group replica on the node and performs their Readys (the contract in
+ * lib/protocol/raft/ready.ts) against the node's LMDB environment and the
+ * transport. It is a reducer over `RaftHostMsg` (actors/raft-host-actor.ts
+ * feeds it from a nact mailbox); its own continuations (the tick timer, the
+ * end of a turn, a finished write) come back as messages through `post`.
+ *
+ * Mechanism:
+ * - Turn batching. Stepping a group marks it dirty; at the end of the turn
+ *   (`process`) the host takes the Ready of every dirty group, sends their
+ *   messages, and writes the persists of all of them, and the applies of all
+ *   of them, in ONE LMDB transaction, then waits for ONE flush, then steps
+ *   `persisted` and `applied` for each (group commit across groups). One
+ *   batch is in flight at a time; what arrives meanwhile forms the next.
+ * - Apply. Each group's committed entries go to its StateMachine inside a
+ *   child transaction that also records the group's applied index, so data
+ *   and applied index commit together or not at all: a restart neither
+ *   re-applies nor skips an entry. A state machine that throws rolls back its
+ *   own group's apply and crashes the host (the supervisor rebuilds it from
+ *   LMDB).
+ * - Coalescing. All messages a turn produces for one peer node travel in one
+ *   frame on the 'raft' channel (wire.ts), heartbeats as small tuples. One
+ *   timer ticks every awake group in the same turn, so the heartbeats of all
+ *   groups two nodes share leave in one frame per tick per peer.
+ * - Quiescence (CockroachDB, RAFT-NOTES §10). A leader whose group is
+ *   `quiescable()` for `quiesceAfterTicks` ticks, with no request pending,
+ *   stops ticking it and sends each follower a heartbeat flagged quiesce; a
+ *   follower that holds everything the leader committed stops ticking too.
+ *   A quiesced group costs no timer and no message. It wakes (steps `wake`,
+ *   ticks again) on a proposal or read at its leader, on any message other
+ *   than a heartbeat response, or when membership reports its leader's node
+ *   down or gone: then the followers wake and the first live voter campaigns
+ *   at once, since a quiet leader's death is seen by no Raft timer.
+ * - Time. `now` is monotonic ms; a tick steps at least one tick interval
+ *   after the previous tick, so a timer that fires a fraction early cannot
+ *   make every leader skip a heartbeat.
+ */
+
+import type { Database } from 'lmdb';
+import { TroupeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Random } from '../protocol/random.js';
+import { defaultRaftConfig, type RaftConfig } from '../protocol/raft/config.js';
+import { NotLeaderError } from '../protocol/raft/errors.js';
+import type { RaftMessage } from '../protocol/raft/messages.js';
+import { RaftCore, type RaftEvent, type RaftPersist, type RaftReady } from '../protocol/raft/raft.js';
+import type { Membership, NodeId } from '../protocol/raft/types.js';
+import { LmdbRaftStorage } from '../storage/lmdb-raft-storage.js';
+import type { NodeStorage } from '../storage/node-storage.js';
+import type { Transport } from '../transport/transport.js';
+import { OutcomeUnknownError, UnknownGroupError, type Reply } from './requests.js';
+import type { StateMachine, StateMachineFactory } from './state-machine.js';
+import { decodeFrame, FrameBuilder, RAFT_CHANNEL } from './wire.js';
+
+/** Group descriptors ([ 'd', group ] → bootstrap membership) and applied indexes ([ 'a', group ] → index). */
+export const RAFT_GROUPS_DB_NAME = 'troupe-raft-groups';
+
+/** @default 2 ticks: one quiet tick to let the last commit index reach the followers, one to be sure nothing followed. */
+export const DEFAULT_QUIESCE_AFTER_TICKS = 2;
+/** Estimated bytes after which a peer's frame is sent within the turn: half the transport's default 8 MiB frame limit. */
+export const MAX_FRAME_BYTES_ESTIMATE = 4 * 1024 * 1024;
+
+export type MemberEventType = 'member-joining' | 'member-up' | 'member-suspect' | 'member-down' | 'member-leaving' | 'member-left' | 'member-removed';
+
+export type RaftHostMsg =
+  | { type: 'frame'; from: NodeId; address: string; payload: unknown }
+  | { type: 'tick'; host: RaftHost }
+  | { type: 'process'; host: RaftHost }
+  | { type: 'written'; host: RaftHost; batch: BatchItem[]; error: unknown }
+  | { type: 'propose'; group: string; data: Uint8Array; reply: Reply }
+  | { type: 'read'; group: string; fn: (sm: StateMachine) => unknown; reply: Reply }
+  | { type: 'create-group'; group: string; membership: Membership; stateMachine: StateMachine; campaign: boolean; reply: Reply<void> }
+  | { type: 'campaign'; group: string }
+  | { type: 'member-event'; event: MemberEventType; member: { name: string; address: string } }
+  /** Test hook: the handler throws, to exercise supervision. */
+  | { type: 'crash' };
+
+export interface RaftHostOptions {
+  /** This node's name: its id in every group. */
+  self: NodeId;
+  storage: NodeStorage;
+  transport: Transport;
+  /** State machines of groups found in storage at open (createGroup brings its own). */
+  stateMachineFor: StateMachineFactory;
+  /** The address of a node, when known from membership; addresses learnt from inbound frames are used too. */
+  addressOf?: (node: NodeId) => string | undefined;
+  config?: Partial<RaftConfig>;
+  random: Random;
+  now?: () => number;
+  log: Logger;
+  quiesceAfterTicks?: number;
+  /** How the host's continuations reach its mailbox (the actor's dispatch). */
+  post: (msg: RaftHostMsg) => void;
+}
+
+export interface BatchItem {
+  group: Group;
+  persist: RaftPersist | null;
+  apply: RaftReady['apply'];
+  /** Filled in the transaction: [index, term, result] per data entry, and the applied index. */
+  results?: [number, number, unknown][];
+  applied?: number;
+  error?: unknown;
+}
+
+interface Group {
+  readonly id: string;
+  readonly core: RaftCore;
+  readonly storage: LmdbRaftStorage;
+  readonly sm: StateMachine;
+  quiesced: boolean;
+  quiescableTicks: number;
+  /** Applied index the state machine holds (durably). */
+  applied: number;
+  /** Proposals appended, by index: settled when that index applies. */
+  readonly proposals: Map<number, { term: number; reply: Reply }>;
+  /** Reads with a read point, waiting for the applied index to reach it. */
+  readonly reads: { index: number; fn: (sm: StateMachine) => unknown; reply: Reply }[];
+}
+
+export interface RaftHostStats {
+  ticks: number;
+  /** Write transactions of the host (one per batch) and the groups' persists they carried. */
+  batches: number;
+  persists: number;
+  framesSent: number;
+  messagesSent: number;
+  heartbeatsSent: number;
+  framesReceived: number;
+  malformed: number;
+  unknownGroup: number;
+  quiesced: number;
+  woken: number;
+}
+
+export class RaftHost {
+  readonly stats: RaftHostStats = {
+    ticks: 0, batches: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
+  };
+  /** Frames sent per peer node. */
+  readonly framesTo = new Map<NodeId, number>();
+  private readonly groups = new Map<string, Group>();
+  private readonly awake = new Set<Group>();
+  private readonly dirty = new Set<Group>();
+  private readonly outbox = new Map<NodeId, { builder: FrameBuilder; bytes: number }>();
+  private readonly requests = new Map<string, { group: Group; reply: Reply; fn?: (sm: StateMachine) => unknown }>();
+  private readonly addresses = new Map<NodeId, string>();
+  private readonly config: RaftConfig;
+  private readonly descriptors: Database<unknown, (string | number)[]>;
+  private readonly now: () => number;
+  private lastNow = 0;
+  private lastTickAt = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private writing: Promise<void> | null = null;
+  private requestSeq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: RaftHostOptions) {
+    this.config = { ...defaultRaftConfig(), ...opts.config };
+    this.descriptors = opts.storage.openDB(RAFT_GROUPS_DB_NAME, { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+    const clock = opts.now ?? (() => performance.now());
+    this.now = () => (this.lastNow = Math.max(this.lastNow, clock()));
+  }
+
+  // ---- Groups ----
+
+  /** Reopens every group stored on this node (at start, and after a crash). */
+  openGroups(registry: ReadonlyMap<string, StateMachine> = new Map()): void {
+    for (const { key, value } of this.descriptors.getRange({ start: ['d'], end: ['d', '\uffff'] })) {
+      const group = key[1] as string;
+      if (this.groups.has(group)) continue;
+      const d = value as { membership: Membership };
+      this.open(group, d.membership, registry.get(group) ?? this.opts.stateMachineFor(group));
+    }
+  }
+
+  private open(id: string, membership: Membership, sm: StateMachine): Group {
+    const storage = new LmdbRaftStorage(this.opts.storage, id);
+    const stored = storage.load();
+    const applied = (this.descriptors.get(['a', id]) as number | undefined) ?? 0;
+    const core = new RaftCore(this.config, { id: this.opts.self, group: id, membership, ...stored, applied }, this.opts.random.fork(), this.now());
+    const g: Group = { id, core, storage, sm, quiesced: false, quiescableTicks: 0, applied: Math.max(applied, stored.snapshot?.meta.index ?? 0), proposals: new Map(), reads: [] };
+    this.groups.set(id, g);
+    this.awake.add(g);
+    this.dirty.add(g); // a restarted group may have committed entries to apply
+    this.schedule();
+    return g;
+  }
+
+  private createGroup(msg: Extract<RaftHostMsg, { type: 'create-group' }>): void {
+    const existing = this.groups.get(msg.group);
+    if (existing === undefined) {
+      // Rare (a table or partition is created): a synchronous, flushed write keeps the descriptor ahead of any Raft state.
+      this.opts.storage.root.transactionSync(() => this.descriptors.putSync(['d', msg.group], { membership: msg.membership }));
+      const g = this.open(msg.group, msg.membership, msg.stateMachine);
+      if (msg.campaign) this.stepGroup(g, { type: 'campaign' });
+    }
+    msg.reply.resolve(undefined);
+  }
+
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  status(group: string): (ReturnType<RaftCore['status']> & { quiesced: boolean }) | null {
+    const g = this.groups.get(group);
+    return g === undefined ? null : { ...g.core.status(), quiesced: g.quiesced };
+  }
+
+  /** Whether the tick timer is armed (false once every group is quiescent). */
+  ticking(): boolean {
+    return this.timer !== undefined;
+  }
+
+  awakeGroups(): number {
+    return this.awake.size;
+  }
+
+  // ---- The reducer ----
+
+  handle(msg: RaftHostMsg): void {
+    if (this.closed) {
+      if ('reply' in msg) msg.reply.reject(new OutcomeUnknownError(msg.type, 'the raft host is stopped'));
+      return;
+    }
+    switch (msg.type) {
+      case 'frame':
+        this.receive(msg.from, msg.address, msg.payload);
+        break;
+      case 'tick':
+        if (msg.host === this) this.tick();
+        break;
+      case 'process':
+        if (msg.host === this) this.process();
+        break;
+      case 'written':
+        if (msg.host === this) this.written(msg.batch, msg.error);
+        break;
+      case 'propose':
+      case 'read':
+        this.request(msg);
+        break;
+      case 'create-group':
+        this.createGroup(msg);
+        break;
+      case 'campaign': {
+        const g = this.groups.get(msg.group);
+        if (g !== undefined) this.wakeAnd(g, { type: 'campaign' });
+        break;
+      }
+      case 'member-event':
+        this.onMemberEvent(msg.event, msg.member);
+        break;
+      case 'crash':
+        throw new Error('raft host crash requested (test hook)');
+    }
+  }
+
+  private stepGroup(g: Group, input: Parameters<RaftCore['step']>[0]): void {
+    g.core.step(input, this.now());
+    this.dirty.add(g);
+    this.schedule();
+  }
+
+  private wake(g: Group): void {
+    if (!g.quiesced) return;
+    g.quiesced = false;
+    g.quiescableTicks = 0;
+    this.stats.woken++;
+    this.awake.add(g);
+    g.core.step({ type: 'wake' }, this.now());
+    this.dirty.add(g);
+    this.armTimer();
+  }
+
+  private wakeAnd(g: Group, input: Parameters<RaftCore['step']>[0]): void {
+    this.wake(g);
+    this.stepGroup(g, input);
+  }
+
+  private quiesce(g: Group): void {
+    g.quiesced = true;
+    g.quiescableTicks = 0;
+    this.awake.delete(g);
+    this.stats.quiesced++;
+  }
+
+  // ---- Inputs ----
+
+  private receive(from: NodeId, address: string, payload: unknown): void {
+    this.stats.framesReceived++;
+    this.addresses.set(from, address);
+    const { messages, malformed } = decodeFrame(payload, from, this.opts.self);
+    this.stats.malformed += malformed;
+    for (const { msg, quiesce } of messages) {
+      const g = this.groups.get(msg.group);
+      if (g === undefined) {
+        this.stats.unknownGroup++; // TODO(tables): a replica placed here but not created yet
+        continue;
+      }
+      if (quiesce) {
+        this.stepGroup(g, { type: 'message', msg });
+        const s = g.core.status();
+        // Stop ticking only when we hold everything the leader committed, under the same leader and term.
+        const caughtUp = s.role === 'follower' && s.leader === msg.from && s.term === msg.term && s.commit === s.lastIndex && s.lastIndex === s.persisted;
+        if (caughtUp && msg.type === 'heartbeat' && msg.commit === s.commit) this.quiesce(g);
+        else this.wake(g);
+      } else if (msg.type === 'heartbeat-response' && g.quiesced) {
+        this.stepGroup(g, { type: 'message', msg }); // the answer to our quiesce heartbeat: no reason to wake
+      } else {
+        this.wakeAnd(g, { type: 'message', msg });
+      }
+    }
+  }
+
+  private request(msg: Extract<RaftHostMsg, { type: 'propose' | 'read' }>): void {
+    if (msg.reply.settled) return;
+    const g = this.groups.get(msg.group);
+    if (g === undefined) return msg.reply.reject(new UnknownGroupError(msg.group));
+    const requestId = `${++this.requestSeq}`;
+    this.requests.set(requestId, { group: g, reply: msg.reply, ...(msg.type === 'read' ? { fn: msg.fn } : {}) });
+    // A quiesced follower is not woken: it refuses a proposal and forwards a read to its leader, which wakes.
+    if (g.core.role === 'leader') this.wake(g);
+    if (msg.type === 'propose') this.stepGroup(g, { type: 'propose', requestId, data: msg.data });
+    else this.stepGroup(g, { type: 'read-index', requestId });
+  }
+
+  private onMemberEvent(event: MemberEventType, member: { name: string; address: string }): void {
+    if (member.address !== '') this.addresses.set(member.name, member.address);
+    if (event !== 'member-down' && event !== 'member-left' && event !== 'member-removed') return;
+    for (const g of this.groups.values()) {
+      const s = g.core.status();
+      if (s.role === 'leader' || s.leader !== member.name) continue;
+      // A quiet group's leader is gone and no Raft timer runs to notice: wake, and let the first live voter campaign now.
+      this.wake(g);
+      const first = s.membership.voters.filter((v) => v !== member.name).sort()[0];
+      if (first === this.opts.self) this.stepGroup(g, { type: 'campaign' });
+    }
+  }
+
+  // ---- Ticks ----
+
+  private armTimer(): void {
+    if (this.timer !== undefined || this.awake.size === 0 || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.opts.post({ type: 'tick', host: this });
+    }, this.config.heartbeatIntervalMs);
+  }
+
+  private tick(): void {
+    this.stats.ticks++;
+    const now = Math.max(this.now(), this.lastTickAt + this.config.heartbeatIntervalMs);
+    this.lastNow = now;
+    this.lastTickAt = now;
+    const quiesceAfter = this.opts.quiesceAfterTicks ?? DEFAULT_QUIESCE_AFTER_TICKS;
+    for (const g of this.awake) {
+      g.core.step({ type: 'tick' }, now);
+      this.dirty.add(g);
+      if (g.core.role !== 'leader') continue;
+      const idle = g.core.quiescable() && g.proposals.size === 0 && g.reads.length === 0 && !this.hasRequests(g);
+      g.quiescableTicks = idle ? g.quiescableTicks + 1 : 0;
+      if (g.quiescableTicks >= quiesceAfter) this.sendQuiesce(g);
+    }
+    this.process();
+    this.armTimer();
+  }
+
+  private hasRequests(g: Group): boolean {
+    for (const r of this.requests.values()) if (r.group === g && !r.reply.settled) return true;
+    return false;
+  }
+
+  private sendQuiesce(g: Group): void {
+    const s = g.core.status();
+    for (const to of [...s.membership.voters, ...s.membership.learners]) {
+      if (to === this.opts.self) continue;
+      this.enqueue({ type: 'heartbeat', group: g.id, term: s.term, from: this.opts.self, to, commit: s.commit, context: 0 }, true);
+    }
+    this.quiesce(g);
+  }
+
+  // ---- Performing Readys ----
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => this.opts.post({ type: 'process', host: this }));
+  }
+
+  private process(): void {
+    this.scheduled = false;
+    if (this.writing !== null) return; // the write's completion processes what accumulated
+    const batch: BatchItem[] = [];
+    for (const g of this.dirty) {
+      const rd = g.core.ready();
+      g.core.advance(rd);
+      for (const out of rd.messages) this.enqueue(out.msg, false);
+      for (const ev of rd.events) this.onEvent(g, ev);
+      for (const rs of rd.readStates) {
+        const req = this.takeRequest(rs.requestId);
+        if (req?.fn !== undefined) g.reads.push({ index: rs.index, fn: req.fn, reply: req.reply });
+      }
+      this.serveReads(g);
+      if (rd.persist !== null || rd.apply.entries.length > 0 || rd.apply.snapshot !== null) batch.push({ group: g, persist: rd.persist, apply: rd.apply });
+    }
+    this.dirty.clear();
+    this.flushOutbox();
+    if (batch.length > 0) this.write(batch);
+    this.armTimer();
+  }
+
+  private takeRequest(requestId: string): { group: Group; reply: Reply; fn?: (sm: StateMachine) => unknown } | undefined {
+    const req = this.requests.get(requestId);
+    this.requests.delete(requestId);
+    return req === undefined || req.reply.settled ? undefined : req;
+  }
+
+  private onEvent(g: Group, ev: RaftEvent): void {
+    switch (ev.type) {
+      case 'proposal-appended': {
+        const req = this.takeRequest(ev.requestId);
+        if (req !== undefined) g.proposals.set(ev.index, { term: ev.term, reply: req.reply });
+        return;
+      }
+      case 'proposal-refused':
+      case 'read-index-refused':
+        this.takeRequest(ev.requestId)?.reply.reject(ev.error);
+        return;
+      case 'snapshot-due':
+        // The state machine is exactly at the core's applied index here: applies happen only in write().
+        if (g.sm.snapshot !== undefined) g.core.step({ type: 'snapshot-created', index: g.core.status().applied, data: g.sm.snapshot() }, this.now());
+        return;
+      default:
+        return; // role, leader and membership changes are visible through status(); 'removed' is for the tables issue
+    }
+  }
+
+  /** The persists and applies of every group in this batch: one transaction, one flush. */
+  private write(batch: BatchItem[]): void {
+    this.stats.batches++;
+    const storage = this.opts.storage;
+    const committed = storage.transaction(() => {
+      for (const item of batch) {
+        try {
+          if (item.persist !== null) {
+            this.stats.persists++;
+            storage.atomically(() => item.group.storage.writeInTransaction(item.persist!));
+          }
+          if (item.apply.entries.length > 0 || item.apply.snapshot !== null) storage.atomically(() => this.applyInTransaction(item));
+        } catch (err) {
+          item.error = err; // rolled back with its child transaction; the host crashes once the batch is done
+        }
+      }
+    });
+    this.writing = committed
+      .then(() => storage.flushed())
+      .then(
+        () => this.opts.post({ type: 'written', host: this, batch, error: null }),
+        (error: unknown) => this.opts.post({ type: 'written', host: this, batch, error }),
+      );
+  }
+
+  private applyInTransaction(item: BatchItem): void {
+    const { group: g, apply } = item;
+    const results: [number, number, unknown][] = [];
+    let applied = g.applied;
+    if (apply.snapshot !== null) {
+      if (g.sm.restore === undefined) throw new TroupeError('ERR_INTERNAL', `raft group ${g.id} received a snapshot, but its state machine cannot restore one`);
+      g.sm.restore(apply.snapshot.data);
+      applied = apply.snapshot.meta.index;
+    }
+    for (const e of apply.entries) {
+      if (e.index <= applied) continue;
+      results.push([e.index, e.term, e.kind === 'data' ? g.sm.apply(e) : undefined]);
+      applied = e.index;
+    }
+    this.descriptors.putSync(['a', g.id], applied);
+    item.results = results;
+    item.applied = applied;
+  }
+
+  private written(batch: BatchItem[], error: unknown): void {
+    this.writing = null;
+    if (error !== null) throw error; // the environment failed: crash, to be rebuilt from what is durable
+    const failed = batch.find((item) => item.error !== undefined);
+    if (failed !== undefined) throw failed.error;
+    const now = this.now();
+    for (const item of batch) {
+      const g = item.group;
+      if (this.groups.get(g.id) !== g) continue;
+      if (item.persist !== null) g.core.step({ type: 'persisted', id: item.persist.id }, now);
+      if (item.applied !== undefined) {
+        g.applied = item.applied;
+        for (const [index, term, result] of item.results ?? []) {
+          const p = g.proposals.get(index);
+          if (p === undefined) continue;
+          g.proposals.delete(index);
+          // The proposal took effect iff the entry applied at its index has its term.
+          if (p.term === term) p.reply.resolve(result);
+          else p.reply.reject(new NotLeaderError(g.id, g.core.leader, g.core.term));
+        }
+        g.core.step({ type: 'applied', index: item.applied }, now);
+        this.serveReads(g);
+      }
+      this.dirty.add(g);
+    }
+    this.process();
+  }
+
+  private serveReads(g: Group): void {
+    if (g.reads.length === 0) return;
+    const waiting = g.reads.splice(0);
+    for (const r of waiting) {
+      if (r.reply.settled) continue;
+      if (r.index > g.applied) {
+        g.reads.push(r);
+        continue;
+      }
+      try {
+        r.reply.resolve(r.fn(g.sm));
+      } catch (err) {
+        r.reply.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  // ---- Sending ----
+
+  private enqueue(msg: RaftMessage, quiesce: boolean): void {
+    // A heartbeat of a group quiesced in this turn must not undo the quiesce heartbeat that precedes it in the frame.
+    if (msg.type === 'heartbeat' && this.groups.get(msg.group)?.quiesced === true) quiesce = true;
+    let out = this.outbox.get(msg.to);
+    if (out === undefined) {
+      out = { builder: new FrameBuilder(), bytes: 0 };
+      this.outbox.set(msg.to, out);
+    }
+    out.builder.add(msg, quiesce);
+    this.stats.messagesSent++;
+    if (msg.type === 'heartbeat') this.stats.heartbeatsSent++;
+    out.bytes += 64 + (msg.type === 'append' ? msg.entries.reduce((n, e) => n + e.data.byteLength + 32, 0) : msg.type === 'snapshot' ? msg.chunk.byteLength : 0);
+    if (out.bytes >= MAX_FRAME_BYTES_ESTIMATE) this.sendFrame(msg.to);
+  }
+
+  private flushOutbox(): void {
+    for (const to of [...this.outbox.keys()]) this.sendFrame(to);
+  }
+
+  private sendFrame(to: NodeId): void {
+    const out = this.outbox.get(to);
+    this.outbox.delete(to);
+    if (out === undefined) return;
+    const address = this.opts.addressOf?.(to) ?? this.addresses.get(to);
+    if (address === undefined) return; // unknown node: Raft retries once membership tells us where it is
+    this.stats.framesSent++;
+    this.framesTo.set(to, (this.framesTo.get(to) ?? 0) + 1);
+    this.opts.transport.send(address, RAFT_CHANNEL, out.builder.frame());
+  }
+
+  // ---- Shutdown ----
+
+  /**
+   * Stops the timer and fails every pending request (a proposal's outcome is
+   * unknown). Resolves once the write in flight, if any, has finished, so
+   * the environment can be closed after it. Idempotent.
+   */
+  async close(reason = 'the raft host stopped', cause?: unknown): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      const fail = (reply: Reply, what: string): void => reply.reject(new OutcomeUnknownError(what, reason, cause === undefined ? {} : { cause }));
+      for (const r of this.requests.values()) fail(r.reply, r.fn === undefined ? 'proposal' : 'read');
+      this.requests.clear();
+      for (const g of this.groups.values()) {
+        for (const p of g.proposals.values()) fail(p.reply, 'proposal');
+        for (const r of g.reads) fail(r.reply, 'read');
+      }
+    }
+    await this.writing?.catch(() => {});
+    for (const g of this.groups.values()) await g.storage.close();
+  }
+}
