@@ -52,11 +52,15 @@ export class LinkQueues {
     return this.queues[priority].push(body, owner);
   }
 
-  /** A batch from the highest class with frames (see FrameQueue.takeBatch); null when all are empty. */
-  takeBatch(maxBatchBytes = DEFAULT_MAX_BATCH_BYTES): Batch | null {
+  /**
+   * A batch from the highest class with frames, down to `through` (see FrameQueue.takeBatch); null when those
+   * classes are empty.
+   */
+  takeBatch(maxBatchBytes = DEFAULT_MAX_BATCH_BYTES, through: ChannelPriority = 'low'): Batch | null {
     for (const priority of CHANNEL_PRIORITIES) {
       const queue = this.queues[priority];
       if (queue.length > 0) return queue.takeBatch(maxBatchBytes);
+      if (priority === through) break;
     }
     return null;
   }

@@ -9,7 +9,10 @@
  * means its userspace buffer is below its high-water mark); then the link
  * waits for 'drain'. So the socket holds at most one batch or one large frame
  * beyond its high-water mark, and everything else waits in the class queues,
- * where a frame of a higher class sent later still goes first. The TCP and the memory
+ * where a frame of a higher class sent later still goes first. Bulk classes
+ * are also held to a window of bytes in flight per connection, credited by
+ * the peer (flow-control.ts), which keeps the kernel's buffers from filling
+ * with them. The TCP and the memory
  * transports plug their connections in; see tcp-transport.ts for the rules
  * on duplicates and aliases that this applies.
  *
@@ -24,6 +27,9 @@ import type { Random } from '../protocol/random.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, nextBackoffMs, type BackoffPolicy } from './backoff.js';
 import type { FrameFailure } from './frame-codec.js';
 import { channelPriority, DEFAULT_MAX_QUEUED_BYTES, type ChannelPriority } from './channel-priority.js';
+import { applyCredit, CREDIT_CHANNEL, DEFAULT_MAX_BYTES_IN_FLIGHT, receivedBytes, writableThrough, type ConnectionFlow } from './flow-control.js';
+import { encodeFrame } from './frame-codec.js';
+import { DEFAULT_MAX_BATCH_BYTES } from './frame-queue.js';
 import { LinkQueues, type QueueBudget } from './link-queues.js';
 import type { HandshakeOutcome } from './handshake.js';
 import { LogLimiter } from './log-limiter.js';
@@ -51,6 +57,8 @@ export interface LinkConnection<C> {
   retired: boolean;
   writeBlocked: boolean;
   connectedAt: number;
+  /** Bytes in flight and credits (flow-control.ts); starts at zero with the connection. */
+  readonly flow: ConnectionFlow;
   readonly isClosing: boolean;
   write(chunks: Uint8Array[]): boolean;
   cork(): void;
@@ -92,6 +100,7 @@ export class LinkSet<C extends LinkConnection<C>> {
   private readonly dirty = new Set<PeerLink<C>>();
   private flushScheduled = false;
   private readonly budgets: Record<ChannelPriority, QueueBudget>;
+  private readonly maxBytesInFlight: number;
   private readonly channelPriorities: Readonly<Record<string, ChannelPriority>>;
   /** Per sent channel: its class and counters (also in `stats.channels`), looked up once per channel. */
   private readonly outbound = new Map<string, { priority: ChannelPriority; counters: ChannelStats }>();
@@ -108,6 +117,7 @@ export class LinkSet<C extends LinkConnection<C>> {
     const bytes = { ...DEFAULT_MAX_QUEUED_BYTES, ...opts.maxQueuedBytes };
     this.budgets = { high: { frames, bytes: bytes.high }, normal: { frames, bytes: bytes.normal }, low: { frames, bytes: bytes.low } };
     this.channelPriorities = { ...opts.channelPriorities };
+    this.maxBytesInFlight = opts.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
     this.backoff = opts.backoff ?? { baseMs: DEFAULT_BACKOFF_BASE_MS, maxMs: DEFAULT_BACKOFF_MAX_MS };
     this.giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
     this.random = opts.random;
@@ -152,8 +162,18 @@ export class LinkSet<C extends LinkConnection<C>> {
     }
   }
 
-  /** Hands a frame of an established connection to its channel's handler; a throwing handler is counted. */
+  /**
+   * Hands a frame of an established connection to its channel's handler; a throwing handler is counted. A
+   * credit frame updates the connection's window instead; every other frame counts towards the next credit.
+   */
   deliver(conn: C, channel: string, payload: unknown, frameBytes: number): void {
+    if (channel === CREDIT_CHANNEL) {
+      const link = conn.link;
+      if (applyCredit(conn.flow, payload) && link !== null && link.active === conn && link.queue.length > 0) this.scheduleFlush(link);
+      return;
+    }
+    const credit = receivedBytes(conn.flow, frameBytes, this.maxBytesInFlight);
+    if (credit !== null) conn.write([encodeFrame(CREDIT_CHANNEL, credit, this.maxFrameBytes)]);
     const stats = this.stats;
     stats.framesReceived++;
     stats.bytesReceived += frameBytes;
@@ -432,11 +452,15 @@ export class LinkSet<C extends LinkConnection<C>> {
   private flushLink(link: PeerLink<C>, force: boolean): void {
     const conn = link.active;
     if (conn === null || conn.isClosing || (conn.writeBlocked && !force)) return;
+    const flow = conn.flow;
     conn.cork();
     try {
-      for (let batch = link.queue.takeBatch(); batch !== null; batch = link.queue.takeBatch()) {
+      for (;;) {
+        const batch = link.queue.takeBatch(DEFAULT_MAX_BATCH_BYTES, force ? 'low' : writableThrough(flow, this.maxBytesInFlight));
+        if (batch === null) break;
         this.stats.framesSent += batch.frames;
         this.stats.bytesSent += batch.bytes;
+        flow.sent += batch.bytes;
         if (!conn.write(batch.chunks) && !force) break;
       }
     } finally {

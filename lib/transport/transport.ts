@@ -217,6 +217,13 @@ export interface TransportOptions {
    */
   maxQueuedBytes?: Partial<Record<ChannelPriority, number>>;
   /**
+   * Frame bytes of the 'normal' and 'low' classes that may be written to a connection and not yet credited by
+   * the peer (flow-control.ts). A 'high' frame waits behind at most this much bulk data; a bulk stream reaches
+   * at most this much per round trip. Raise it on long, fast links.
+   * @default 1 MiB (DEFAULT_MAX_BYTES_IN_FLIGHT)
+   */
+  maxBytesInFlight?: number;
+  /**
    * Priority class of channels, over DEFAULT_CHANNEL_PRIORITIES (swim and rpc high, raft normal,
    * raft-snapshot low); a channel named nowhere is 'normal'. See channel-priority.ts.
    */
@@ -328,6 +335,7 @@ export function validateTransportOptions(opts: TransportOptions): void {
   if (opts.cookie.length === 0) throw new ConfigError('cookie', '(empty)', 'the cluster\'s shared secret: set COOKIE');
   if (!positiveInteger(opts.maxFrameBytes, 0xffff_ffff)) throw new ConfigError('maxFrameBytes', opts.maxFrameBytes, 'an integer in [1, 4294967295]');
   if (!positiveInteger(opts.maxQueuedFrames, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxQueuedFrames', opts.maxQueuedFrames, 'an integer >= 1');
+  if (!positiveInteger(opts.maxBytesInFlight, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxBytesInFlight', opts.maxBytesInFlight, 'an integer number of bytes >= 1');
   for (const [priority, bytes] of Object.entries(opts.maxQueuedBytes ?? {})) {
     if (!(CHANNEL_PRIORITIES as readonly string[]).includes(priority)) throw new ConfigError('maxQueuedBytes', priority, `a priority class: one of ${CHANNEL_PRIORITIES.join(', ')}`);
     if (!positiveInteger(bytes, Number.MAX_SAFE_INTEGER)) throw new ConfigError(`maxQueuedBytes.${priority}`, bytes, 'an integer number of bytes >= 1');
