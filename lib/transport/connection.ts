@@ -19,6 +19,7 @@
 import type { Socket } from 'node:net';
 import type { FrameFailure } from './frame-codec.js';
 import { encodeFrame, FrameDecoder } from './frame-codec.js';
+import { newConnectionFlow } from './flow-control.js';
 import type { Handshake, HandshakeOutput, HandshakeMessage } from './handshake.js';
 import { HANDSHAKE_CHANNEL, HANDSHAKE_MAX_FRAME_BYTES } from './handshake.js';
 import type { HandshakeFailure } from './link-set.js';
@@ -83,6 +84,7 @@ export class Connection<L> {
   /** Whether any byte arrived; a connection closed before that is a probe, not a misbehaving node. */
   receivedAny = false;
   connectedAt = 0;
+  readonly flow = newConnectionFlow();
   /** Called after the `closed` hook; lets stop() wait for the socket without another listener. */
   onClosed: (() => void) | null = null;
 

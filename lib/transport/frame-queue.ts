@@ -1,12 +1,15 @@
 /**
- * The bounded outbound queue of one link, and the batching of its frames
- * into socket writes.
+ * A bounded FIFO of outbound frames (one priority class of one link: see
+ * link-queues.ts), and the batching of its frames into socket writes.
  *
- * Policy when full: the new frame is refused (the caller's `send` returns
- * false and the transport counts it in `framesDropped`); frames already
- * queued are kept, so the queue stays in send order. Dropping the newest is
- * what membership wants (it gossips again next round) and what reliable
- * layers expect (they retry from their own log, not from ours).
+ * Bounds: at most `limit` frames and at most `byteLimit` bytes (prefixes
+ * included), whichever is met first. Policy when full: the new frame is
+ * refused (the caller's `send` returns false and the transport counts it in
+ * `framesDropped`, and in its channel's counters); frames already queued are
+ * kept, so the queue stays in send order. Dropping the newest is what
+ * membership wants (it gossips again next round) and what reliable layers
+ * expect (they retry from their own log, not from ours). A frame larger than
+ * `byteLimit` on its own is always refused.
  *
  * Batching: `takeBatch` moves as many queued frames as fit in `maxBatchBytes`
  * into one buffer with their length prefixes, so frames produced in one
@@ -19,6 +22,7 @@
  */
 
 import { FRAME_HEADER_BYTES, writeFrame, writeFrameHeader } from './frame-codec.js';
+import type { ChannelStats } from './transport.js';
 
 /** @default 64 KiB: large enough that the per-write overhead is negligible, small enough to interleave links fairly. */
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
@@ -36,18 +40,36 @@ export interface Batch {
 
 export class FrameQueue {
   private items: (Uint8Array | undefined)[] = [];
+  /** The channel counters of each item, parallel to `items`; a frame taken into a batch is counted sent there. */
+  private owners: (ChannelStats | undefined)[] = [];
   private head = 0;
+  private queuedBytes = 0;
 
-  constructor(readonly limit: number) {}
+  /** `limit` in frames, `byteLimit` in bytes on the wire (prefixes included). */
+  constructor(readonly limit: number, readonly byteLimit = Number.POSITIVE_INFINITY) {}
 
   get length(): number {
     return this.items.length - this.head;
   }
 
-  /** Appends a body; false (and nothing queued) when the queue holds `limit` frames. */
-  push(body: Uint8Array): boolean {
-    if (this.length >= this.limit) return false;
+  /** Bytes the queued frames take on the wire, prefixes included. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+
+  /**
+   * Appends a body; false (and nothing queued) when the queue holds `limit` frames or the frame would take
+   * it past `byteLimit`. `owner` counts the frame when it is taken into a batch, or its drop.
+   */
+  push(body: Uint8Array, owner?: ChannelStats): boolean {
+    const size = FRAME_HEADER_BYTES + body.length;
+    if (this.length >= this.limit || this.queuedBytes + size > this.byteLimit) {
+      if (owner !== undefined) owner.framesDropped++;
+      return false;
+    }
     this.items.push(body);
+    this.owners.push(owner);
+    this.queuedBytes += size;
     return true;
   }
 
@@ -55,7 +77,7 @@ export class FrameQueue {
   takeAllFrom(other: FrameQueue): number {
     let refused = 0;
     for (let i = other.head; i < other.items.length; i++) {
-      if (!this.push(other.items[i]!)) refused++;
+      if (!this.push(other.items[i]!, other.owners[i])) refused++;
     }
     other.clear();
     return refused;
@@ -65,7 +87,9 @@ export class FrameQueue {
   clear(): number {
     const n = this.length;
     this.items = [];
+    this.owners = [];
     this.head = 0;
+    this.queuedBytes = 0;
     return n;
   }
 
@@ -96,13 +120,23 @@ export class FrameQueue {
 
   private shift(): Uint8Array {
     const body = this.items[this.head]!;
+    const owner = this.owners[this.head];
+    const size = FRAME_HEADER_BYTES + body.length;
+    this.queuedBytes -= size;
+    if (owner !== undefined) {
+      owner.framesSent++;
+      owner.bytesSent += size;
+    }
     this.items[this.head] = undefined;
+    this.owners[this.head] = undefined;
     this.head++;
     if (this.head === this.items.length) {
       this.items = [];
+      this.owners = [];
       this.head = 0;
     } else if (this.head >= COMPACT_AFTER && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
+      this.owners = this.owners.slice(this.head);
       this.head = 0;
     }
     return body;

@@ -50,7 +50,8 @@
 import type { HandshakeFailureReason, PeerIdentity } from './transport.js';
 import { HANDSHAKE_FAILURE_REASONS } from './transport.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: frames on the reserved '$credit' channel flow-control bulk classes (flow-control.ts); a version 1 peer would never send them. */
+export const PROTOCOL_VERSION = 2;
 /** The reserved frame channel of handshake messages. */
 export const HANDSHAKE_CHANNEL = '$handshake';
 export const NONCE_BYTES = 32;

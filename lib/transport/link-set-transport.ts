@@ -65,7 +65,7 @@ export abstract class LinkSetTransport<C extends LinkConnection<C>> implements T
       this.linkSet.stats.framesDiscarded++;
       return false;
     }
-    return this.linkSet.enqueue(to, body);
+    return this.linkSet.enqueue(to, channel, body);
   }
 
   flush(): void {

@@ -1,7 +1,18 @@
 /**
  * The links of one transport, independent of what carries their bytes: the
- * address index with its aliases, each link's bounded queue, batching of
- * writes, redial with backoff, events and counters. The TCP and the memory
+ * address index with its aliases, each link's bounded queues (one per
+ * priority class: link-queues.ts), batching of writes, redial with backoff,
+ * events and counters.
+ *
+ * Writing: a link's queues are written in batches, highest class first,
+ * while the connection accepts (`write` returns true, which for a socket
+ * means its userspace buffer is below its high-water mark); then the link
+ * waits for 'drain'. So the socket holds at most one batch or one large frame
+ * beyond its high-water mark, and everything else waits in the class queues,
+ * where a frame of a higher class sent later still goes first. Bulk classes
+ * are also held to a window of bytes in flight per connection, credited by
+ * the peer (flow-control.ts), which keeps the kernel's buffers from filling
+ * with them. The TCP and the memory
  * transports plug their connections in; see tcp-transport.ts for the rules
  * on duplicates and aliases that this applies.
  *
@@ -15,12 +26,17 @@ import type { Logger } from 'pino';
 import type { Random } from '../protocol/random.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, nextBackoffMs, type BackoffPolicy } from './backoff.js';
 import type { FrameFailure } from './frame-codec.js';
-import { FrameQueue } from './frame-queue.js';
+import { channelPriority, DEFAULT_MAX_QUEUED_BYTES, type ChannelPriority } from './channel-priority.js';
+import { applyCredit, CREDIT_CHANNEL, DEFAULT_MAX_BYTES_IN_FLIGHT, receivedBytes, writableThrough, type ConnectionFlow } from './flow-control.js';
+import { encodeFrame } from './frame-codec.js';
+import { DEFAULT_MAX_BATCH_BYTES } from './frame-queue.js';
+import { LinkQueues, type QueueBudget } from './link-queues.js';
 import type { HandshakeOutcome } from './handshake.js';
 import { LogLimiter } from './log-limiter.js';
-import type { LinkInfo, PeerIdentity, TransportEvent, TransportOptions, TransportStats } from './transport.js';
+import type { ChannelStats, LinkInfo, PeerIdentity, TransportEvent, TransportOptions, TransportStats } from './transport.js';
 import {
   copyStats,
+  emptyChannelStats,
   DEFAULT_GIVE_UP_AFTER_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_QUEUED_FRAMES,
@@ -41,6 +57,8 @@ export interface LinkConnection<C> {
   retired: boolean;
   writeBlocked: boolean;
   connectedAt: number;
+  /** Bytes in flight and credits (flow-control.ts); starts at zero with the connection. */
+  readonly flow: ConnectionFlow;
   readonly isClosing: boolean;
   write(chunks: Uint8Array[]): boolean;
   cork(): void;
@@ -51,7 +69,7 @@ export interface LinkConnection<C> {
 export interface PeerLink<C> {
   /** The peer's advertised address (or, before its handshake, the address sends named). */
   address: string;
-  readonly queue: FrameQueue;
+  readonly queue: LinkQueues;
   active: C | null;
   dialing: C | null;
   /** Redial attempts since the last link; the backoff exponent. */
@@ -81,7 +99,11 @@ export class LinkSet<C extends LinkConnection<C>> {
   private readonly linkedBefore = new Set<string>();
   private readonly dirty = new Set<PeerLink<C>>();
   private flushScheduled = false;
-  private readonly maxQueuedFrames: number;
+  private readonly budgets: Record<ChannelPriority, QueueBudget>;
+  private readonly maxBytesInFlight: number;
+  private readonly channelPriorities: Readonly<Record<string, ChannelPriority>>;
+  /** Per sent channel: its class and counters (also in `stats.channels`), looked up once per channel. */
+  private readonly outbound = new Map<string, { priority: ChannelPriority; counters: ChannelStats }>();
   private readonly backoff: BackoffPolicy;
   private readonly giveUpAfterMs: number;
   private readonly random: Random;
@@ -91,7 +113,11 @@ export class LinkSet<C extends LinkConnection<C>> {
 
   constructor(opts: TransportOptions, private readonly hooks: LinkSetHooks<C>) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.maxQueuedFrames = opts.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
+    const frames = opts.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
+    const bytes = { ...DEFAULT_MAX_QUEUED_BYTES, ...opts.maxQueuedBytes };
+    this.budgets = { high: { frames, bytes: bytes.high }, normal: { frames, bytes: bytes.normal }, low: { frames, bytes: bytes.low } };
+    this.channelPriorities = { ...opts.channelPriorities };
+    this.maxBytesInFlight = opts.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
     this.backoff = opts.backoff ?? { baseMs: DEFAULT_BACKOFF_BASE_MS, maxMs: DEFAULT_BACKOFF_MAX_MS };
     this.giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
     this.random = opts.random;
@@ -104,8 +130,8 @@ export class LinkSet<C extends LinkConnection<C>> {
     return this.aliases.get(address) ?? address;
   }
 
-  /** Queues a frame body for `to`; false when dropped (queue full, own or malformed address). */
-  enqueue(to: string, body: Uint8Array): boolean {
+  /** Queues a frame body of `channel` for `to`; false when dropped (class queue full, own or malformed address). */
+  enqueue(to: string, channel: string, body: Uint8Array): boolean {
     const address = this.resolve(to);
     let link = this.peers.get(address);
     if (link === undefined) {
@@ -116,7 +142,8 @@ export class LinkSet<C extends LinkConnection<C>> {
       }
       link = this.newLink(address);
     }
-    if (!link.queue.push(body)) {
+    const route = this.route(channel);
+    if (!link.queue.push(route.priority, body, route.counters)) {
       this.stats.framesDropped++;
       return false;
     }
@@ -135,8 +162,18 @@ export class LinkSet<C extends LinkConnection<C>> {
     }
   }
 
-  /** Hands a frame of an established connection to its channel's handler; a throwing handler is counted. */
+  /**
+   * Hands a frame of an established connection to its channel's handler; a throwing handler is counted. A
+   * credit frame updates the connection's window instead; every other frame counts towards the next credit.
+   */
   deliver(conn: C, channel: string, payload: unknown, frameBytes: number): void {
+    if (channel === CREDIT_CHANNEL) {
+      const link = conn.link;
+      if (applyCredit(conn.flow, payload) && link !== null && link.active === conn && link.queue.length > 0) this.scheduleFlush(link);
+      return;
+    }
+    const credit = receivedBytes(conn.flow, frameBytes, this.maxBytesInFlight);
+    if (credit !== null) conn.write([encodeFrame(CREDIT_CHANNEL, credit, this.maxFrameBytes)]);
     const stats = this.stats;
     stats.framesReceived++;
     stats.bytesReceived += frameBytes;
@@ -145,6 +182,9 @@ export class LinkSet<C extends LinkConnection<C>> {
       stats.framesUnrouted++;
       return;
     }
+    const counters = (stats.channels[channel] ??= emptyChannelStats());
+    counters.framesReceived++;
+    counters.bytesReceived += frameBytes;
     try {
       handler(conn.peer!, payload);
     } catch (err) {
@@ -308,7 +348,15 @@ export class LinkSet<C extends LinkConnection<C>> {
     for (const link of this.peers.values()) {
       const conn = link.active;
       if (conn === null) continue;
-      infos.push({ peer: conn.peer!, direction: conn.direction, queuedFrames: link.queue.length, connectedAt: conn.connectedAt });
+      const queue = link.queue;
+      infos.push({
+        peer: conn.peer!,
+        direction: conn.direction,
+        queuedFrames: queue.length,
+        queuedBytes: queue.bytes,
+        queued: { high: queue.queued('high'), normal: queue.queued('normal'), low: queue.queued('low') },
+        connectedAt: conn.connectedAt,
+      });
     }
     return infos;
   }
@@ -320,7 +368,7 @@ export class LinkSet<C extends LinkConnection<C>> {
   private newLink(address: string): PeerLink<C> {
     const link: PeerLink<C> = {
       address,
-      queue: new FrameQueue(this.maxQueuedFrames),
+      queue: new LinkQueues(this.budgets),
       active: null,
       dialing: null,
       attempt: 0,
@@ -329,6 +377,16 @@ export class LinkSet<C extends LinkConnection<C>> {
     };
     this.peers.set(address, link);
     return link;
+  }
+
+  /** The class and counters of an outbound channel; the counters also appear in `stats.channels`. */
+  private route(channel: string): { priority: ChannelPriority; counters: ChannelStats } {
+    let route = this.outbound.get(channel);
+    if (route === undefined) {
+      route = { priority: channelPriority(channel, this.channelPriorities), counters: (this.stats.channels[channel] ??= emptyChannelStats()) };
+      this.outbound.set(channel, route);
+    }
+    return route;
   }
 
   private linkDown(peer: PeerIdentity, reason: string): void {
@@ -394,11 +452,15 @@ export class LinkSet<C extends LinkConnection<C>> {
   private flushLink(link: PeerLink<C>, force: boolean): void {
     const conn = link.active;
     if (conn === null || conn.isClosing || (conn.writeBlocked && !force)) return;
+    const flow = conn.flow;
     conn.cork();
     try {
-      for (let batch = link.queue.takeBatch(); batch !== null; batch = link.queue.takeBatch()) {
+      for (;;) {
+        const batch = link.queue.takeBatch(DEFAULT_MAX_BATCH_BYTES, force ? 'low' : writableThrough(flow, this.maxBytesInFlight));
+        if (batch === null) break;
         this.stats.framesSent += batch.frames;
         this.stats.bytesSent += batch.bytes;
+        flow.sent += batch.bytes;
         if (!conn.write(batch.chunks) && !force) break;
       }
     } finally {

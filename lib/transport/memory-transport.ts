@@ -17,6 +17,7 @@ import { AbortError, PortRangeExhaustedError } from '../errors.js';
 import { portsOf, type PortRange } from '../node-address.js';
 import type { HostScan, ScannedNode } from './port-scan.js';
 import { FrameDecoder } from './frame-codec.js';
+import { newConnectionFlow } from './flow-control.js';
 import { Handshake, PROTOCOL_VERSION, type HandshakeMessage, type HandshakeOutcome, type HandshakeOutput } from './handshake.js';
 import type { LinkConnection, PeerLink } from './link-set.js';
 import { LinkSetTransport } from './link-set-transport.js';
@@ -70,6 +71,7 @@ class MemoryConnection implements LinkConnection<MemoryConnection> {
   retired = false;
   writeBlocked = false;
   connectedAt = 0;
+  readonly flow = newConnectionFlow();
   remote: MemoryConnection | null = null;
   private closing = false;
   private readonly decoder: FrameDecoder;

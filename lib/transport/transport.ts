@@ -7,14 +7,19 @@
  * - Links are keyed by the peer's advertised address (`host:port`). Sending to
  *   an address with no link queues the message and dials; an address that
  *   turns out to advertise another one is aliased to it.
- * - Delivery is in order per link and at most once. A link that goes down
- *   loses what was in flight; frames still queued survive and go out on the
- *   next link to the same address. Reliable layers (Raft, remote actors with
- *   acknowledgements) retry on their own; membership tolerates loss.
+ * - Delivery is in order per link and channel, and at most once. Each
+ *   channel has a priority class (channel-priority.ts: 'swim' and 'rpc'
+ *   high, 'raft' normal, 'raft-snapshot' low, others normal); a frame of a
+ *   higher class may overtake frames of lower classes queued before it, so
+ *   order between channels holds only within one class. A link that goes
+ *   down loses what was in flight; frames still queued survive and go out on
+ *   the next link to the same address. Reliable layers (Raft, remote actors
+ *   with acknowledgements) retry on their own; membership tolerates loss.
  * - Backpressure is explicit: each link has a bounded queue of outbound
- *   frames. When it is full, `send` drops the new frame, counts it in
- *   `framesDropped` and returns false. It never blocks and never throws for
- *   network reasons.
+ *   frames per priority class, with a frame and a byte budget. When the
+ *   class's queue is full, `send` drops the new frame, counts it in
+ *   `framesDropped` (and in its channel's `channels[...].framesDropped`) and
+ *   returns false. It never blocks and never throws for network reasons.
  * - A link is up only after both sides proved knowledge of the cluster cookie
  *   (see handshake.ts). Failures are events and counters, never exceptions:
  *   one bad peer cannot affect the links to other peers.
@@ -24,11 +29,13 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { Random } from '../protocol/random.js';
 import { backoffPolicyProblem } from './backoff.js';
+import { CHANNEL_PRIORITIES, isChannelPriority, type ChannelPriority } from './channel-priority.js';
 import { parseAddress, type PortRange } from '../node-address.js';
 import type { HostScan } from './port-scan.js';
 
 /** Defined with node names (lib/node-address.ts); re-exported so transport users import them from here. */
 export { formatAddress, parseAddress } from '../node-address.js';
+export { CHANNEL_PRIORITIES, DEFAULT_CHANNEL_PRIORITIES, DEFAULT_CHANNEL_PRIORITY, DEFAULT_MAX_QUEUED_BYTES, channelPriority, type ChannelPriority } from './channel-priority.js';
 
 /** Who is at the other end of a link, as the peer itself declared it in the handshake. */
 export interface PeerIdentity {
@@ -79,6 +86,18 @@ export type TransportEvent =
 /** Why an established link was closed because of what the peer sent. */
 export type FrameErrorReason = 'bad-frame' | 'frame-too-large';
 
+/** Counters of one channel, all links together. */
+export interface ChannelStats {
+  /** Frames written to a connection, and their bytes including the 4-byte prefix. */
+  framesSent: number;
+  bytesSent: number;
+  /** Frames refused because the link's queue for the channel's priority class was full. */
+  framesDropped: number;
+  /** Frames received and handed to the channel's handler, and their bytes including the prefix. */
+  framesReceived: number;
+  bytesReceived: number;
+}
+
 /** Plain monotonic counters since the transport was created. `stats()` returns a fresh copy. */
 export interface TransportStats {
   framesSent: number;
@@ -86,7 +105,7 @@ export interface TransportStats {
   /** Frame bytes including the 4-byte length prefix; TLS overhead not included. */
   bytesSent: number;
   bytesReceived: number;
-  /** Frames refused by `send` because the link's queue was full (send returned false). */
+  /** Frames refused by `send` because the link's queue for their priority class was full (send returned false). */
   framesDropped: number;
   /** Queued frames given up: the peer stayed unreachable past `giveUpAfterMs`, or the transport stopped. */
   framesDiscarded: number;
@@ -106,14 +125,23 @@ export interface TransportStats {
   reconnects: number;
   /** Dials that never reached the handshake (refused, unreachable, connect timeout). */
   dialFailures: number;
+  /**
+   * Per channel: every channel this node sent on, and every channel with a handler that received (a frame on
+   * a channel without a handler is only counted in `framesUnrouted`, so peers cannot grow this map).
+   */
+  channels: Record<string, ChannelStats>;
 }
 
 export interface LinkInfo {
   peer: PeerIdentity;
   /** 'out' when this node dialed the connection. */
   direction: 'in' | 'out';
-  /** Frames waiting in this link's outbound queue. */
+  /** Frames waiting in this link's outbound queues, all classes. */
   queuedFrames: number;
+  /** Bytes waiting in this link's outbound queues, all classes, prefixes included. */
+  queuedBytes: number;
+  /** What each priority class's queue holds. */
+  queued: Record<ChannelPriority, { frames: number; bytes: number }>;
   /** Wall-clock time (ms since the epoch) when the link came up; for display only. */
   connectedAt: number;
 }
@@ -181,11 +209,31 @@ export interface TransportOptions {
    */
   maxFrameBytes?: number;
   /**
-   * Bound of each link's outbound queue, in frames. When full, `send` drops the new frame and returns false.
-   * Higher absorbs longer bursts and outages at the cost of memory (up to maxQueuedFrames × frame size per peer).
+   * Frame bound of each priority class's outbound queue on each link. When full, `send` drops the new frame and
+   * returns false. Higher absorbs longer bursts and outages; memory is bounded by `maxQueuedBytes` as well.
    * @default 10000 (DEFAULT_MAX_QUEUED_FRAMES)
    */
   maxQueuedFrames?: number;
+  /**
+   * Byte bound (prefixes included) of each priority class's outbound queue on each link; classes not given
+   * keep their default. A frame that would take its class past the bound is dropped like one beyond
+   * `maxQueuedFrames`; one larger than the bound is always dropped, so keep each at least `maxFrameBytes` for
+   * the channels that send frames that large.
+   * @default { high: 8 MiB, normal: 64 MiB, low: 32 MiB } (DEFAULT_MAX_QUEUED_BYTES)
+   */
+  maxQueuedBytes?: Partial<Record<ChannelPriority, number>>;
+  /**
+   * Frame bytes of the 'normal' and 'low' classes that may be written to a connection and not yet credited by
+   * the peer (flow-control.ts). A 'high' frame waits behind at most this much bulk data; a bulk stream reaches
+   * at most this much per round trip. Raise it on long, fast links.
+   * @default 1 MiB (DEFAULT_MAX_BYTES_IN_FLIGHT)
+   */
+  maxBytesInFlight?: number;
+  /**
+   * Priority class of channels, over DEFAULT_CHANNEL_PRIORITIES (swim and rpc high, raft normal,
+   * raft-snapshot low); a channel named nowhere is 'normal'. See channel-priority.ts.
+   */
+  channelPriorities?: Record<string, ChannelPriority>;
   /**
    * Time for the TLS and cookie handshakes of a connection, and for an outbound TCP connect, in ms.
    * @default 5000 (DEFAULT_HANDSHAKE_TIMEOUT_MS)
@@ -258,11 +306,18 @@ export function emptyStats(): TransportStats {
     linksDown: 0,
     reconnects: 0,
     dialFailures: 0,
+    channels: {},
   };
 }
 
+export function emptyChannelStats(): ChannelStats {
+  return { framesSent: 0, bytesSent: 0, framesDropped: 0, framesReceived: 0, bytesReceived: 0 };
+}
+
 export function copyStats(stats: TransportStats): TransportStats {
-  return { ...stats, handshakeFailures: { ...stats.handshakeFailures }, frameErrors: { ...stats.frameErrors } };
+  const channels: Record<string, ChannelStats> = {};
+  for (const [channel, counters] of Object.entries(stats.channels)) channels[channel] = { ...counters };
+  return { ...stats, handshakeFailures: { ...stats.handshakeFailures }, frameErrors: { ...stats.frameErrors }, channels };
 }
 
 /** Channels starting with '$' carry the transport's own messages (the handshake). */
@@ -286,6 +341,14 @@ export function validateTransportOptions(opts: TransportOptions): void {
   if (opts.cookie.length === 0) throw new ConfigError('cookie', '(empty)', 'the cluster\'s shared secret: set COOKIE');
   if (!positiveInteger(opts.maxFrameBytes, 0xffff_ffff)) throw new ConfigError('maxFrameBytes', opts.maxFrameBytes, 'an integer in [1, 4294967295]');
   if (!positiveInteger(opts.maxQueuedFrames, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxQueuedFrames', opts.maxQueuedFrames, 'an integer >= 1');
+  if (!positiveInteger(opts.maxBytesInFlight, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxBytesInFlight', opts.maxBytesInFlight, 'an integer number of bytes >= 1');
+  for (const [priority, bytes] of Object.entries(opts.maxQueuedBytes ?? {})) {
+    if (!(CHANNEL_PRIORITIES as readonly string[]).includes(priority)) throw new ConfigError('maxQueuedBytes', priority, `a priority class: one of ${CHANNEL_PRIORITIES.join(', ')}`);
+    if (!positiveInteger(bytes, Number.MAX_SAFE_INTEGER)) throw new ConfigError(`maxQueuedBytes.${priority}`, bytes, 'an integer number of bytes >= 1');
+  }
+  for (const [channel, priority] of Object.entries(opts.channelPriorities ?? {})) {
+    if (!isChannelPriority(priority)) throw new ConfigError(`channelPriorities.${channel}`, String(priority), `a priority class: one of ${CHANNEL_PRIORITIES.join(', ')}`);
+  }
   if (!positiveInteger(opts.handshakeTimeoutMs, 2 ** 31 - 1)) throw new ConfigError('handshakeTimeoutMs', opts.handshakeTimeoutMs, 'an integer number of ms >= 1');
   if (!positiveInteger(opts.maxPendingHandshakes, Number.MAX_SAFE_INTEGER)) throw new ConfigError('maxPendingHandshakes', opts.maxPendingHandshakes, 'an integer >= 1');
   const rate = opts.acceptRateLimit;

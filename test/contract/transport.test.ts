@@ -27,6 +27,7 @@ export interface NodeSpec {
   cookie?: string;
   clusterName?: string;
   maxQueuedFrames?: number;
+  maxQueuedBytes?: TransportOptions['maxQueuedBytes'];
 }
 
 /** What the suite needs from an implementation, per test. */
@@ -61,6 +62,7 @@ export function transportOptions(spec: NodeSpec, host: string): TransportOptions
     cookie: spec.cookie ?? 'contract-cookie',
     backoff: { baseMs: 20, maxMs: 200 },
     ...(spec.maxQueuedFrames === undefined ? {} : { maxQueuedFrames: spec.maxQueuedFrames }),
+    ...(spec.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: spec.maxQueuedBytes }),
     random: new SeededRandom(spec.name.length * 7919 + (spec.generation ?? 1)),
     log: silentLog(),
   };
@@ -115,7 +117,7 @@ export function transportContract(name: string, factory: () => TransportHarness)
 
     const sequence = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
 
-    it('delivers messages in order on each link, both ways at once', async () => {
+    it('delivers messages in order on each link and channel, both ways at once', async () => {
       const a = await node({ name: 'a' });
       const b = await node({ name: 'b' });
       for (const i of sequence(2_000)) {
@@ -270,6 +272,79 @@ export function transportContract(name: string, factory: () => TransportHarness)
         { name: 'ranged', address: ranged.address, clusterName: 'contract' },
       ]);
       assert.equal(occupant.transport.stats().linksUp, 0, 'a scan admits nobody');
+    });
+
+    it('sends a high-priority frame ahead of a low-priority backlog queued before it', async () => {
+      const a = await node({ name: 'a' });
+      const b = await node({ name: 'b', }, ['swim', 'raft-snapshot']);
+      a.transport.send(b.address, 'swim', 'open');
+      await waitReceived(b, 1);
+      const chunk = new Uint8Array(64 * 1024);
+      const backlog = 200;
+      for (const i of sequence(backlog)) assert.equal(a.transport.send(b.address, 'raft-snapshot', { i, chunk }), true);
+      // Sent once the backlog is under way: the first chunk is in, the others are still queued at a.
+      let backlogQueuedAtSend = -1;
+      let chunksBeforeAck = -1;
+      b.transport.onMessage('raft-snapshot', (from, payload) => {
+        b.inbox.get('raft-snapshot')!.push({ from, payload });
+        if (backlogQueuedAtSend >= 0) return;
+        backlogQueuedAtSend = a.transport.links()[0]!.queued.low.frames;
+        a.transport.send(b.address, 'swim', 'urgent');
+      });
+      b.transport.onMessage('swim', (from, payload) => {
+        b.inbox.get('swim')!.push({ from, payload });
+        if (payload === 'urgent') chunksBeforeAck = received(b, 'raft-snapshot').length;
+      });
+      await waitReceived(b, 2, 'swim');
+      const chunks = (await waitReceived(b, backlog, 'raft-snapshot')) as Array<{ i: number }>;
+      assert.ok(backlogQueuedAtSend > 0, 'the backlog was still queued when the swim frame was sent');
+      assert.ok(chunksBeforeAck < backlog, `the swim frame arrived after ${chunksBeforeAck} of ${backlog} chunks`);
+      assert.deepEqual(chunks.map((c) => c.i), sequence(backlog), 'the backlog keeps its order');
+    });
+
+    it('keeps order within each channel, whatever the classes interleaved', async () => {
+      const a = await node({ name: 'a' }, ['swim', 'raft', 'raft-snapshot', 'misc']);
+      const b = await node({ name: 'b' }, ['swim', 'raft', 'raft-snapshot', 'misc']);
+      const channels = ['swim', 'raft', 'raft-snapshot', 'misc'];
+      for (const i of sequence(1_000)) assert.equal(a.transport.send(b.address, channels[i % 4]!, { i, pad: new Uint8Array(i % 7 === 0 ? 20_000 : 10) }), true);
+      for (const [k, channel] of channels.entries()) {
+        const got = (await waitReceived(b, 250, channel)) as Array<{ i: number }>;
+        assert.deepEqual(got.map((m) => m.i), sequence(250).map((j) => j * 4 + k), channel);
+      }
+    });
+
+    it('drops beyond a class\'s byte budget, counts drops per channel, and keeps the other classes open', async () => {
+      const a = await node({ name: 'a', maxQueuedBytes: { normal: 10_000 } });
+      const nobody = await harness.reserveAddress();
+      const kb3 = new Uint8Array(3_000);
+      const results = sequence(5).map(() => a.transport.send(nobody.address, 'raft', kb3));
+      assert.deepEqual(results, [true, true, true, false, false], 'three 3 kB frames fit in 10,000 bytes, a fourth does not');
+      assert.equal(a.transport.send(nobody.address, 'misc', 'small'), true, 'an unlisted channel is normal, and room is left');
+      assert.equal(a.transport.send(nobody.address, 'misc', kb3), false);
+      assert.equal(a.transport.send(nobody.address, 'swim', kb3), true, 'the high class has its own budget');
+      const stats = a.transport.stats();
+      assert.equal(stats.framesDropped, 3);
+      assert.equal(stats.channels['raft']!.framesDropped, 2);
+      assert.equal(stats.channels['misc']!.framesDropped, 1);
+      assert.equal(stats.channels['swim']!.framesDropped, 0);
+    });
+
+    it('counts frames and bytes sent and received per channel', async () => {
+      const a = await node({ name: 'a' });
+      const b = await node({ name: 'b' });
+      for (const i of sequence(10)) a.transport.send(b.address, 'swim', i);
+      for (const i of sequence(3)) a.transport.send(b.address, 'raft', { i, data: new Uint8Array(1_000) });
+      await waitReceived(b, 10, 'swim');
+      await waitReceived(b, 3, 'raft');
+      const sent = a.transport.stats().channels;
+      const got = b.transport.stats().channels;
+      assert.equal(sent['swim']!.framesSent, 10);
+      assert.equal(sent['raft']!.framesSent, 3);
+      assert.ok(sent['raft']!.bytesSent > 3_000);
+      assert.equal(got['swim']!.framesReceived, 10);
+      assert.equal(got['raft']!.framesReceived, 3);
+      assert.equal(got['raft']!.bytesReceived, sent['raft']!.bytesSent);
+      assert.equal(got['swim']!.bytesReceived, sent['swim']!.bytesSent);
     });
 
     it('sends what the payload was at send time', async () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { FrameDecoder } from '../../../lib/transport/frame-codec.js';
 import { encodeFrameBody } from '../../../lib/transport/frame-codec.js';
 import { FrameQueue } from '../../../lib/transport/frame-queue.js';
+import { emptyChannelStats } from '../../../lib/transport/transport.js';
 
 function drain(queue: FrameQueue, maxBatchBytes: number): { writes: number; payloads: unknown[] } {
   const decoder = new FrameDecoder();
@@ -48,6 +49,21 @@ describe('FrameQueue', () => {
     const { writes, payloads } = drain(queue, 1024);
     assert.equal(writes, 3);
     assert.deepEqual(payloads, ['a', 'b'.repeat(5_000), 'c']);
+  });
+
+  it('refuses a frame that would exceed its byte budget, and counts sends and drops for the frame\'s channel', () => {
+    const body = encodeFrameBody('c', new Uint8Array(1_000));
+    const size = body.length + 4;
+    const queue = new FrameQueue(100, 3 * size);
+    const counters = emptyChannelStats();
+    for (let i = 0; i < 3; i++) assert.equal(queue.push(body, counters), true);
+    assert.equal(queue.bytes, 3 * size);
+    assert.equal(queue.push(body, counters), false);
+    assert.equal(queue.push(encodeFrameBody('c', new Uint8Array(5 * size)), counters), false, 'larger than the whole budget');
+    assert.equal(counters.framesDropped, 2);
+    assert.equal(drain(queue, 64 * 1024).payloads.length, 3);
+    assert.equal(queue.bytes, 0);
+    assert.deepEqual(counters, { framesSent: 3, bytesSent: 3 * size, framesDropped: 2, framesReceived: 0, bytesReceived: 0 });
   });
 
   it('moves another queue behind its own, up to its bound', () => {
