@@ -406,6 +406,14 @@ export const MIN_COOKIE_LENGTH = 16;
 /** The cookie when COOKIE is unset: fine on a laptop, refused by nothing; start-up warns. Production must set COOKIE. */
 export const DEVELOPMENT_COOKIE = 'troupe-development-cookie';
 
+/** What start-up should warn about the cookie of a clustered node: unset (the development cookie), or weak. */
+export function cookieWarnings(config: TroupeConfig): string[] {
+  if (!config.clusteringEnabled) return [];
+  if (config.cookie === undefined) return ['COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production'];
+  const weakness = cookieWeakness(config.cookie);
+  return weakness === null ? [] : [weakness];
+}
+
 /** A warning for a cookie that is easy to guess offline, or null. Never quotes the cookie. */
 export function cookieWeakness(cookie: string | undefined): string | null {
   if (cookie === undefined || cookie.length >= MIN_COOKIE_LENGTH) return null;

@@ -48,3 +48,17 @@ export function startEventLoopMonitor(sampleMs = 250, windowSamples = 8): EventL
     },
   };
 }
+
+/** Lag is reported to peers in steps of this many ms: they need its order of magnitude, not every millisecond. */
+export const LAG_REPORT_STEP_MS = 10;
+
+/** Calls `report` with the lag rounded to LAG_REPORT_STEP_MS, only when that rounded value changes. */
+export function reportLagChanges(monitor: EventLoopMonitor, report: (lagMs: number) => void): void {
+  let last = -1;
+  monitor.onSample((lagMs) => {
+    const quantized = Math.round(lagMs / LAG_REPORT_STEP_MS) * LAG_REPORT_STEP_MS;
+    if (quantized === last) return;
+    last = quantized;
+    report(quantized);
+  });
+}

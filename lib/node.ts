@@ -15,7 +15,8 @@ import { spawnRaftHostActor, type RaftHostHandle } from '../actors/raft-host-act
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
-import { cookieWeakness, DEVELOPMENT_COOKIE, loadConfig, type TroupeConfig } from './config.js';
+import { cookieWarnings, loadConfig, type TroupeConfig } from './config.js';
+import { createNodeTransport, startNodeTransport } from './node-transport.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { formatAddress, nodeHost, type PortRange } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
@@ -24,13 +25,10 @@ import { LinkFailures } from './link-failures.js';
 import { buildNodeStatus, memberStatus } from './node-status.js';
 import { seedRetryConfigFor, swimConfigFor } from './protocol-settings.js';
 import { writePortsFile } from './storage/ports-file.js';
-import { assertNameFree } from './unique-name.js';
-import { listenError, NotRunningError } from './errors.js';
-import { startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
-import { createHttpApp, shedRouteLabel } from './http/app.js';
-import { startHttpServer } from './http/server.js';
+import { NotRunningError } from './errors.js';
+import { reportLagChanges, startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
+import { startFacade } from './http/facade.js';
 import { createLogger, type Logger } from './log.js';
-import { createMetrics } from './metrics.js';
 import { buildDiscoveryReport } from './discovery-report.js';
 import { nodeStatsSnapshot } from './node-stats.js';
 import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
@@ -38,8 +36,6 @@ import { SeededRandom } from './protocol/random.js';
 import type { MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
 import { NodeStorage } from './storage/node-storage.js';
-import { createMemoryTransport, MemoryHub } from './transport/memory-transport.js';
-import { createTcpTransport } from './transport/tcp-transport.js';
 import type { Transport } from './transport/transport.js';
 
 export interface StartNodeOptions {
@@ -108,7 +104,6 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private actorRestarts = 0;
   /** Set when a system actor exhausted its restart budget: the node is no longer live. */
   private failedActor: string | undefined;
-  private lastLagSent = -1;
   /** Why candidates are not members, for the discovery report. */
   private readonly linkFailures = new LinkFailures();
 
@@ -133,16 +128,10 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.store = new NodeStateStore(this.storage);
     this.generation = this.store.nextGeneration(Date.now());
     const random = new SeededRandom(randomInt(2 ** 32 - 1));
-    if (config.cookie === undefined && config.clusteringEnabled) log.warn('COOKIE is not set: using the development cookie; set COOKIE to a shared secret in production');
-    const weakness = config.clusteringEnabled ? cookieWeakness(config.cookie) : null;
-    if (weakness !== null) log.warn(weakness);
+    for (const warning of cookieWarnings(config)) log.warn(warning);
 
-    this.transport = this.createTransport(random);
-    if (config.clusteringEnabled) await assertNameFree(this.transport, this.name, { clusterName: config.clusterName, range: config.clusterPortRange, log, signal });
-    const bound = await this.transport.start({ signal }).catch((err: unknown) => {
-      throw listenError(err, { port: 'CLUSTER_PORT', bind: 'CLUSTER_BIND' }, config.clusterBind, config.clusterPort ?? 0);
-    });
-    signal?.throwIfAborted();
+    this.transport = createNodeTransport(config, { name: this.name, generation: this.generation }, random.fork(), log.child({ component: 'transport' }));
+    const bound = await startNodeTransport(this.transport, config, log, signal);
     this.clusterPort = bound.port;
     this.address = formatAddress(nodeHost(config.nodeName), bound.port);
     this.transport.onEvent((event) => this.linkFailures.observe(event));
@@ -207,46 +196,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
 
     this.lagMonitor = startEventLoopMonitor();
-    this.lagMonitor.onSample((lagMs) => {
-      // Peers need the order of magnitude, not every millisecond: 10 ms steps.
-      const quantized = Math.round(lagMs / 10) * 10;
-      if (quantized === this.lastLagSent) return;
-      this.lastLagSent = quantized;
-      this.membership?.send({ type: 'lag', lagMs: quantized });
-    });
+    reportLagChanges(this.lagMonitor, (lagMs) => this.membership?.send({ type: 'lag', lagMs }));
 
-    const metrics = createMetrics(() => this.stats());
-    const app = createHttpApp(this, { apiToken: config.apiToken, metrics, log: log.child({ component: 'http' }), ...(this.testHooks ? { debug: createDebugHooks({ crashActor: (actor) => this.crashActor(actor), restarts: () => this.actorRestarts }) } : {}) });
-    this.http = await startHttpServer(app, {
-      host: config.httpBind,
-      port: config.port,
-      onShed: (method, path) => metrics.observeHttpRequest({ route: shedRouteLabel(path), method, status: 503 }, 0),
-    }).catch((err: unknown) => {
-      throw listenError(err, { port: 'PORT', bind: 'HTTP_BIND' }, config.httpBind, config.port);
-    });
+    const debug = this.testHooks ? createDebugHooks({ crashActor: (actor) => this.crashActor(actor), restarts: () => this.actorRestarts }) : undefined;
+    this.http = await startFacade(this, config, log.child({ component: 'http' }), debug);
     signal?.throwIfAborted();
     this.httpPort = this.http.port;
     this.running = true;
     writePortsFile(config.dataDir, { pid: process.pid, node: this.name, http: this.httpPort, cluster: this.clusterPort, address: this.address, generation: this.generation });
     log.info({ address: this.address, httpPort: this.httpPort, generation: this.generation, candidates }, 'node started');
-  }
-
-  private createTransport(random: SeededRandom): Transport {
-    const { config } = this;
-    const options = {
-      self: { name: this.name, generation: this.generation },
-      advertisedAddress: formatAddress(nodeHost(config.nodeName), config.clusterPort ?? 0),
-      bindHost: config.clusterBind,
-      port: config.clusterPort ?? config.clusterPortRange,
-      clusterName: config.clusterName,
-      cookie: config.cookie ?? DEVELOPMENT_COOKIE,
-      maxFrameBytes: config.maxFrameBytes,
-      random: random.fork(),
-      log: this.log.child({ component: 'transport' }),
-      ...(config.tls ? { tls: config.tls } : {}),
-    };
-    // Clustering off: a standalone node that neither listens nor dials.
-    return config.clusteringEnabled ? createTcpTransport(options) : createMemoryTransport(new MemoryHub(), options);
   }
 
   /** Test hook: makes a system actor crash (its supervisor restarts it). False for an unknown actor. */
