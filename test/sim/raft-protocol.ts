@@ -24,7 +24,9 @@
  * `ShellFault` breaks the shell on purpose, to show that the checker
  * catches a broken system: 'ack-before-commit' acknowledges a put as soon
  * as it is appended to the leader's log; 'local-reads' answers a get from
- * the local machine at once, on any node, without ReadIndex.
+ * the local machine at once, on any node, without ReadIndex;
+ * 'ack-before-persist' steps `persisted` as soon as a write is issued, so
+ * votes and acknowledgements leave before the fsync a crash may undo.
  */
 
 import type { Random } from '../../lib/protocol/random.js';
@@ -38,7 +40,7 @@ import type { SimPort, SimProtocol } from './host.js';
 import { decodeCommand, encodeCommand, KvMachine, type KvCommand } from './kv-machine.js';
 import type { KvInput, KvOutput } from './linearizability.js';
 
-export type ShellFault = 'none' | 'ack-before-commit' | 'local-reads';
+export type ShellFault = 'none' | 'ack-before-commit' | 'local-reads' | 'ack-before-persist';
 
 export type KvReply =
   | { kind: 'ok'; output: KvOutput }
@@ -260,6 +262,7 @@ export class RaftKvMember implements SimProtocol {
       const snapshotDue = this.onEvents(rd.events);
       for (const e of rd.events) line += ` ${e.type}${'role' in e ? ':' + e.role : ''}${'term' in e ? '@' + e.term : ''}`;
       core.advance(rd);
+      if (rd.persist !== null && this.options.fault === 'ack-before-persist') core.step({ type: 'persisted', id: rd.persist.id }, now);
       if (rd.apply.entries.length > 0 || rd.apply.snapshot !== null) core.step({ type: 'applied', index: this.kv.applied }, now);
       if (snapshotDue) {
         this.stats.snapshotsCreated++;
@@ -282,6 +285,7 @@ export class RaftKvMember implements SimProtocol {
 
   private applyEntry(e: Entry): void {
     const command = e.kind === 'data' ? decodeCommand(e.data) : null;
+    if (e.index !== this.kv.applied + 1) this.port.fail(`${this.id}/${this.options.group} was handed entry ${e.index} to apply after ${this.kv.applied}`);
     const output = this.kv.apply(e.index, command);
     this.stats.applied++;
     const broken = this.options.invariants.onApply(this.options.group, this.id, e);
