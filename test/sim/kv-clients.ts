@@ -32,6 +32,8 @@ export interface ClientOptions {
   retryMs: number;
   /** 'local-reads' fault: gets go to any node, not the leader. */
   readsAnywhere: boolean;
+  /** Share of gets; the rest are put and compare-and-set, 7 to 5. */
+  readShare: number;
 }
 
 export class KvClient {
@@ -71,7 +73,8 @@ export class KvClient {
     const key = o.keys[this.random.int(o.keys.length)]!;
     const roll = this.random.next();
     const value = `c${this.id}.${++this.counter}`;
-    const input: KvInput = roll < 0.4 ? { op: 'get', key } : roll < 0.75 ? { op: 'put', key, value } : { op: 'cas', key, expected: this.lastSeen.get(key) ?? null, value };
+    const r = o.readShare;
+    const input: KvInput = roll < r ? { op: 'get', key } : roll < r + (1 - r) * 7 / 12 ? { op: 'put', key, value } : { op: 'cas', key, expected: this.lastSeen.get(key) ?? null, value };
     const op: Operation = { client: this.id, input, callAt: this.host.now };
     this.history.push(op);
     this.current = { op, attempt: 0, deadline: this.host.now + o.deadlineMs };

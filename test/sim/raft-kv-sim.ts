@@ -44,6 +44,12 @@ export interface RaftKvSimOptions {
   network?: NetworkConfig;
   /** Client pacing; the benchmark runs them flat out. */
   thinkMs?: number;
+  /** Batch client requests per millisecond (RaftMemberOptions.batch). @default drawn from the seed */
+  batch?: boolean;
+  /** Share of operations that are gets, 0..1. @default 0.4 */
+  readShare?: number;
+  /** Range of one fsync, ms. @default [1, 6], or [5, 40] for 30% of seeds */
+  diskMs?: [number, number];
 }
 
 export interface RaftKvSimResult {
@@ -103,6 +109,8 @@ export function runRaftKvSim(options: RaftKvSimOptions): RaftKvSimResult {
   // Per-seed variation of the protocol features comes from its own stream, so it never shifts the others.
   const features = new SeededRandom(seed ^ 0x5eed);
   const raftConfig = simRaftConfig({ preVote: features.next() < 0.8, checkQuorum: features.next() < 0.8, ...options.raft });
+  const batch = options.batch ?? features.next() < 0.5;
+  const diskMs = options.diskMs ?? (features.next() < 0.3 ? [5, 40] : [1, 6]); // a slow disk widens the window a crash can hit
 
   const host = new SimHost({ seed, size: nodes, network: options.network ?? HEALTHY_NETWORK });
   const invariants = new RaftInvariants();
@@ -114,11 +122,11 @@ export function runRaftKvSim(options: RaftKvSimOptions): RaftKvSimResult {
   const replyRandom = host.fork();
   for (const node of host.nodes) {
     if (options.swim ?? true) host.attach(node.index, (port) => new SwimProtocol(port, simConfig(), () => host.fork(), () => addresses, swimChecker));
-    const disk = new SimDisk(host.fork(), 1, 6);
+    const disk = new SimDisk(host.fork(), diskMs[0], diskMs[1]);
     for (let g = 0; g < groups; g++) {
       const member = host.attach(node.index, (port) => new RaftKvMember(port, {
         group: `g${g}`, membership, config: raftConfig, disk, random: () => host.fork(), addressOf: (id) => byName.get(id) ?? id,
-        invariants, fault, replyDelayMs: () => 1 + replyRandom.int(4),
+        invariants, fault, replyDelayMs: () => 1 + replyRandom.int(4), batch,
       })) as RaftKvMember;
       members[g]!.push(member);
     }
@@ -131,7 +139,7 @@ export function runRaftKvSim(options: RaftKvSimOptions): RaftKvSimResult {
     for (let c = 0; c < clientsPerGroup; c++) {
       const client = new KvClient(g * 100 + c, host, members[g]!, host.fork(), histories[g]!, {
         keys: Array.from({ length: keysPerGroup }, (_, k) => `g${g}/k${k}`), deadlineMs: 1200, thinkMs: options.thinkMs ?? 100,
-        requestDelayMs: 3, retryMs: 25, readsAnywhere: fault === 'local-reads',
+        requestDelayMs: 3, retryMs: 25, readsAnywhere: fault === 'local-reads', readShare: options.readShare ?? 0.4,
       });
       client.run(100 + host.random.int(200), endAt);
       clients.push(client);
