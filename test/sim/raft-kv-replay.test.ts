@@ -20,8 +20,9 @@ test('a Raft KV seed replays bit-for-bit: same trace hash twice, another seed di
 });
 
 /** Runs seeds 1, 2, … with a broken shell until one fails (with a replayable report); returns that seed and why. */
-function firstCaught(fault: ShellFault, maxSeeds: number, diskMs?: [number, number]): { seed: number; how: string } | null {
+async function firstCaught(fault: ShellFault, maxSeeds: number, diskMs?: [number, number]): Promise<{ seed: number; how: string } | null> {
   for (let seed = 1; seed <= maxSeeds; seed++) {
+    await new Promise((resolve) => setImmediate(resolve)); // let the storage's write promises of the last run settle
     try {
       runRaftKvSim({ seed, fault, ...(diskMs === undefined ? {} : { diskMs }) });
     } catch (err) {
@@ -38,8 +39,8 @@ function firstCaught(fault: ShellFault, maxSeeds: number, diskMs?: [number, numb
 const BROKEN: [ShellFault, number, [number, number] | undefined][] = [['ack-before-commit', 3, undefined], ['local-reads', 3, undefined], ['ack-before-persist', 30, [10, 60]]];
 
 for (const [fault, maxSeeds, diskMs] of BROKEN) {
-  test(`a shell that breaks the contract (${fault}) is caught`, (t) => {
-    const caught = firstCaught(fault, maxSeeds, diskMs);
+  test(`a shell that breaks the contract (${fault}) is caught`, async (t) => {
+    const caught = await firstCaught(fault, maxSeeds, diskMs);
     assert.ok(caught !== null, `${fault} passed ${maxSeeds} seeds: the simulation cannot tell a broken system from a correct one`);
     if (fault !== 'ack-before-persist') assert.match(caught.how, /is not linearizable/);
     t.diagnostic(`caught at seed ${caught.seed}: ${caught.how}`);
