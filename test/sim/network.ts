@@ -8,7 +8,9 @@
  * than their spacing. A partition splits addresses into groups; a message
  * between different groups is dropped, both when sent and when it would be
  * delivered (a partition also cuts messages in flight). Addresses not named
- * in any group form a group of their own.
+ * in any group form a group of their own. A one-way cut (`cutOneWay`)
+ * drops messages from one address to another but not back, the asymmetric
+ * link failures that confuse failure detectors and leader leases alike.
  */
 
 import type { Random } from '../../lib/protocol/random.js';
@@ -26,6 +28,8 @@ export const HEALTHY_NETWORK: NetworkConfig = { lossRate: 0, duplicateRate: 0, m
 
 export class SimNetwork {
   private groups: Map<string, number> | null = null;
+  /** Directed links cut by one-way partitions, as "from>to". */
+  private readonly oneWay = new Set<string>();
   sent = 0;
   lost = 0;
   cut = 0;
@@ -43,12 +47,20 @@ export class SimNetwork {
     this.groups = map;
   }
 
-  heal(): void {
-    this.groups = null;
+  /** Drops every message from `from` to `to` (not the other way) until healed. */
+  cutOneWay(from: string, to: string): void {
+    this.oneWay.add(`${from}>${to}`);
   }
 
-  /** True when `from` and `to` can currently talk. */
+  /** Heals every partition, symmetric and one-way. */
+  heal(): void {
+    this.groups = null;
+    this.oneWay.clear();
+  }
+
+  /** True when a message from `from` can currently reach `to`. */
   connected(from: string, to: string): boolean {
+    if (this.oneWay.size > 0 && this.oneWay.has(`${from}>${to}`)) return false;
     if (this.groups === null) return true;
     return (this.groups.get(from) ?? -1) === (this.groups.get(to) ?? -1);
   }
