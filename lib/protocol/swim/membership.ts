@@ -238,7 +238,7 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     if (this.me.state === 'left') return; // gone: we answer nothing and believe nothing
     const from = msg.from;
     if (from.name === this.me.name) {
-      this.applySelf(from);
+      this.applySelf(from, now);
       if (from.generation !== this.me.generation) this.counters.messagesDropped++;
       return; // our own message looped back (e.g. a seed list naming us under another address)
     }
@@ -300,7 +300,7 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
 
   /** Merges one record (about anyone) into our view, queueing it for gossip and emitting an event when it changes. */
   private apply(incoming: MemberRecord, now: number): void {
-    if (incoming.name === this.me.name) return this.applySelf(incoming);
+    if (incoming.name === this.me.name) return this.applySelf(incoming, now);
     const change = this.table.merge(incoming, now);
     if (change === null) return;
     const { member, old } = change;
@@ -317,7 +317,7 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
   }
 
   /** A record about ourselves: refute it if it outranks ours (only we may raise our incarnation). */
-  private applySelf(r: MemberRecord): void {
+  private applySelf(r: MemberRecord, now: number): void {
     if (r.generation < this.me.generation || this.me.state === 'left') return;
     if (r.generation > this.me.generation || r.state === 'removed') {
       if (!this.removedNoticeSent) {
@@ -330,6 +330,13 @@ export class Membership implements ProtocolCore<MembershipInput, SwimMessage, Me
     if (compareRecords(r, this.me) <= 0) return;
     if (this.me.state === 'leaving' && r.state === 'left') return;
     if (r.state === 'suspect' || r.state === 'down' || r.state === 'left') this.counters.suspicionsRefuted++;
+    if (this.me.state === 'joining' && (r.state === 'up' || r.state === 'suspect' || r.state === 'down')) {
+      // The cluster admitted this very process before (a shell reset rebuilt its core): it comes back up,
+      // never as joining, which peers would report as a state going backwards.
+      this.me = { ...this.me, incarnation: r.incarnation };
+      this.becomeUp(now);
+      return;
+    }
     this.me = { ...this.me, incarnation: r.incarnation + 1 };
     this.queue.enqueue(this.me);
   }

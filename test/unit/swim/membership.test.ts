@@ -365,3 +365,21 @@ test('link-down right after the member acked our probe: it is probed again at on
   w.run(10);
   assert.ok(w.node('a').sent.filter((m) => m.msg.type === 'ping' && nameOf(m.to) === 'c').length > before, 'c pinged again at once');
 });
+
+test('a core rebuilt for the same process (a reset shell) rejoins up: peers never see it go back to joining', () => {
+  const w = new Wire(config);
+  w.cluster(['a', 'b', 'c']);
+  w.run(3000);
+  const before = { a: w.eventsAbout('a', 'c').length, b: w.eventsAbout('b', 'c').length };
+  const held = record(w, 'c');
+  w.add('c', 1); // same generation: the supervisor rebuilt the core of the running process
+  w.step('c', { type: 'join', addresses: [Wire.address('a'), Wire.address('b')] });
+  // Before any sync reply, a peer's ping gossips the record it holds of c (up, at c's old incarnation).
+  w.step('c', { type: 'message', from: Wire.address('a'), msg: { type: 'ping', from: record(w, 'a'), seq: 999_999, target: 'c', gossip: [held] } });
+  assert.ok(runUntil(w, () => w.viewOf('c', 'c')?.state === 'up', 10_000), 'c is up again');
+  w.run(5000);
+  assert.deepEqual(w.eventsAbout('a', 'c').slice(before.a), [], 'a saw no state change of c');
+  assert.deepEqual(w.eventsAbout('b', 'c').slice(before.b), [], 'b saw no state change of c');
+  assert.equal(w.viewOf('a', 'c')!.state, 'up');
+  assert.ok(w.viewOf('a', 'c')!.incarnation > 0);
+});
