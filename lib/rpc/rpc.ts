@@ -27,11 +27,26 @@ export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 
 export type RpcHandler = (arg: unknown, from: PeerIdentity, signal: AbortSignal) => unknown;
 
-/** The handler on the other node failed, or the method does not exist there. `code` is the remote error's. */
+/**
+ * The handler on the other node failed, or the method does not exist there. `code` and `retryable` are the
+ * remote error's; `data` its own plain fields (e.g. `leaderHint` and `term` of a NotLeaderError), so the caller
+ * can act on them: retry at the hinted leader, back off, give up.
+ */
 export class RemoteError extends TroupeError {
-  constructor(readonly remoteCode: string, message: string, readonly data: unknown, readonly peer: string) {
-    super(isErrorCode(remoteCode) ? remoteCode : 'ERR_INTERNAL', `${peer}: ${message}`, { retryable: remoteCode === 'ERR_UNAVAILABLE' || remoteCode === 'ERR_TIMEOUT' });
+  constructor(readonly remoteCode: string, message: string, readonly data: Record<string, unknown>, readonly peer: string, retryable: boolean) {
+    super(isErrorCode(remoteCode) ? remoteCode : 'ERR_INTERNAL', `${peer}: ${message}`, { retryable });
   }
+}
+
+/** The plain own fields of an error (what a RemoteError's `data` carries): strings, numbers, booleans, null. */
+export function errorData(err: unknown): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  if (typeof err !== 'object' || err === null) return data;
+  for (const [key, value] of Object.entries(err)) {
+    if (key === 'code' || key === 'retryable' || key === 'name') continue;
+    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) data[key] = value;
+  }
+  return data;
 }
 
 export interface CallOptions {
@@ -124,7 +139,8 @@ export class Rpc {
         reply = { t: 'reply', id, ok: true, value: await handler(arg, from, AbortSignal.timeout(DEFAULT_CALL_TIMEOUT_MS * 12)) };
       } catch (err) {
         const e = err as Partial<TroupeError>;
-        reply = { t: 'reply', id, ok: false, error: { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err) } };
+        const error = { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err), retryable: e.retryable === true, data: errorData(err) };
+        reply = { t: 'reply', id, ok: false, error };
       }
     }
     this.transport.send(from.address, RPC_CHANNEL, reply);
@@ -138,7 +154,8 @@ export class Rpc {
     }
     if (msg['ok'] === true) return pending.resolve(msg['value']);
     const error = (msg['error'] ?? {}) as Record<string, unknown>;
-    pending.reject(new RemoteError(String(error['code'] ?? 'ERR_INTERNAL'), String(error['message'] ?? 'remote call failed'), error['data'], from.name));
+    const data = typeof error['data'] === 'object' && error['data'] !== null ? (error['data'] as Record<string, unknown>) : {};
+    pending.reject(new RemoteError(String(error['code'] ?? 'ERR_INTERNAL'), String(error['message'] ?? 'remote call failed'), data, from.name, error['retryable'] === true));
   }
 
   private failPeer(address: string, why: string): void {

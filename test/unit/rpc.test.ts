@@ -3,6 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { ConflictError, QueueFullError, TimeoutError, TroupeError } from '../../lib/errors.js';
 import { SeededRandom } from '../../lib/protocol/random.js';
+import { NotLeaderError } from '../../lib/protocol/raft/errors.js';
 import { RemoteError, Rpc, RPC_CHANNEL } from '../../lib/rpc/rpc.js';
 import { createMemoryTransport, MemoryHub } from '../../lib/transport/memory-transport.js';
 import type { Transport } from '../../lib/transport/transport.js';
@@ -47,6 +48,20 @@ describe('Rpc', () => {
       throw new ConflictError('not now');
     });
     await assert.rejects(a.call(bAddress, 'fail', null), (err: unknown) => err instanceof RemoteError && err.code === 'ERR_CONFLICT' && /b: not now/.test(err.message));
+  });
+
+  it('carries a NotLeaderError\'s leader hint and retryability to the caller', async () => {
+    const { a, b, bAddress } = await pair();
+    b.handle('propose', () => {
+      throw new NotLeaderError('t1/p3', 'n2@127.0.0.1', 7);
+    });
+    await assert.rejects(a.call(bAddress, 'propose', null), (err: unknown) => {
+      assert.ok(err instanceof RemoteError);
+      assert.equal(err.code, 'ERR_NOT_LEADER');
+      assert.equal(err.retryable, true);
+      assert.deepEqual(err.data, { group: 't1/p3', leaderHint: 'n2@127.0.0.1', term: 7 });
+      return true;
+    });
   });
 
   it('answers an unknown method with ERR_NOT_FOUND', async () => {
