@@ -74,6 +74,18 @@ export interface TroupeConfig {
    */
   heartbeatTimeoutMs: number;
   /**
+   * Lower bound of a Raft group's randomized election timeout, ms (the upper bound is twice it): how long
+   * followers of an awake group wait without a leader before electing one, and how soon a leader that lost
+   * its majority steps down. Shorter fails over sooner and risks elections during event-loop stalls.
+   * Must be at least 2 × RAFT_HEARTBEAT_INTERVAL. @default 1000 (RAFT_ELECTION_TIMEOUT)
+   */
+  raftElectionTimeoutMs: number;
+  /**
+   * Period of a Raft leader's heartbeats, ms (coalesced per node pair; idle groups send none). A
+   * linearizable read waits about one of these. @default 100 (RAFT_HEARTBEAT_INTERVAL)
+   */
+  raftHeartbeatIntervalMs: number;
+  /**
    * Shared secret; peers prove knowledge of it by HMAC, it never crosses the wire. A node that dials an
    * impostor reveals a proof it can attack offline, so use a long random cookie (MIN_COOKIE_LENGTH).
    * Set but empty is an error. @default undefined: a fixed development cookie, with a warning (COOKIE)
@@ -111,6 +123,8 @@ export function defaultConfig(host: string = hostname()): TroupeConfig {
     dataDir: '', // filled from the node name by resolveConfig
     heartbeatIntervalMs: 5000,
     heartbeatTimeoutMs: 10000, // two periods: rides out a GC pause or a busy event loop of 5 s
+    raftElectionTimeoutMs: 1000, // ten heartbeats: a lost heartbeat or two never starts an election
+    raftHeartbeatIntervalMs: 100, // ReadIndex latency is about one of these
     cookie: undefined,
     clusterName: 'troupe',
     apiToken: undefined,
@@ -152,6 +166,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'MNESIA_DIR', key: 'dataDir' },
   { env: 'HEARTBEAT_INTERVAL', key: 'heartbeatIntervalMs' },
   { env: 'HEARTBEAT_TIMEOUT', key: 'heartbeatTimeoutMs' },
+  { env: 'RAFT_ELECTION_TIMEOUT', key: 'raftElectionTimeoutMs' },
+  { env: 'RAFT_HEARTBEAT_INTERVAL', key: 'raftHeartbeatIntervalMs' },
   { env: 'COOKIE', key: 'cookie', secret: true },
   { env: 'CLUSTER_NAME', key: 'clusterName' },
   { env: 'CLUSTER_API_TOKEN', key: 'apiToken', secret: true },
@@ -278,6 +294,8 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   applyIf(get('dataDir'), (v, s) => (config.dataDir = parseString(v, s)));
   applyIf(get('heartbeatIntervalMs'), (v, s) => (config.heartbeatIntervalMs = parseInteger(v, s, 10, 600_000)));
   applyIf(get('heartbeatTimeoutMs'), (v, s) => (config.heartbeatTimeoutMs = parseInteger(v, s, 20, 3_600_000)));
+  applyIf(get('raftElectionTimeoutMs'), (v, s) => (config.raftElectionTimeoutMs = parseInteger(v, s, 20, 600_000)));
+  applyIf(get('raftHeartbeatIntervalMs'), (v, s) => (config.raftHeartbeatIntervalMs = parseInteger(v, s, 5, 60_000)));
   applyIf(get('cookie'), (v, s) => (config.cookie = parseSecret(v, s)));
   applyIf(get('clusterName'), (v, s) => (config.clusterName = parseClusterName(v, s)));
   applyIf(get('apiToken'), (v, s) => (config.apiToken = parseSecret(v, s)));
@@ -288,6 +306,9 @@ function resolveConfig(raw: RawLayer, cwd: string): TroupeConfig {
   for (const seed of config.clusterNodes) parseNodeLocator(seed, source('clusterNodes'));
   if (config.heartbeatTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(source('heartbeatTimeoutMs'), config.heartbeatTimeoutMs, `must be greater than HEARTBEAT_INTERVAL (${config.heartbeatIntervalMs})`);
+  }
+  if (config.raftElectionTimeoutMs < 2 * config.raftHeartbeatIntervalMs) {
+    throw new ConfigError(source('raftElectionTimeoutMs'), config.raftElectionTimeoutMs, `must be at least twice RAFT_HEARTBEAT_INTERVAL (${config.raftHeartbeatIntervalMs})`);
   }
   if (config.discoveryTypes.includes('dns') && !config.dnsHostname) {
     throw new ConfigError('CLUSTER_DNS_HOSTNAME', undefined, 'must be set when CLUSTER_DISCOVERY_TYPE includes dns');

@@ -23,7 +23,7 @@ import { Rpc } from './rpc/rpc.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
 import { buildNodeStatus, memberStatus } from './node-status.js';
-import { seedRetryConfigFor, swimConfigFor } from './protocol-settings.js';
+import { raftConfigFor, seedRetryConfigFor, swimConfigFor } from './protocol-settings.js';
 import { writePortsFile } from './storage/ports-file.js';
 import { NotRunningError } from './errors.js';
 import { reportLagChanges, startEventLoopMonitor, type EventLoopMonitor } from './event-loop-monitor.js';
@@ -41,6 +41,8 @@ import type { Transport } from './transport/transport.js';
 export interface StartNodeOptions {
   /** Settings; missing ones take their defaults (the config file and environment are not read). */
   config?: Partial<TroupeConfig>;
+  /** A configuration already loaded and validated by `loadConfig` (the CLI's): used as is, not loaded again. */
+  loadedConfig?: TroupeConfig;
   /** Use this logger instead of a new pino logger at config.logLevel. */
   log?: Logger;
   /** Enables test hooks (POST /debug/block, /debug/crash/:actor). Also on with TROUPE_TEST_HOOKS=1. */
@@ -65,7 +67,7 @@ export interface TroupeNodeEvents {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<TroupeNode> {
-  const config = loadConfig({ env: {}, overrides: options.config, noFile: true });
+  const config = options.loadedConfig ?? loadConfig({ env: {}, overrides: options.config, noFile: true });
   const node = new TroupeNode(config, options.log ?? createLogger(config.logLevel, { node: config.nodeName }), options.testHooks ?? process.env.TROUPE_TEST_HOOKS === '1');
   try {
     await node.start(options.signal);
@@ -164,6 +166,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       transport: this.transport,
       members: this.memberEvents,
       stateMachineFor: this.raftStateMachines,
+      config: raftConfigFor(config),
       random: random.fork(),
       log: log.child({ component: 'raft' }),
       supervision: { onRestart: () => this.actorRestarts++ },

@@ -56,7 +56,7 @@ export async function runStart(config: TroupeConfig): Promise<never> {
 
   try {
     const { startNode } = await import('../node.js');
-    node = await startNode({ config, signal: starting.signal });
+    node = await startNode({ loadedConfig: config, signal: starting.signal });
   } catch (err) {
     if (stopping) {
       process.stderr.write('troupe: stopped by a signal during start-up\n');

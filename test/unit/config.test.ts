@@ -111,6 +111,8 @@ describe('validation names the setting', () => {
     ['--cluster-port out of range', { flags: { '--cluster-port': '-1' } }, '--cluster-port'],
     ['malformed seed', { env: { CLUSTER_NODES: 'n2@host:99999' } }, 'CLUSTER_NODES', /port must be from 1 to 65535/],
     ['seed with a bad name', { env: { CLUSTER_NODES: 'n 2@host' } }, 'CLUSTER_NODES'],
+    ['RAFT_ELECTION_TIMEOUT below twice the Raft heartbeat', { env: { RAFT_ELECTION_TIMEOUT: '150', RAFT_HEARTBEAT_INTERVAL: '100' } }, 'RAFT_ELECTION_TIMEOUT', /at least twice RAFT_HEARTBEAT_INTERVAL \(100\)/],
+    ['RAFT_HEARTBEAT_INTERVAL not a number', { env: { RAFT_HEARTBEAT_INTERVAL: 'fast' } }, 'RAFT_HEARTBEAT_INTERVAL'],
     ['HEARTBEAT_TIMEOUT equal to the interval', { env: { HEARTBEAT_INTERVAL: '1000', HEARTBEAT_TIMEOUT: '1000' } }, 'HEARTBEAT_TIMEOUT', /greater than HEARTBEAT_INTERVAL/],
     ['HEARTBEAT_TIMEOUT below the default interval', { env: { HEARTBEAT_TIMEOUT: '4000' } }, 'HEARTBEAT_TIMEOUT', /HEARTBEAT_INTERVAL \(5000\)/],
     ['unknown discovery type', { env: { CLUSTER_DISCOVERY_TYPE: 'gossip' } }, 'CLUSTER_DISCOVERY_TYPE', /epmd \(alias multicast\), dns or static/],
