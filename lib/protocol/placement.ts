@@ -150,7 +150,8 @@ export function preferredLeaders(replicaSets: ReadonlyMap<PartitionId, readonly 
  *                   up node is free;
  *   rebalance       placement would hold the partition on `to` instead of the
  *                   up member `from` (after a join, or for a table placed
- *                   when other nodes were up);
+ *                   when other nodes were up); `to` may already be a learner
+ *                   (a move cut short);
  *   surplus         an up member beyond the factor (the factor was lowered,
  *                   or a move was interrupted).
  */
@@ -172,17 +173,18 @@ export function isExecutable(step: PlacementStep): step is GrowthStep {
 }
 
 /**
- * The single-server Raft changes that carry out `step`, in order. A
- * replacement is added (as a learner, then promoted) before the replica it
- * replaces is removed, so the group never has fewer replicas than it had.
- * A replica on a node that is not up with no replacement gives none: whether
- * to shrink the group (the node left) or wait (it may come back) is the next
- * milestone's policy. Removing a member that leads needs a leader transfer
- * first, which is not a membership change and not listed.
+ * The single-server Raft changes that carry out `step` from `membership` (the
+ * group's membership when the step starts), in order. A replacement is added
+ * as a learner (unless it is one already), promoted, and only then is the
+ * replica it replaces removed, so the group never has fewer replicas than it
+ * had. A replica on a node that is not up with no replacement gives none:
+ * whether to shrink the group (the node left) or wait (it may come back) is
+ * the next milestone's policy. Removing a member that leads needs a leader
+ * transfer first, which is not a membership change and is not listed.
  */
-export function changesOf(step: PlacementStep): MembershipChange[] {
+export function changesOf(step: PlacementStep, membership: Membership): MembershipChange[] {
   const replace = (from: NodeId, to: NodeId): MembershipChange[] => [
-    { type: 'add-learner', node: to },
+    ...(membership.learners.includes(to) ? [] : [{ type: 'add-learner', node: to } as const]),
     { type: 'promote', node: to },
     { type: 'remove', node: from },
   ];
@@ -226,7 +228,7 @@ export interface PartitionPlan {
  * Reports, over the members the partition would have after growth: each
  * member outside the target (voters before learners, members on nodes that
  * are not up before up ones, lowest score first) is paired with the next
- * target node that is not yet a member (highest score first). A member not
+ * target node that is not yet a voter (highest score first). A member not
  * up is `replica-not-up` (with its replacement or null), an up member paired
  * is `rebalance`, an up member left unpaired is `surplus`. Once every change
  * is carried out with every node up, the members are exactly the target.
@@ -295,7 +297,8 @@ function planPartition(
   outside.sort((a, b) =>
     roleRank(a.role) - roleRank(b.role) || Number(a.isUp) - Number(b.isUp) || a.score - b.score || compareNames(a.node, b.node),
   );
-  const wanted = target.filter((node) => !voters.has(node) && !learners.has(node));
+  // A target node that is already a learner (a move cut short) is wanted too: it needs its promotion.
+  const wanted = target.filter((node) => !voters.has(node));
   let next = 0;
   for (const m of outside) {
     const to = next < wanted.length ? wanted[next++]! : null;

@@ -178,8 +178,8 @@ function grow(current: Map<string, Membership>, up: NodeId[], factor: number): M
     for (const plan of planPlacement(current, up, factor)) {
       const step = plan.steps.find(isExecutable);
       if (step === undefined) continue;
-      const [change] = changesOf(step);
       const m = current.get(plan.partition)!;
+      const [change] = changesOf(step, m);
       assert.equal(checkChange(m, change!), null, `${plan.partition}: ${step.kind} ${step.node}`);
       current.set(plan.partition, applyChange(m, change!));
       executed.set(plan.partition, [...(executed.get(plan.partition) ?? []), step]);
@@ -251,7 +251,7 @@ test('a replica on a node that is not up is reported with the node that would re
     }
     const replacement = plan.target.find((n) => !before.voters.includes(n))!;
     assert.deepEqual(plan.steps, [{ kind: 'replica-not-up', partition: plan.partition, node: gone, role: 'voter', replacement }]);
-    assert.deepEqual(changesOf(plan.steps[0]!), [
+    assert.deepEqual(changesOf(plan.steps[0]!, before), [
       { type: 'add-learner', node: replacement },
       { type: 'promote', node: replacement },
       { type: 'remove', node: gone },
@@ -287,6 +287,19 @@ test('a lowered factor reports the surplus replicas, lowest score first; no vote
   assert.deepEqual(two, { partition: 't/2', target: rankNodes('t/2', five).slice(0, 3), underReplicated: false, steps: [] });
 });
 
+test('a learner already in the target (a move cut short) is the one promoted in place of a voter outside it', () => {
+  const up = ['a', 'b', 'c'];
+  const partition = partitions(50).find((p) => rankNodes(p, up).slice(0, 2).includes('c'))!;
+  const outside = rankNodes(partition, up)[2]!;
+  const membership = { voters: ['a', 'b'], learners: ['c'] };
+  const [plan] = planPlacement(new Map([[partition, membership]]), up, 2);
+  assert.deepEqual(plan!.steps, [{ kind: 'rebalance', partition, from: outside, to: 'c', role: 'voter' }]);
+  assert.deepEqual(changesOf(plan!.steps[0]!, membership), [
+    { type: 'promote', node: 'c' },
+    { type: 'remove', node: outside },
+  ]);
+});
+
 test('no step changes two members at once: every change passes Raft\'s single-server rule and alters one node', () => {
   const six = nodes(6);
   const current = placed(partitions(100), nodes(4), 3);
@@ -295,7 +308,7 @@ test('no step changes two members at once: every change passes Raft\'s single-se
   for (const plan of planPlacement(current, up, 3)) {
     let m = current.get(plan.partition)!;
     for (const step of plan.steps) {
-      const changes = changesOf(step);
+      const changes = changesOf(step, m);
       if (isExecutable(step)) assert.equal(changes.length, 1);
       for (const change of changes) {
         assert.equal(checkChange(m, change), null, `${plan.partition}: ${change.type} ${change.node}`);
