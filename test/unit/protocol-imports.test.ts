@@ -1,6 +1,6 @@
 /**
- * The Raft core's imports, resolved: every relative import of a file under
- * lib/protocol/raft must land inside lib/protocol, or on lib/errors.ts (the
+ * The protocol cores' imports, resolved: every relative import of a file under
+ * lib/protocol (SWIM, Raft, placement, seed retry) must land inside lib/protocol, or on lib/errors.ts (the
  * pure error classes). The general scan (protocol-purity.test.ts) already
  * walks lib/protocol recursively for clocks, timers, randomness and
  * packages; this one closes the gap it leaves, a relative path that climbs
@@ -13,8 +13,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'lib');
-const RAFT = join(LIB, 'protocol', 'raft');
+const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'lib');
+const PROTOCOL = join(LIB, 'protocol');
 const ALLOWED_OUTSIDE = new Set([join(LIB, 'errors.ts')]);
 
 function specifiers(source: string): string[] {
@@ -25,17 +25,18 @@ function specifiers(source: string): string[] {
   return out;
 }
 
-test('lib/protocol/raft imports only modules inside lib/protocol (and lib/errors.ts)', () => {
-  const files = readdirSync(RAFT).filter((f) => f.endsWith('.ts'));
-  assert.ok(files.includes('raft.ts') && files.length >= 10, `found ${files.join(', ')}`);
+test('lib/protocol imports only modules inside lib/protocol (and lib/errors.ts)', () => {
+  const files = (readdirSync(PROTOCOL, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.includes(join('raft', 'raft.ts')) && files.includes(join('swim', 'membership.ts')) && files.includes('placement.ts'), `found ${files.join(', ')}`);
   const problems: string[] = [];
   for (const file of files) {
-    for (const spec of specifiers(readFileSync(join(RAFT, file), 'utf8'))) {
+    const dir = dirname(join(PROTOCOL, file));
+    for (const spec of specifiers(readFileSync(join(PROTOCOL, file), 'utf8'))) {
       if (!spec.startsWith('.')) {
         problems.push(`${file}: package import ${spec}`);
         continue;
       }
-      const target = resolve(RAFT, spec).replace(/\.js$/, '.ts');
+      const target = resolve(dir, spec).replace(/\.js$/, '.ts');
       const inside = !relative(join(LIB, 'protocol'), target).startsWith('..');
       if (!inside && !ALLOWED_OUTSIDE.has(target)) problems.push(`${file}: ${spec} resolves outside lib/protocol`);
     }
