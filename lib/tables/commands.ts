@@ -84,7 +84,7 @@ export interface MalformedCommand {
  * packer saw before), so equal inputs give equal bytes on every node and
  * other msgpack implementations can read values.
  */
-const packr = new Packr({ useRecords: false, moreTypes: false });
+const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
 
 const OP_TAGS = { put: 'p', delete: 'd', cas: 'c', check: 'k' } as const;
 const utf8 = new TextEncoder();

@@ -65,7 +65,7 @@ export const MAX_SCAN_PAGE_BYTES = 4 * 1024 * 1024;
 const RECORD_FORMAT = 1;
 const RECORD_HEADER_BYTES = 9;
 const SNAPSHOT_FORMAT = 1;
-const snapshotPackr = new Packr({ useRecords: false, moreTypes: false });
+const snapshotPackr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
 const utf8 = new TextEncoder();
 
 /** A stored value and the Raft index of the entry that wrote it. */
