@@ -139,7 +139,7 @@ function decodeRecord(record: Uint8Array): Versioned {
 
 /** A copy (a Buffer's `slice` would be a view into LMDB's read buffer). */
 function copy(bytes: Uint8Array, from = 0): Uint8Array {
-  return Uint8Array.prototype.slice.call(bytes, from);
+  return new Uint8Array(bytes.subarray(from));
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
