@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'ERR_INTERNAL'
   | 'ERR_NOT_LEADER'
   | 'ERR_PROPOSAL_DROPPED'
-  | 'ERR_OUTCOME_UNKNOWN';
+  | 'ERR_OUTCOME_UNKNOWN'
+  | 'ERR_LIMIT_EXCEEDED';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -224,5 +225,37 @@ export class UnreachableError extends TroupeError {
 export class NotATroupeNodeError extends TroupeError {
   constructor(readonly target: string, detail: string) {
     super('ERR_NOT_A_NODE', `${target} is not a troupe cluster port (${detail}): give the node's cluster port (CLUSTER_PORT), not its HTTP port, or just name@host`);
+  }
+}
+
+/**
+ * A request exceeds one of the documented limits of replicated tables (key,
+ * value or batch size; lib/tables/commands.ts). Not retryable: the same
+ * request fails again. `limit` and `actual` are in the unit the subclass names.
+ */
+export class LimitExceededError extends TroupeError {
+  constructor(readonly limit: number, readonly actual: number, message: string) {
+    super('ERR_LIMIT_EXCEEDED', message);
+  }
+}
+
+/** A table key is longer than the limit, in UTF-8 bytes. */
+export class KeyTooLargeError extends LimitExceededError {
+  constructor(limitBytes: number, actualBytes: number) {
+    super(limitBytes, actualBytes, `key is ${actualBytes} bytes (UTF-8), the limit is ${limitBytes}: use a shorter key, e.g. a hash of the long one`);
+  }
+}
+
+/** A table value is larger than the limit once encoded (msgpack), in bytes. */
+export class ValueTooLargeError extends LimitExceededError {
+  constructor(limitBytes: number, actualBytes: number) {
+    super(limitBytes, actualBytes, `value is ${actualBytes} bytes encoded, the limit is ${limitBytes}: split it over several keys or keep large blobs outside the table`);
+  }
+}
+
+/** A batch has too many operations, or its command is too large in total. */
+export class BatchTooLargeError extends LimitExceededError {
+  constructor(readonly unit: 'operations' | 'bytes', limit: number, actual: number) {
+    super(limit, actual, `batch has ${actual} ${unit}, the limit is ${limit}: split it into several batches (each is atomic on its own)`);
   }
 }

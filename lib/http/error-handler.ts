@@ -41,6 +41,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_UNKNOWN_NODE: 404,
   ERR_NODE_NOT_FOUND: 404,
   ERR_CONFLICT: 409,
+  ERR_LIMIT_EXCEEDED: 413, // a table key, value or batch over its documented limit
   ERR_NAME_IN_USE: 409,
   ERR_INTERNAL: 500,
   ERR_AUTHENTICATION: 502,

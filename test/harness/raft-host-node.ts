@@ -80,6 +80,8 @@ export interface ClusterOptions {
   config?: Partial<RaftConfig>;
   quiesceAfterTicks?: number;
   silent?: boolean;
+  /** The state machine of a group, when not a RecordingStateMachine (e.g. a table partition); called at creation and at every restart. */
+  stateMachineFor?: (storage: NodeStorage, group: string, node: string) => StateMachine | undefined;
 }
 
 function status(name: string, address: string, state: MemberStatus['state']): MemberStatus {
@@ -108,7 +110,9 @@ export async function startRaftCluster(options: ClusterOptions): Promise<RaftTes
     const members = new MemberEvents(emitter as never, log, initial);
     const system = startActorSystem();
     const machines = new Map<string, RecordingStateMachine>();
-    const machineFor = (group: string): RecordingStateMachine => {
+    const machineFor = (group: string): StateMachine => {
+      const own = options.stateMachineFor?.(storage, group, name);
+      if (own !== undefined) return own;
       let sm = machines.get(group);
       if (sm === undefined) {
         if (!applyCalls.has(group)) applyCalls.set(group, new Map());

@@ -1,0 +1,191 @@
+/**
+ * The operations of one table partition on this node, over the multi-Raft
+ * host: writes are encoded (limits enforced here, before anything is
+ * proposed) and proposed to the partition's group; reads run on the state
+ * machine through the host's ReadIndex `read`, so they are linearizable.
+ *
+ * This node must hold a replica of the group. A follower refuses writes and
+ * the error passes through unchanged: NotLeaderError with the leader hint
+ * (retry there; routing and forwarding are the table layer's next step).
+ * Every call takes `timeoutMs` and `signal`; a write that times out, is
+ * aborted or whose host crashed has an unknown outcome (TimeoutError,
+ * AbortError, OutcomeUnknownError): it may still apply. Puts and deletes are
+ * idempotent, so retrying them is safe; a retried cas may report a mismatch
+ * against its own earlier success.
+ *
+ * Values are encoded with msgpack and decoded on the way out (`V` is what
+ * the caller stores; nothing checks it at run time).
+ */
+
+import { BadRequestError, TroupeError } from '../errors.js';
+import type { RequestOptions } from '../raft/requests.js';
+import type { StateMachine } from '../raft/state-machine.js';
+import { decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeValue, type BatchOp as EncodedOp, type TableCommand } from './commands.js';
+import { PartitionStateMachine, type ApplyResult, type ScanRange, type Versioned as StoredVersioned } from './partition-state-machine.js';
+
+/** What the client needs of the raft host (actors/raft-host-actor.ts's handle has it). */
+export interface RaftGroupAccess {
+  propose(group: string, command: Uint8Array, options?: RequestOptions): Promise<unknown>;
+  read<T>(group: string, fn: (sm: StateMachine) => T, options?: RequestOptions): Promise<T>;
+}
+
+export interface Versioned<V> {
+  value: V;
+  /** The Raft index of the entry that wrote the value. */
+  version: number;
+}
+
+export interface Item<V> extends Versioned<V> {
+  key: string;
+}
+
+/** A cas or batch whose condition failed: nothing was written. `current` is what the key holds (null: absent). */
+export interface Mismatch<V> {
+  ok: false;
+  /** Position of the failed condition in the batch (0 for a cas). */
+  failed: number;
+  key: string;
+  current: Versioned<V> | null;
+}
+
+export type WriteOutcome<V> = { ok: true; version: number } | Mismatch<V>;
+
+/** Operations of a batch: applied together or not at all; every cas and check is tested against the state before the batch. */
+export type BatchOp<V> =
+  | { op: 'put'; key: string; value: V }
+  | { op: 'delete'; key: string }
+  /** `expected` null or undefined: the key must be absent; `value` null: delete it. */
+  | { op: 'cas'; key: string; expected: V | null | undefined; value: V | null }
+  | { op: 'check'; key: string; expected: V | null | undefined };
+
+/** A prefix, or a range [start, end) with either bound open; `cursor` continues an earlier page of the same scan. */
+export interface ScanOptions extends RequestOptions {
+  prefix?: string;
+  start?: string;
+  end?: string;
+  /** @default 100, at most 1000 (MAX_SCAN_LIMIT) */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ScanPage<V> {
+  items: Item<V>[];
+  /** Pass it back as `cursor` for the next page; null once the scan is complete. */
+  cursor: string | null;
+}
+
+const CURSOR_PREFIX = 'c1.';
+
+/** An opaque cursor: the last key returned, base64url. */
+export function encodeCursor(lastKey: Uint8Array): string {
+  return CURSOR_PREFIX + Buffer.from(lastKey).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Uint8Array {
+  const body = cursor.startsWith(CURSOR_PREFIX) ? cursor.slice(CURSOR_PREFIX.length) : '';
+  const bytes = /^[A-Za-z0-9_-]+$/.test(body) ? Buffer.from(body, 'base64url') : Buffer.alloc(0);
+  if (bytes.byteLength === 0) throw new BadRequestError('malformed scan cursor: pass back the cursor a previous scan page returned, unchanged');
+  return new Uint8Array(bytes);
+}
+
+function partitionOf(sm: StateMachine): PartitionStateMachine {
+  if (!(sm instanceof PartitionStateMachine)) throw new TroupeError('ERR_INTERNAL', 'the raft group is not a table partition');
+  return sm;
+}
+
+/** A range bound as key bytes: the bound of a scan is not a stored key, but it is held to the same rules. */
+const boundBytes = (key: string | undefined): Uint8Array | undefined => (key === undefined || key === '' ? undefined : encodeKey(key));
+
+export class PartitionClient<V = unknown> {
+  constructor(private readonly raft: RaftGroupAccess, readonly group: string) {}
+
+  async get(key: string, options: RequestOptions = {}): Promise<Versioned<V> | null> {
+    const k = encodeKey(key);
+    const found = await this.raft.read(this.group, (sm) => partitionOf(sm).get(k), options);
+    return found === null ? null : this.decode(found);
+  }
+
+  async put(key: string, value: V, options: RequestOptions = {}): Promise<{ version: number }> {
+    const result = await this.write({ op: 'put', key: encodeKey(key), value: encodeValue(value) }, options);
+    return { version: this.expectOk(result).version };
+  }
+
+  /** Deletes `key`; `existed` says whether it held a value. */
+  async delete(key: string, options: RequestOptions = {}): Promise<{ version: number; existed: boolean }> {
+    const result = this.expectOk(await this.write({ op: 'delete', key: encodeKey(key) }, options));
+    return { version: result.version, existed: result.existed === true };
+  }
+
+  /** Sets `key` to `value` (null: deletes it) if it holds `expected` (null or undefined: if it is absent). */
+  async cas(key: string, expected: V | null | undefined, value: V | null, options: RequestOptions = {}): Promise<WriteOutcome<V>> {
+    const command: TableCommand = { op: 'cas', key: encodeKey(key), expected: encodeExpected(expected), value: value === null ? null : encodeValue(value) };
+    return this.outcome(await this.write(command, options), [key]);
+  }
+
+  /** Applies every operation or none (limits: MAX_BATCH_OPS operations, MAX_COMMAND_BYTES in all). */
+  async batch(ops: BatchOp<V>[], options: RequestOptions = {}): Promise<WriteOutcome<V>> {
+    const encoded = ops.map((op): EncodedOp => {
+      const key = encodeKey(op.key);
+      switch (op.op) {
+        case 'put':
+          return { op: 'put', key, value: encodeValue(op.value) };
+        case 'delete':
+          return { op: 'delete', key };
+        case 'cas':
+          return { op: 'cas', key, expected: encodeExpected(op.expected), value: op.value === null ? null : encodeValue(op.value) };
+        case 'check':
+          return { op: 'check', key, expected: encodeExpected(op.expected) };
+        default:
+          throw new BadRequestError(`unknown batch operation ${JSON.stringify((op as { op: unknown }).op)}: use put, delete, cas or check`);
+      }
+    });
+    return this.outcome(await this.write({ op: 'batch', ops: encoded }, options), ops.map((op) => op.key));
+  }
+
+  /** One page of keys in UTF-8 byte order; follow `cursor` until it is null. */
+  async scan(options: ScanOptions = {}): Promise<ScanPage<V>> {
+    if (options.prefix !== undefined && (options.start !== undefined || options.end !== undefined)) {
+      throw new BadRequestError('a scan takes a prefix or a start/end range, not both');
+    }
+    const range: ScanRange = {};
+    if (options.prefix !== undefined && options.prefix !== '') range.prefix = encodeKey(options.prefix);
+    const start = boundBytes(options.start);
+    const end = boundBytes(options.end);
+    if (start !== undefined) range.start = start;
+    if (end !== undefined) range.end = end;
+    if (options.cursor !== undefined) range.after = decodeCursor(options.cursor);
+    if (options.limit !== undefined) {
+      if (!Number.isInteger(options.limit) || options.limit < 1) throw new BadRequestError(`scan limit must be a positive integer, got ${String(options.limit)}`);
+      range.limit = options.limit;
+    }
+    const { signal, timeoutMs } = options;
+    const page = await this.raft.read(this.group, (sm) => partitionOf(sm).scan(range), { ...(signal ? { signal } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+    return {
+      items: page.items.map((e) => ({ key: decodeKey(e.key), ...this.decode(e) })),
+      cursor: page.last === null ? null : encodeCursor(page.last),
+    };
+  }
+
+  // ---- Helpers ----
+
+  private async write(command: TableCommand, options: RequestOptions): Promise<ApplyResult> {
+    const data = encodeCommand(command);
+    return (await this.raft.propose(this.group, data, options)) as ApplyResult;
+  }
+
+  private expectOk(result: ApplyResult): { version: number; existed?: boolean } {
+    if (result.ok) return result;
+    if (result.reason === 'malformed') throw new BadRequestError(result.message);
+    throw new TroupeError('ERR_INTERNAL', `table partition ${this.group} answered an unconditional write with a mismatch`);
+  }
+
+  private outcome(result: ApplyResult, keys: string[]): WriteOutcome<V> {
+    if (result.ok) return { ok: true, version: result.version };
+    if (result.reason === 'malformed') throw new BadRequestError(result.message);
+    return { ok: false, failed: result.failed, key: keys[result.failed]!, current: result.current === null ? null : this.decode(result.current) };
+  }
+
+  private decode(stored: StoredVersioned): Versioned<V> {
+    return { value: decodeValue<V>(stored.value), version: stored.version };
+  }
+}
