@@ -259,3 +259,22 @@ export class BatchTooLargeError extends LimitExceededError {
     super(limit, actual, `batch has ${actual} ${unit}, the limit is ${limit}: split it into several batches (each is atomic on its own)`);
   }
 }
+
+/** A table of that name exists already (or is still being dropped): choose another name, or wait until the drop completes. */
+export class TableExistsError extends TroupeError {
+  constructor(readonly table: string, readonly state: string) {
+    super(
+      'ERR_CONFLICT',
+      state === 'dropping'
+        ? `table ${JSON.stringify(table)} is being dropped: wait until the drop completes (it leaves the table list), then create it again`
+        : `table ${JSON.stringify(table)} already exists (${state}): drop it first or choose another name`,
+    );
+  }
+}
+
+/** No table of that name exists (or not the incarnation the request named). */
+export class NoSuchTableError extends TroupeError {
+  constructor(readonly table: string) {
+    super('ERR_NOT_FOUND', `no table named ${JSON.stringify(table)}: see node.tables.list() for the tables`);
+  }
+}
