@@ -34,7 +34,10 @@ export type ErrorCode =
   | 'ERR_NOT_LEADER'
   | 'ERR_PROPOSAL_DROPPED'
   | 'ERR_OUTCOME_UNKNOWN'
-  | 'ERR_LIMIT_EXCEEDED';
+  | 'ERR_LIMIT_EXCEEDED'
+  | 'ERR_NO_SUCH_TABLE'
+  | 'ERR_TABLE_EXISTS'
+  | 'ERR_UNAVAILABLE';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -257,5 +260,41 @@ export class ValueTooLargeError extends LimitExceededError {
 export class BatchTooLargeError extends LimitExceededError {
   constructor(readonly unit: 'operations' | 'bytes', limit: number, actual: number) {
     super(limit, actual, `batch has ${actual} ${unit}, the limit is ${limit}: split it into several batches (each is atomic on its own)`);
+  }
+}
+
+/** No table of that name exists in the cluster. */
+export class NoSuchTableError extends TroupeError {
+  constructor(readonly table: string) {
+    super('ERR_NO_SUCH_TABLE', `no table named ${JSON.stringify(table)}: create it first (POST /api/tables), or see GET /api/tables for the tables`);
+  }
+}
+
+/** A table of that name already exists: creating it again is refused, whatever its settings. */
+export class TableExistsError extends TroupeError {
+  constructor(readonly table: string) {
+    super('ERR_TABLE_EXISTS', `a table named ${JSON.stringify(table)} already exists: drop it first or choose another name`);
+  }
+}
+
+/**
+ * A table partition cannot serve a write or a linearizable read: it has lost
+ * its majority (or has no leader yet). Fails fast rather than waiting for the
+ * deadline; retryable once enough replicas are back. `unreachable` names the
+ * replicas (`name@host`) this node cannot reach; `retryAfterMs` is a hint.
+ */
+export class PartitionUnavailableError extends TroupeError {
+  constructor(
+    readonly table: string,
+    readonly partition: number,
+    readonly unreachable: readonly string[],
+    readonly replicas: number,
+    readonly retryAfterMs = 1000,
+  ) {
+    super(
+      'ERR_UNAVAILABLE',
+      `table ${JSON.stringify(table)} partition ${partition} has no majority: ${unreachable.length} of its ${replicas} replicas cannot be reached (${unreachable.join(', ') || 'none named'}); writes and linearizable reads fail until a majority is back (stale reads still work: X-Consistency: stale)`,
+      { retryable: true },
+    );
   }
 }
