@@ -71,7 +71,7 @@ const BatchOpSchema = z.discriminatedUnion(
     z.strictObject({ op: z.literal('cas'), key: keyField, expected: z.unknown().optional(), value: present }),
     z.strictObject({ op: z.literal('check'), key: keyField, expected: z.unknown().optional() }),
   ],
-  { error: 'must be an object with "op" one of "put", "delete", "cas", "check"' },
+  { error: 'must be one of "put", "delete", "cas", "check" (each operation is an object {"op": …, "key": …})' },
 );
 
 const BatchBody = z.strictObject(
