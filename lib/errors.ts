@@ -34,7 +34,10 @@ export type ErrorCode =
   | 'ERR_NOT_LEADER'
   | 'ERR_PROPOSAL_DROPPED'
   | 'ERR_OUTCOME_UNKNOWN'
-  | 'ERR_LIMIT_EXCEEDED';
+  | 'ERR_LIMIT_EXCEEDED'
+  | 'ERR_NO_SUCH_TABLE'
+  | 'ERR_TABLE_EXISTS'
+  | 'ERR_UNAVAILABLE';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -262,19 +265,41 @@ export class BatchTooLargeError extends LimitExceededError {
 
 /** A table of that name exists already (or is still being dropped): choose another name, or wait until the drop completes. */
 export class TableExistsError extends TroupeError {
-  constructor(readonly table: string, readonly state: string) {
+  constructor(readonly table: string, readonly state?: string) {
     super(
-      'ERR_CONFLICT',
+      'ERR_TABLE_EXISTS',
       state === 'dropping'
         ? `table ${JSON.stringify(table)} is being dropped: wait until the drop completes (it leaves the table list), then create it again`
-        : `table ${JSON.stringify(table)} already exists (${state}): drop it first or choose another name`,
+        : `a table named ${JSON.stringify(table)} already exists${state ? ` (${state})` : ''}: drop it first or choose another name`,
     );
   }
 }
 
-/** No table of that name exists (or not the incarnation the request named). */
+/** No table of that name exists in the cluster (or not the incarnation the request named). */
 export class NoSuchTableError extends TroupeError {
   constructor(readonly table: string) {
-    super('ERR_NOT_FOUND', `no table named ${JSON.stringify(table)}: see node.tables.list() for the tables`);
+    super('ERR_NO_SUCH_TABLE', `no table named ${JSON.stringify(table)}: create it first (POST /api/tables), or see GET /api/tables for the tables`);
+  }
+}
+
+/**
+ * A table partition cannot serve a write or a linearizable read: it has lost
+ * its majority (or has no leader yet). Fails fast rather than waiting for the
+ * deadline; retryable once enough replicas are back. `unreachable` names the
+ * replicas (`name@host`) this node cannot reach; `retryAfterMs` is a hint.
+ */
+export class PartitionUnavailableError extends TroupeError {
+  constructor(
+    readonly table: string,
+    readonly partition: number,
+    readonly unreachable: readonly string[],
+    readonly replicas: number,
+    readonly retryAfterMs = 1000,
+  ) {
+    super(
+      'ERR_UNAVAILABLE',
+      `table ${JSON.stringify(table)} partition ${partition} has no majority: ${unreachable.length} of its ${replicas} replicas cannot be reached (${unreachable.join(', ') || 'none named'}); writes and linearizable reads fail until a majority is back (stale reads still work: X-Consistency: stale)`,
+      { retryable: true },
+    );
   }
 }

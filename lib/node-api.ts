@@ -4,6 +4,7 @@
  * interface only, so they can be tested against a fake.
  */
 import type { TroupeConfig } from './config.js';
+import type { TablesApi } from './tables/tables-api.js';
 
 export type MemberState = 'joining' | 'up' | 'suspect' | 'down' | 'leaving' | 'left';
 
@@ -127,6 +128,8 @@ export interface CallOptions {
 
 export interface ClusterNodeApi {
   readonly config: TroupeConfig;
+  /** The replicated tables, when this node serves them; the HTTP facade serves `/api/tables` only then. */
+  readonly tables?: TablesApi | undefined;
   status(): NodeStatus;
   /** Discovery's raw view and, per candidate, whether it was joined and why not. */
   discovery(): DiscoveryReport;

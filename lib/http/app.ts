@@ -8,7 +8,8 @@
  *    errors included);
  * 2. 405 for a known path asked with another method, with `Allow`;
  * 3. a body limit on every request with a body (413 before the body is read
- *    past the limit);
+ *    past the limit): `maxBodyBytes`, or `maxTableBodyBytes` under
+ *    `/api/tables`, whose values may be up to a MiB;
  * 4. per route: the operator guard on mutations, then validation, then the node.
  *
  * Reads that polling clients repeat are served from short caches
@@ -32,10 +33,17 @@ import { cacheFor } from './response-cache.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { debugRoutes, type DebugHooks } from './routes/debug.js';
 import { healthRoutes } from './routes/health.js';
+import { tableRoutes } from './routes/tables.js';
 import type { HttpEnv } from './types.js';
 
 /** Largest request body accepted, bytes. The API takes small JSON documents only. @default 64 KiB */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Largest request body under `/api/tables`, bytes. A value may be up to
+ * MAX_VALUE_BYTES (1 MiB) encoded and a batch up to MAX_COMMAND_BYTES (3 MiB);
+ * their JSON is somewhat larger than their msgpack. @default 4 MiB
+ */
+export const DEFAULT_MAX_TABLE_BODY_BYTES = 4 * 1024 * 1024;
 /**
  * Longest a `/metrics` answer is reused, ms. Rendering (with the default
  * process metrics) costs about a millisecond of CPU; Prometheus scrapes every
@@ -65,6 +73,8 @@ export interface HttpAppOptions {
   log: Logger;
   /** @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
+  /** Body limit of `/api/tables/*` (served when `node.tables` is set). @default DEFAULT_MAX_TABLE_BODY_BYTES */
+  maxTableBodyBytes?: number;
   /** @default DEFAULT_METRICS_MAX_AGE_MS */
   metricsMaxAgeMs?: number;
   /** @default DEFAULT_STATUS_MAX_AGE_MS */
@@ -85,12 +95,17 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   app.notFound(notFoundHandler);
   app.use(requestMetrics(opts.metrics, log, onError));
   app.use(methodNotAllowed<HttpEnv>({ app, onMethodNotAllowed: methodNotAllowedResponse }));
-  const limitBody = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBodyBytes} bytes`),
-  });
+  const limitTo = (maxSize: number) =>
+    bodyLimit({ maxSize, onError: (c) => errorResponse(c, 413, 'ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${maxSize} bytes`) });
+  const limitBody = limitTo(maxBodyBytes);
+  const limitTableBody = limitTo(opts.maxTableBodyBytes ?? DEFAULT_MAX_TABLE_BODY_BYTES);
+  const tables = node.tables;
+  const isTablePath = (path: string) => tables !== undefined && (path === '/api/tables' || path.startsWith('/api/tables/'));
   // GET and HEAD carry no body; skipping the check spares them building the full Request object.
-  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
+  app.use((c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    return isTablePath(c.req.path) ? limitTableBody(c, next) : limitBody(c, next);
+  });
 
   app.use(async (c, next) => {
     await next();
@@ -100,6 +115,7 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   app.route('/health', healthRoutes(node));
   const guard = requireOperator({ apiToken: opts.apiToken });
   app.route('/api/cluster', clusterRoutes(node, guard, status));
+  if (tables) app.route('/api/tables', tableRoutes(tables, guard));
   if (opts.debug) app.route('/debug', debugRoutes(opts.debug, guard));
   app.get('/metrics', async (c) => c.body(await metrics(), 200, { 'Content-Type': opts.metrics.contentType }));
 

@@ -15,16 +15,20 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../log.js';
-import { TroupeError, type ErrorCode } from '../errors.js';
+import { PartitionUnavailableError, TroupeError, type ErrorCode } from '../errors.js';
 
 /** Codes of failures that exist only at the HTTP layer. */
-export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED';
+export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED' | 'ERR_PRECONDITION_FAILED';
 
 export type HttpErrorCode = ErrorCode | HttpOnlyCode;
 
 export interface ErrorBody {
-  error: { code: HttpErrorCode; message: string };
+  /** `details`: machine-readable facts some errors add (e.g. the table, partition and unreachable replicas of ERR_UNAVAILABLE). */
+  error: { code: HttpErrorCode; message: string; details?: Record<string, unknown> };
 }
+
+/** `Retry-After` of a transient 503 whose error names no delay, seconds. @default 1 */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
 /**
  * HTTP status for each `TroupeError` code. Failures reported by a peer the
@@ -42,6 +46,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_NODE_NOT_FOUND: 404,
   ERR_CONFLICT: 409,
   ERR_LIMIT_EXCEEDED: 413, // a table key, value or batch over its documented limit
+  ERR_NO_SUCH_TABLE: 404,
+  ERR_TABLE_EXISTS: 409,
+  ERR_UNAVAILABLE: 503, // a table partition without a majority; retry after Retry-After
   ERR_NAME_IN_USE: 409,
   ERR_INTERNAL: 500,
   ERR_AUTHENTICATION: 502,
@@ -70,6 +77,7 @@ const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
   405: 'ERR_METHOD_NOT_ALLOWED',
   409: 'ERR_CONFLICT',
   413: 'ERR_PAYLOAD_TOO_LARGE',
+  412: 'ERR_PRECONDITION_FAILED',
   415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
   504: 'ERR_TIMEOUT',
 };
@@ -81,6 +89,7 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -92,16 +101,23 @@ interface Problem {
   code: HttpErrorCode;
   message: string;
   headers: Record<string, string>;
+  details?: Record<string, unknown> | undefined;
 }
 
 const INTERNAL_MESSAGE = 'internal error: the request failed inside the node; its log has the details';
 
 /** Status, code and message to answer for any thrown value. */
 export function problemFor(err: unknown): Problem {
-  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message, headers: err.headers };
+  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message, headers: err.headers, details: err.details };
   if (err instanceof TroupeError) {
     const status = STATUS_BY_CODE[err.code] ?? 500;
-    return { status, code: err.code, message: status === 500 ? INTERNAL_MESSAGE : err.message, headers: {} };
+    const problem: Problem = { status, code: err.code, message: status === 500 ? INTERNAL_MESSAGE : err.message, headers: {} };
+    // Every 503 is transient: say when to come back.
+    if (status === 503) problem.headers['Retry-After'] = String(retryAfterSeconds(err));
+    if (err instanceof PartitionUnavailableError) {
+      problem.details = { table: err.table, partition: err.partition, replicas: err.replicas, unreachable: [...err.unreachable] };
+    }
+    return problem;
   }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
@@ -111,6 +127,12 @@ export function problemFor(err: unknown): Problem {
   return { status: 500, code: 'ERR_INTERNAL', message: INTERNAL_MESSAGE, headers: {} };
 }
 
+/** Whole seconds, at least 1, of an error's `retryAfterMs` hint; DEFAULT_RETRY_AFTER_SECONDS without one. */
+function retryAfterSeconds(err: TroupeError): number {
+  const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : DEFAULT_RETRY_AFTER_SECONDS;
+}
+
 /** A JSON error response in the facade's shape. */
 export function errorResponse(
   c: Context,
@@ -118,8 +140,9 @@ export function errorResponse(
   code: HttpErrorCode,
   message: string,
   headers: Record<string, string> = {},
+  details?: Record<string, unknown>,
 ): Response {
-  const body: ErrorBody = { error: { code, message } };
+  const body: ErrorBody = { error: details === undefined ? { code, message } : { code, message, details } };
   return c.json(body, status, headers);
 }
 
@@ -142,7 +165,7 @@ export function createErrorHandler(log: Logger): ErrorHandler {
     if (clientAborted(c)) log.debug({ ...request, reason: err.message }, 'HTTP request aborted by the client');
     else if (problem.status >= 500) log.error({ err, ...request, status: problem.status }, 'HTTP request failed');
     else log.debug({ ...request, status: problem.status, code: problem.code, reason: problem.message }, 'HTTP request rejected');
-    return errorResponse(c, problem.status, problem.code, problem.message, problem.headers);
+    return errorResponse(c, problem.status, problem.code, problem.message, problem.headers, problem.details);
   };
 }
 
