@@ -4,9 +4,11 @@
  * proposed) and proposed to the partition's group; reads run on the state
  * machine through the host's ReadIndex `read`, so they are linearizable.
  *
- * This node must hold a replica of the group. A follower refuses writes and
- * the error passes through unchanged: NotLeaderError with the leader hint
- * (retry there; routing and forwarding are the table layer's next step).
+ * Over the local host handle this node must hold a replica and a follower
+ * refuses writes with NotLeaderError and the leader hint. Over a RaftRouter
+ * (lib/raft/forwarding.ts) writes and reads go to the partition's leader from
+ * any node; a forwarded write whose answer was lost fails with
+ * OutcomeUnknownError.
  * Every call takes `timeoutMs` and `signal`; a write that times out, is
  * aborted or whose host crashed has an unknown outcome (TimeoutError,
  * AbortError, OutcomeUnknownError): it may still apply. Puts and deletes are
@@ -23,11 +25,25 @@ import type { StateMachine } from '../raft/state-machine.js';
 import { decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeValue, type BatchOp as EncodedOp, type TableCommand } from './commands.js';
 import { PartitionStateMachine, type ApplyResult, type ScanRange, type Versioned as StoredVersioned } from './partition-state-machine.js';
 
-/** What the client needs of the raft host (actors/raft-host-actor.ts's handle has it). */
+/**
+ * What the client needs of the raft host: the local host handle
+ * (actors/raft-host-actor.ts; this node must hold the replica, and a follower
+ * refuses writes), or a router (lib/raft/forwarding.ts) that sends writes and
+ * named queries to the leader from any node. With `query`, reads use the
+ * named PARTITION_QUERIES (registered on every node's router) instead of a
+ * local closure.
+ */
 export interface RaftGroupAccess {
   propose(group: string, command: Uint8Array, options?: RequestOptions): Promise<unknown>;
-  read<T>(group: string, fn: (sm: StateMachine) => T, options?: RequestOptions): Promise<T>;
+  read?<T>(group: string, fn: (sm: StateMachine) => T, options?: RequestOptions): Promise<T>;
+  query?<T>(group: string, name: string, arg: unknown, options?: RequestOptions): Promise<T>;
 }
+
+/** The reads of a partition by name, for a router's `queries` (the argument and the result travel as msgpack). */
+export const PARTITION_QUERIES = {
+  'table.get': (sm: StateMachine, key: unknown) => partitionOf(sm).get(key as Uint8Array),
+  'table.scan': (sm: StateMachine, range: unknown) => partitionOf(sm).scan(range as ScanRange),
+} as const;
 
 export interface Versioned<V> {
   value: V;
@@ -101,7 +117,7 @@ export class PartitionClient<V = unknown> {
 
   async get(key: string, options: RequestOptions = {}): Promise<Versioned<V> | null> {
     const k = encodeKey(key);
-    const found = await this.raft.read(this.group, (sm) => partitionOf(sm).get(k), options);
+    const found = await this.run<StoredVersioned | null>('table.get', k, options);
     return found === null ? null : this.decode(found);
   }
 
@@ -159,7 +175,7 @@ export class PartitionClient<V = unknown> {
       range.limit = options.limit;
     }
     const { signal, timeoutMs } = options;
-    const page = await this.raft.read(this.group, (sm) => partitionOf(sm).scan(range), { ...(signal ? { signal } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+    const page = await this.run<ReturnType<PartitionStateMachine['scan']>>('table.scan', range, { ...(signal ? { signal } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
     return {
       items: page.items.map((e) => ({ key: decodeKey(e.key), ...this.decode(e) })),
       cursor: page.last === null ? null : encodeCursor(page.last),
@@ -167,6 +183,14 @@ export class PartitionClient<V = unknown> {
   }
 
   // ---- Helpers ----
+
+  /** A named partition query: through the router when there is one (any node), else on the local replica. */
+  private run<T>(name: keyof typeof PARTITION_QUERIES, arg: unknown, options: RequestOptions): Promise<T> {
+    if (this.raft.query !== undefined) return this.raft.query<T>(this.group, name, arg, options);
+    if (this.raft.read === undefined) throw new TroupeError('ERR_INTERNAL', 'the raft access of a partition client has neither query nor read');
+    const fn = PARTITION_QUERIES[name];
+    return this.raft.read(this.group, (sm) => fn(sm, arg) as T, options);
+  }
 
   private async write(command: TableCommand, options: RequestOptions): Promise<ApplyResult> {
     const data = encodeCommand(command);

@@ -1,0 +1,148 @@
+/**
+ * Forwarding to the leader (lib/raft/forwarding.ts) over real raft hosts,
+ * memory transports and rpc: three nodes hold the groups' replicas, a fourth
+ * holds none and only routes. Nothing here asserts a duration beyond "within
+ * the deadline".
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AbortError, TimeoutError } from '../../../lib/errors.js';
+import { NotLeaderError } from '../../../lib/protocol/raft/errors.js';
+import { RaftRouter, RPC_RAFT_PROPOSE, type RaftRouterOptions } from '../../../lib/raft/forwarding.js';
+import { OutcomeUnknownError } from '../../../lib/raft/requests.js';
+import type { StateMachine } from '../../../lib/raft/state-machine.js';
+import { Rpc } from '../../../lib/rpc/rpc.js';
+import { waitFor } from '../../harness/wait-for.js';
+import { enc, leaderOf, RecordingStateMachine, startRaftCluster, type RaftTestCluster, type TestRaftNode } from '../../harness/raft-host-node.js';
+
+const WAIT = { timeoutMs: 10_000 };
+const queries = { commands: (sm: StateMachine) => (sm as RecordingStateMachine).commands() };
+
+describe('forwarding to the leader', () => {
+  let cluster: RaftTestCluster;
+  let replicas: TestRaftNode[];
+  let outsider: TestRaftNode;
+  const rpcs = new Map<TestRaftNode, Rpc>();
+  const routers = new Map<TestRaftNode, RaftRouter>();
+  const groups = ['a', 'b', 'c'];
+  const replicasOf = (group: string): string[] => (groups.includes(group) ? replicas.map((n) => n.name) : []);
+
+  const makeRouter = (node: TestRaftNode, extra: Partial<Pick<RaftRouterOptions, 'replicasOf' | 'maxHops'>> = {}): RaftRouter => {
+    routers.get(node)?.close();
+    const router = new RaftRouter({
+      self: node.name, raft: node.raft, rpc: rpcs.get(node)!, addressOf: (n) => node.members.addressOf(n),
+      transport: node.transport, members: node.members, queries, replicasOf, backoff: { baseMs: 10, maxMs: 100 }, ...extra,
+    });
+    routers.set(node, router);
+    return router;
+  };
+  const router = (node: TestRaftNode): RaftRouter => routers.get(node)!;
+
+  before(async () => {
+    cluster = await startRaftCluster({ nodes: 4 });
+    replicas = cluster.nodes.slice(0, 3);
+    outsider = cluster.nodes[3]!;
+    for (const n of cluster.nodes) rpcs.set(n, new Rpc(n.transport));
+    for (const n of cluster.nodes) makeRouter(n);
+    const membership = { voters: replicas.map((n) => n.name).sort(), learners: [] };
+    await Promise.all(replicas.flatMap((n, ni) => groups.map((g, gi) => {
+      const sm = new RecordingStateMachine(n.storage, g, new Map());
+      n.machines.set(g, sm);
+      return n.raft.createGroup(g, membership, sm, { campaign: gi === ni });
+    })));
+    await waitFor(() => groups.every((g) => leaderOf(cluster, g) !== undefined), { ...WAIT, what: 'every group to elect its leader' });
+  });
+  after(async () => {
+    for (const r of routers.values()) r.close();
+    await cluster.close();
+  });
+
+  it('serves a write and a read issued at a follower or at a node without a replica at the leader', async () => {
+    const leader = leaderOf(cluster, 'a')!;
+    const follower = replicas.find((n) => n !== leader)!;
+    const servedBefore = router(leader).stats.served;
+    assert.equal(await router(follower).propose('a', enc('from-follower')), 'applied from-follower');
+    assert.equal(await router(outsider).propose('a', enc('from-outsider')), 'applied from-outsider');
+    const seen = await router(outsider).query<string[]>('a', 'commands', null);
+    assert.deepEqual(seen.slice(-2), ['from-follower', 'from-outsider']);
+    assert.ok((await router(follower).query<string[]>('a', 'commands', null)).includes('from-outsider'));
+    assert.equal(router(leader).stats.served - servedBefore, 4, 'the leader served all four');
+    assert.equal(router(outsider).cachedLeader('a'), leader.name, 'the outsider cached the leader');
+    assert.equal(await router(leader).propose('a', enc('at-leader')), 'applied at-leader');
+    assert.ok(router(leader).stats.local >= 1, 'the leader runs its own requests locally');
+  });
+
+  it('follows not-leader hints a bounded number of hops', async () => {
+    const [n1, n2, n3] = replicas as [TestRaftNode, TestRaftNode, TestRaftNode];
+    let calls = 0;
+    // n2 and n3 each claim the other leads the group: a hint loop.
+    rpcs.get(n2)!.handle(RPC_RAFT_PROPOSE, () => {
+      calls++;
+      throw new NotLeaderError('loop', n3.name, 7);
+    });
+    rpcs.get(n3)!.handle(RPC_RAFT_PROPOSE, () => {
+      calls++;
+      throw new NotLeaderError('loop', n2.name, 7);
+    });
+    try {
+      const r = makeRouter(outsider, { replicasOf: (g) => (g === 'loop' ? [n2.name] : replicasOf(g)), maxHops: 3 });
+      await assert.rejects(r.propose('loop', enc('x'), { timeoutMs: 5_000 }), (err: unknown) => err instanceof NotLeaderError && err.leaderHint !== null);
+      assert.equal(calls, 4, 'the first try and three hops');
+    } finally {
+      makeRouter(n2);
+      makeRouter(n3);
+      makeRouter(outsider);
+    }
+    assert.equal(await router(n1).propose('a', enc('after-loop')), 'applied after-loop');
+  });
+
+  it('respects the deadline and the abort signal while no leader is known', async () => {
+    const r = router(outsider);
+    let started = performance.now();
+    await assert.rejects(r.propose('nowhere', enc('x'), { timeoutMs: 300 }), (err: unknown) => err instanceof TimeoutError);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 290 && elapsed < 3_000, `gave up after ${elapsed} ms`);
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('caller gave up')), 100);
+    started = performance.now();
+    await assert.rejects(r.query('nowhere', 'commands', null, { timeoutMs: 10_000, signal: controller.signal }), (err: unknown) => err instanceof AbortError);
+    assert.ok(performance.now() - started < 3_000, 'the abort ended the retries');
+    await assert.rejects(r.propose('a', enc('x'), { signal: AbortSignal.abort() }), (err: unknown) => err instanceof AbortError);
+  });
+
+  it('reports a forwarded write whose answer was lost as outcome unknown (and it did apply)', async () => {
+    const leader = leaderOf(cluster, 'b')!;
+    // The leader proposes, then its answer never comes back.
+    rpcs.get(leader)!.handle(RPC_RAFT_PROPOSE, async (arg) => {
+      const { group, data } = arg as { group: string; data: Uint8Array };
+      await leader.raft.propose(group, data);
+      return new Promise(() => {});
+    });
+    try {
+      await assert.rejects(router(outsider).propose('b', enc('lost-reply'), { timeoutMs: 1_000 }), (err: unknown) => err instanceof OutcomeUnknownError);
+      await waitFor(() => leader.machines.get('b')!.commands().includes('lost-reply'), { ...WAIT, what: 'the write to have applied' });
+      // A read whose answer is lost is retried instead: it changes nothing.
+      assert.ok((await router(outsider).query<string[]>('b', 'commands', null)).includes('lost-reply'));
+    } finally {
+      makeRouter(leader);
+    }
+  });
+
+  it('corrects the cached leader after the leader stops and serves requests after the election', async () => {
+    const old = leaderOf(cluster, 'c')!;
+    assert.equal(await router(outsider).propose('c', enc('before')), 'applied before');
+    assert.equal(router(outsider).cachedLeader('c'), old.name);
+    await old.raft.stop();
+    await old.transport.stop();
+    cluster.reportDown(old);
+    assert.equal(router(outsider).cachedLeader('c'), undefined, 'member-down drops the cached leader');
+    const survivor = replicas.find((n) => n !== old)!;
+    assert.equal(await router(outsider).propose('c', enc('after'), { timeoutMs: 10_000 }), 'applied after');
+    assert.equal(await router(survivor).propose('c', enc('after-2'), { timeoutMs: 10_000 }), 'applied after-2');
+    const fresh = replicas.find((n) => n !== old && n.raft.host().status('c')?.role === 'leader');
+    assert.ok(fresh !== undefined && fresh !== old, 'a new leader was elected');
+    assert.equal(router(outsider).cachedLeader('c'), fresh.name, 'the cache names the new leader');
+    assert.deepEqual((await router(outsider).query<string[]>('c', 'commands', null)).slice(-3), ['before', 'after', 'after-2']);
+  });
+});
