@@ -20,6 +20,8 @@ import { createNodeTransport, startNodeTransport } from './node-transport.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { formatAddress, nodeHost, type PortRange } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
+import { RaftRouter } from './raft/forwarding.js';
+import { PARTITION_QUERIES } from './tables/partition-client.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
 import { buildNodeStatus, memberStatus } from './node-status.js';
@@ -94,6 +96,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private memberEvents: MemberEvents | undefined;
   /** The multi-Raft host: every Raft group replica on this node. */
   raft: RaftHostHandle | undefined;
+  /** Sends a group's proposals and reads to its leader, from any node (lib/raft/forwarding.ts). */
+  router: RaftRouter | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -173,12 +177,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
 
     const transport = this.transport;
+    // One Rpc per transport: the 'rpc' channel has one handler, shared by every service.
+    const rpc = new Rpc(transport);
+    this.router = new RaftRouter({ self: this.name, raft: this.raft, rpc, addressOf: (node) => this.memberEvents?.addressOf(node), transport, members: this.memberEvents, queries: PARTITION_QUERIES, random: random.fork() });
     this.operations = new ClusterOperations({
       config,
       name: this.name,
       address: () => this.address,
       transport,
-      rpc: new Rpc(transport),
+      rpc,
       membership: this.membership,
       members: () => this.members(),
       selfState: () => this.selfState(),
@@ -323,6 +330,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
+    this.router?.close();
     await this.raft?.stop().catch(() => {});
     this.memberEvents?.close();
     if (this.system) stopActor(this.system);
