@@ -25,6 +25,7 @@ import { PARTITION_QUERIES } from './tables/partition-client.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
 import { buildNodeStatus, memberStatus } from './node-status.js';
+import { membershipEventEmitter, type TroupeNodeEvents } from './node-events.js';
 import { raftConfigFor, seedRetryConfigFor, swimConfigFor } from './protocol-settings.js';
 import { writePortsFile } from './storage/ports-file.js';
 import { NotRunningError } from './errors.js';
@@ -35,7 +36,6 @@ import { buildDiscoveryReport } from './discovery-report.js';
 import { nodeStatsSnapshot } from './node-stats.js';
 import type { CallOptions, ClusterNodeApi, DiscoveryReport, MemberState, MemberStatus, NodeStatsSnapshot, NodeStatus } from './node-api.js';
 import { SeededRandom } from './protocol/random.js';
-import type { MembershipEvent } from './protocol/swim/membership.js';
 import { NodeStateStore } from './storage/node-state.js';
 import { NodeStorage } from './storage/node-storage.js';
 import type { Transport } from './transport/transport.js';
@@ -55,18 +55,7 @@ export interface StartNodeOptions {
 }
 
 
-/** Events a node emits; each member event carries the member's status. */
-export interface TroupeNodeEvents {
-  'member-joining': [MemberStatus];
-  'member-up': [MemberStatus];
-  'member-suspect': [MemberStatus];
-  'member-down': [MemberStatus];
-  'member-leaving': [MemberStatus];
-  'member-left': [MemberStatus];
-  'member-removed': [MemberStatus];
-  'self-up': [];
-  'leave-complete': [];
-}
+export type { TroupeNodeEvents } from './node-events.js';
 
 export async function startNode(options: StartNodeOptions = {}): Promise<TroupeNode> {
   const config = options.loadedConfig ?? loadConfig({ env: {}, overrides: options.config, noFile: true });
@@ -152,7 +141,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       random,
       log: log.child({ component: 'membership' }),
       now: () => performance.now(),
-      onEvent: (event) => this.onMembershipEvent(event),
+      onEvent: membershipEventEmitter(this, this.name, log),
       onSnapshot: (snapshot) => (this.snapshot = snapshot),
       supervision: {
         onRestart: () => this.actorRestarts++,
@@ -222,30 +211,6 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (actor !== 'membership') return false;
     this.membership?.send({ type: 'crash' });
     return true;
-  }
-
-  private onMembershipEvent(event: MembershipEvent): void {
-    if (event.type === 'rejected') {
-      this.log.warn({ input: event.input, reason: event.reason }, 'membership request rejected');
-      return;
-    }
-    if (event.type === 'self-up' || event.type === 'leave-complete') {
-      this.log.info(event.type === 'self-up' ? 'this node is up' : 'leave complete');
-      this.emitSafely(event.type);
-      return;
-    }
-    const member = memberStatus(event.member, this.name);
-    this.log.info({ member: member.name, address: member.address, state: member.state, incarnation: member.incarnation, generation: member.generation }, event.type);
-    this.emitSafely(event.type, member);
-  }
-
-  /** Listeners are application code: one that throws must not crash the membership actor. */
-  private emitSafely<K extends keyof TroupeNodeEvents>(event: K, ...args: TroupeNodeEvents[K]): void {
-    try {
-      (this.emit as (event: K, ...args: TroupeNodeEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.log.error({ err, event }, `a ${event} listener threw; the error is ignored`);
-    }
   }
 
   /** Every member this node knows, itself included. */
