@@ -12,8 +12,7 @@
  *   node dist/bench/failure-detection.js [trials]
  */
 import { readFileSync } from 'node:fs';
-import { freePort, ProcessGroup, stateOf, type TroupeProcess } from '../test/harness/troupe-process.js';
-import { waitFor } from '../test/harness/wait-for.js';
+import { freePort, ProcessGroup, stateOf, waitAllUp } from '../test/harness/troupe-process.js';
 
 const INTERVAL = 500;
 const TIMEOUT = 2000;
@@ -29,12 +28,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function allUp(nodes: TroupeProcess[]): Promise<void> {
-  for (const node of nodes) {
-    await waitFor(async () => (await node.status()).members.filter((m) => m.state === 'up').length === nodes.length, { timeoutMs: 30_000, what: `${node.nodeName} to see all up` });
-  }
-}
-
 async function main(): Promise<void> {
   const group = new ProcessGroup();
   const env = { HEARTBEAT_INTERVAL: String(INTERVAL), HEARTBEAT_TIMEOUT: String(TIMEOUT), LOG_LEVEL: 'warn' };
@@ -43,7 +36,7 @@ async function main(): Promise<void> {
     const seeds = ports.map((port, i) => `f${i + 1}@127.0.0.1:${port}`);
     const nodes = ports.map((port, i) => group.start({ name: `f${i + 1}`, clusterPort: port, seeds, env }));
     await Promise.all(nodes.map((n) => n.ready()));
-    await allUp(nodes);
+    await waitAllUp(nodes, 30_000);
 
     await new Promise((resolve) => setTimeout(resolve, 5000)); // idle, then sample RSS
     const rss = nodes.map((n) => rssMb(n.pid));
@@ -73,7 +66,7 @@ async function main(): Promise<void> {
       const restarted = group.start({ ...victim.options, dataDir: victim.dataDir });
       nodes[index] = restarted;
       await restarted.ready();
-      await allUp(nodes);
+      await waitAllUp(nodes, 30_000);
       // A process that just started reports its start-up event-loop lag in its acks, and
       // peers extend suspicion of a lagging member by that much (busy is not dead). Let the
       // ~2 s lag window pass so every trial measures a settled node.

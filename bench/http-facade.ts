@@ -28,7 +28,7 @@ import { SeededRandom } from '../lib/protocol/random.js';
 import { createTcpTransport } from '../lib/transport/tcp-transport.js';
 import type { Transport } from '../lib/transport/transport.js';
 import { percentile, runHttpLoad, type HttpLoadSummary } from '../test/harness/http-load.js';
-import { freePort, ProcessGroup, type TroupeProcess } from '../test/harness/troupe-process.js';
+import { freePort, ProcessGroup, type TroupeProcess, waitAllUp } from '../test/harness/troupe-process.js';
 import { waitFor } from '../test/harness/wait-for.js';
 
 const INTERVAL = 500;
@@ -153,9 +153,7 @@ async function main(): Promise<void> {
     const seeds = ports.map((port, i) => `h${i + 1}@127.0.0.1:${port}`);
     nodes.push(...ports.map((port, i) => group.start({ name: `h${i + 1}`, clusterPort: port, seeds, env })));
     await Promise.all(nodes.map((n) => n.ready()));
-    for (const node of nodes) {
-      await waitFor(async () => (await node.status()).members.filter((m) => m.state === 'up').length === 3, { timeoutMs: 30_000, what: `${node.nodeName} to see 3 up` });
-    }
+    await waitAllUp(nodes, 30_000);
     const loaded = nodes[0]!;
     const transitions = transitionCounter(nodes.slice(1), loaded.nodeName);
 

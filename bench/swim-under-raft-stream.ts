@@ -27,12 +27,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
-import { SeededRandom } from '../lib/protocol/random.js';
-import { createTcpTransport } from '../lib/transport/tcp-transport.js';
+import { loopbackTransport } from './loopback-transport.js';
 import type { PeerIdentity, Transport } from '../lib/transport/transport.js';
 
-const COOKIE = 'bench-cookie';
 const WARMUP_PINGS = 500;
 
 interface Ready {
@@ -47,23 +44,10 @@ interface Ping {
   seq: number;
 }
 
-function newTransport(name: string): Transport {
-  return createTcpTransport({
-    self: { name, generation: 1 },
-    advertisedAddress: '127.0.0.1:0',
-    bindHost: '127.0.0.1',
-    port: 0,
-    clusterName: 'bench',
-    cookie: COOKIE,
-    random: new SeededRandom(name.length),
-    log: pino({ level: 'warn' }),
-  });
-}
-
 // ---------------------------------------------------------------- peer role
 
 async function serve(): Promise<void> {
-  const transport = newTransport('bench-peer');
+  const transport = loopbackTransport('bench-peer');
   let bulkBytes = 0;
   let bulkFrames = 0;
   transport.onMessage('swim', (from: PeerIdentity, payload: unknown) => {
@@ -184,7 +168,7 @@ async function drive(): Promise<void> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['peer'], { stdio: 'inherit' });
   try {
     const [ready] = (await once(child, 'message')) as [Ready];
-    const transport = newTransport('bench-driver');
+    const transport = loopbackTransport('bench-driver');
     const driver = new Driver(transport, ready.transportAddress);
     await transport.start();
 

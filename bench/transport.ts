@@ -21,14 +21,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pack, unpack } from 'msgpackr';
-import pino from 'pino';
-import { SeededRandom } from '../lib/protocol/random.js';
-import { createTcpTransport } from '../lib/transport/tcp-transport.js';
+import { loopbackTransport } from './loopback-transport.js';
 import type { PeerIdentity, Transport } from '../lib/transport/transport.js';
 
 const PAYLOAD_BYTES = 100;
 const CHANNEL = 'bench';
-const COOKIE = 'bench-cookie';
 /** The sender keeps at most this many frames queued in the transport, below the default bound of 10000. */
 const PIPELINE_WINDOW = 8_000;
 const SEND_CHUNK = 2_000;
@@ -42,19 +39,6 @@ interface Ready {
 }
 
 type Control = { type: 'expect'; count: number } | { type: 'exit' };
-
-function newTransport(name: string): Transport {
-  return createTcpTransport({
-    self: { name, generation: 1 },
-    advertisedAddress: '127.0.0.1:0',
-    bindHost: '127.0.0.1',
-    port: 0,
-    clusterName: 'bench',
-    cookie: COOKIE,
-    random: new SeededRandom(name.length),
-    log: pino({ level: 'warn' }),
-  });
-}
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -79,7 +63,7 @@ function readFrames(socket: Socket, onFrame: (body: Buffer) => void): void {
 // ---------------------------------------------------------------- server role
 
 async function serve(): Promise<void> {
-  const transport = newTransport('bench-server');
+  const transport = loopbackTransport('bench-server');
   let expected = 0;
   let count = 0;
   transport.onMessage(CHANNEL, (from: PeerIdentity) => {
@@ -268,7 +252,7 @@ async function drive(): Promise<void> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['server'], { stdio: 'inherit' });
   try {
     const [ready] = (await once(child, 'message')) as [Ready];
-    const client = newTransport('bench-client');
+    const client = loopbackTransport('bench-client');
     const waiters = new Map<string, (payload: unknown) => void>();
     for (const channel of ['done', 'rep', 'ctl-ack']) {
       client.onMessage(channel, (_from, payload) => {

@@ -191,3 +191,17 @@ export async function stateOf(observer: TroupeProcess, name: string): Promise<st
   const status = await observer.status();
   return status.members.find((m) => m.name === name)?.state;
 }
+
+/** Waits until `observer` reports `count` members up (failing at once if it exits). */
+export async function waitSeesUp(observer: TroupeProcess, count: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await observer.status()).members.filter((m) => m.state === 'up').length === count, {
+    timeoutMs,
+    what: `${observer.nodeName} to see ${count} members up`,
+    abortIf: observer.exitedReason,
+  });
+}
+
+/** Waits until every one of `nodes` reports all of them up. */
+export async function waitAllUp(nodes: readonly TroupeProcess[], timeoutMs = 20_000): Promise<void> {
+  for (const node of nodes) await waitSeesUp(node, nodes.length, timeoutMs);
+}

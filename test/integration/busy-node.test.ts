@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freePort, ProcessGroup, stateOf, type TroupeProcess } from '../harness/troupe-process.js';
+import { freePort, ProcessGroup, stateOf, type TroupeProcess, waitAllUp } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const HEARTBEAT_INTERVAL = 500;
@@ -22,13 +22,7 @@ describe('a node whose event loop is blocked for HEARTBEAT_TIMEOUT / 2', () => {
     const env = { HEARTBEAT_INTERVAL: String(HEARTBEAT_INTERVAL), HEARTBEAT_TIMEOUT: String(HEARTBEAT_TIMEOUT), TROUPE_TEST_HOOKS: '1' };
     nodes = ports.map((port, i) => group.start({ name: `b${i + 1}`, clusterPort: port, seeds, env }));
     await Promise.all(nodes.map((n) => n.ready()));
-    for (const node of nodes) {
-      await waitFor(async () => (await node.status()).members.filter((m) => m.state === 'up').length === 3, {
-        timeoutMs: 20_000,
-        what: `${node.nodeName} to see 3 up`,
-        abortIf: node.exitedReason,
-      });
-    }
+    await waitAllUp(nodes);
   });
 
   after(() => group.cleanup());

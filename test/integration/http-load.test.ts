@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runHttpLoad } from '../harness/http-load.js';
-import { freePort, ProcessGroup, type TroupeProcess } from '../harness/troupe-process.js';
+import { freePort, ProcessGroup, type TroupeProcess, waitAllUp } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const HEARTBEAT_INTERVAL = 500;
@@ -43,13 +43,7 @@ describe(`${CLIENTS} HTTP clients on one node for ${LOAD_MS / 1000} s`, () => {
     const env = { HEARTBEAT_INTERVAL: String(HEARTBEAT_INTERVAL), HEARTBEAT_TIMEOUT: String(HEARTBEAT_TIMEOUT) };
     nodes = ports.map((port, i) => group.start({ name: `l${i + 1}`, clusterPort: port, seeds, env }));
     await Promise.all(nodes.map((n) => n.ready()));
-    for (const node of nodes) {
-      await waitFor(async () => (await node.status()).members.filter((m) => m.state === 'up').length === 3, {
-        timeoutMs: 20_000,
-        what: `${node.nodeName} to see 3 up`,
-        abortIf: node.exitedReason,
-      });
-    }
+    await waitAllUp(nodes);
   });
 
   after(() => group.cleanup());

@@ -8,16 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { freePort, ProcessGroup, stateOf, type TroupeProcess } from '../harness/troupe-process.js';
+import { freePort, ProcessGroup, stateOf, waitSeesUp } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
-async function seesUp(observer: TroupeProcess, count: number): Promise<void> {
-  await waitFor(async () => (await observer.status()).members.filter((m) => m.state === 'up').length === count, {
-    timeoutMs: 20_000,
-    what: `${observer.nodeName} to see ${count} members up`,
-    abortIf: observer.exitedReason,
-  });
-}
 
 describe('seeds and healing', () => {
   const group = new ProcessGroup();
@@ -33,8 +26,8 @@ describe('seeds and healing', () => {
 
     const b = group.start({ name: 'sb', clusterPort: portB, seeds: [] });
     await b.ready();
-    await seesUp(a, 2);
-    await seesUp(b, 2);
+    await waitSeesUp(a, 2);
+    await waitSeesUp(b, 2);
   });
 
   it('ties candidates spelled otherwise than the members\' addresses to them (DNS gives IPs, nodes are named by host)', async () => {
@@ -45,8 +38,8 @@ describe('seeds and healing', () => {
     const a = group.start({ name: 'ta', clusterPort: portA, seeds, env });
     const b = group.start({ name: 'tb', clusterPort: portB, seeds, env });
     await Promise.all([a.ready(), b.ready()]);
-    await seesUp(a, 2);
-    await seesUp(b, 2);
+    await waitSeesUp(a, 2);
+    await waitSeesUp(b, 2);
     await waitFor(async () => {
       const report = (await a.request('GET', '/api/cluster/discovery')).json;
       const outcomes = Object.fromEntries(report.candidateReports.map((c: { address: string; outcome: string }) => [c.address, c.outcome]));
@@ -59,7 +52,7 @@ describe('seeds and healing', () => {
     const seeds = ports.map((port, i) => `h${i + 1}@127.0.0.1:${port}`);
     const nodes = ports.map((port, i) => group.start({ name: `h${i + 1}`, clusterPort: port, seeds }));
     await Promise.all(nodes.map((n) => n.ready()));
-    for (const node of nodes) await seesUp(node, 3);
+    for (const node of nodes) await waitSeesUp(node, 3);
     const frozen = nodes[2]!;
     const before = (await nodes[0]!.status()).members.find((m) => m.name === frozen.nodeName)!;
 
@@ -71,7 +64,7 @@ describe('seeds and healing', () => {
     } finally {
       process.kill(frozen.pid, 'SIGCONT');
     }
-    for (const node of nodes) await seesUp(node, 3);
+    for (const node of nodes) await waitSeesUp(node, 3);
     const after = (await nodes[0]!.status()).members.find((m) => m.name === frozen.nodeName)!;
     assert.equal(after.generation, before.generation, 'same process, same generation');
     assert.ok(after.incarnation > before.incarnation, `incarnation ${after.incarnation} > ${before.incarnation}`);
