@@ -21,8 +21,8 @@ import { dispatch, spawn, stop, type Ref } from 'nact';
 import type { Logger } from '../lib/log.js';
 import type { Random } from '../lib/protocol/random.js';
 import type { RaftConfig } from '../lib/protocol/raft/config.js';
-import type { Membership, NodeId } from '../lib/protocol/raft/types.js';
-import { RaftHost, type RaftHostMsg, type RaftHostStats } from '../lib/raft/raft-host.js';
+import type { Membership, MembershipChange, NodeId } from '../lib/protocol/raft/types.js';
+import { RaftHost, type GroupEvent, type RaftHostMsg, type RaftHostStats } from '../lib/raft/raft-host.js';
 import { replyWithDeadline, type RequestOptions } from '../lib/raft/requests.js';
 import type { StateMachine, StateMachineFactory } from '../lib/raft/state-machine.js';
 import { RAFT_CHANNEL } from '../lib/raft/wire.js';
@@ -44,6 +44,8 @@ export interface RaftHostActorDeps {
   now?: () => number;
   quiesceAfterTicks?: number;
   supervision?: SupervisionHooks;
+  /** Role, leader and membership events of the groups (the tables' control loop listens). */
+  onGroupEvent?: (group: string, event: GroupEvent) => void;
 }
 
 export interface RaftHostHandle {
@@ -53,6 +55,10 @@ export interface RaftHostHandle {
   propose(group: string, command: Uint8Array, options?: RequestOptions): Promise<unknown>;
   /** Runs `fn` on the state machine at a linearizable point (ReadIndex, thesis §6.4). */
   read<T>(group: string, fn: (sm: StateMachine) => T, options?: RequestOptions): Promise<T>;
+  /** One single-server membership change at the group's leader; resolves once applied here. NotLeaderError on a follower, ProposalDroppedError when refused (another change pending, learner behind). */
+  changeMembership(group: string, change: MembershipChange, options?: RequestOptions): Promise<void>;
+  /** Removes the group and all its data from this node; resolves once durable. Idempotent. */
+  destroyGroup(group: string, options?: RequestOptions): Promise<void>;
   /** Makes this replica campaign now. */
   campaign(group: string): void;
   /** The current host state (it is replaced after a crash). */
@@ -89,6 +95,7 @@ export function spawnRaftHostActor(parent: Ref<any>, deps: RaftHostActorDeps): R
       random: deps.random,
       log: deps.log,
       post,
+      ...(deps.onGroupEvent ? { onGroupEvent: deps.onGroupEvent } : {}),
     });
     host.openGroups(registry);
     current = host;
@@ -125,6 +132,13 @@ export function spawnRaftHostActor(parent: Ref<any>, deps: RaftHostActorDeps): R
     propose: (group, command, options = {}) => ask<unknown>(`proposal to raft group ${group}`, options, (reply) => ({ type: 'propose', group, data: command, reply })),
     read: <T>(group: string, fn: (sm: StateMachine) => T, options: RequestOptions = {}) =>
       ask<T>(`read of raft group ${group}`, options, (reply) => ({ type: 'read', group, fn, reply: reply as import('../lib/raft/requests.js').Reply<unknown> })),
+    changeMembership: async (group, change, options = {}) => {
+      await ask<unknown>(`membership change of raft group ${group}`, options, (reply) => ({ type: 'change-membership', group, change, reply }));
+    },
+    destroyGroup: (group, options = {}) => {
+      registry.delete(group);
+      return ask<void>(`destroy raft group ${group}`, options, (reply) => ({ type: 'destroy-group', group, reply }));
+    },
     campaign: (group) => post({ type: 'campaign', group }),
     host: () => {
       if (current === undefined) throw new Error('the raft host actor has not started');

@@ -119,7 +119,7 @@ export function defaultConfig(host: string = hostname()): TroupeConfig {
     dnsServers: [],
     dnsPollIntervalMs: 5000, // a Kubernetes pod is usually Ready within seconds; 5 s keeps DNS load low
     multicastInterface: undefined,
-    replicationFactor: 2, // survives one node loss at the lowest cost
+    replicationFactor: 2, // the convention of ../shared/DESIGN.md; under Raft two replicas both take part in every write: use 3 to survive a node loss
     dataDir: '', // filled from the node name by resolveConfig
     heartbeatIntervalMs: 5000,
     heartbeatTimeoutMs: 10000, // two periods: rides out a GC pause or a busy event loop of 5 s

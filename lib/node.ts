@@ -22,6 +22,9 @@ import { formatAddress, nodeHost, type PortRange } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
 import { RaftRouter } from './raft/forwarding.js';
 import { PARTITION_QUERIES } from './tables/partition-client.js';
+import { CATALOGUE_QUERIES, TableStateMachines } from './tables/state-machines.js';
+import { startTables, type NodeTables } from './tables/node-tables.js';
+import type { TablesApi } from './tables/tables-api.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
 import { buildNodeStatus, memberStatus } from './node-status.js';
@@ -50,7 +53,7 @@ export interface StartNodeOptions {
   /** Enables test hooks (POST /debug/block, /debug/crash/:actor). Also on with TROUPE_TEST_HOOKS=1. */
   testHooks?: boolean;
   signal?: AbortSignal;
-  /** State machines of the Raft groups stored on this node, reopened at start (the tables supply them). */
+  /** State machines of the Raft groups stored on this node, reopened at start. @default the tables' (catalogue and partitions) */
   raftStateMachines?: StateMachineFactory;
 }
 
@@ -59,7 +62,7 @@ export type { TroupeNodeEvents } from './node-events.js';
 
 export async function startNode(options: StartNodeOptions = {}): Promise<TroupeNode> {
   const config = options.loadedConfig ?? loadConfig({ env: {}, overrides: options.config, noFile: true });
-  const node = new TroupeNode(config, options.log ?? createLogger(config.logLevel, { node: config.nodeName }), options.testHooks ?? process.env.TROUPE_TEST_HOOKS === '1');
+  const node = new TroupeNode(config, options.log ?? createLogger(config.logLevel, { node: config.nodeName }), options.testHooks ?? process.env.TROUPE_TEST_HOOKS === '1', options.raftStateMachines);
   try {
     await node.start(options.signal);
   } catch (err) {
@@ -87,6 +90,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   raft: RaftHostHandle | undefined;
   /** Sends a group's proposals and reads to its leader, from any node (lib/raft/forwarding.ts). */
   router: RaftRouter | undefined;
+  private nodeTables: NodeTables | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -106,9 +110,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     readonly config: TroupeConfig,
     readonly log: Logger,
     private readonly testHooks: boolean,
-    private readonly raftStateMachines: StateMachineFactory = (group) => {
-      throw new NotRunningError(`the state machine of raft group ${group}`);
-    },
+    private readonly raftStateMachines?: StateMachineFactory,
   ) {
     super();
     this.name = config.nodeName;
@@ -153,12 +155,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
 
     this.memberEvents = new MemberEvents(this, log.child({ component: 'member-events' }));
+    const machines = new TableStateMachines(this.storage);
     this.raft = spawnRaftHostActor(this.system, {
       self: this.name,
       storage: this.storage,
       transport: this.transport,
       members: this.memberEvents,
-      stateMachineFor: this.raftStateMachines,
+      stateMachineFor: this.raftStateMachines ?? machines.stateMachineFor,
+      onGroupEvent: () => this.nodeTables?.control.trigger(),
       config: raftConfigFor(config),
       random: random.fork(),
       log: log.child({ component: 'raft' }),
@@ -168,7 +172,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     const transport = this.transport;
     // One Rpc per transport: the 'rpc' channel has one handler, shared by every service.
     const rpc = new Rpc(transport);
-    this.router = new RaftRouter({ self: this.name, raft: this.raft, rpc, addressOf: (node) => this.memberEvents?.addressOf(node), transport, members: this.memberEvents, queries: PARTITION_QUERIES, random: random.fork() });
+    this.router = new RaftRouter({
+      self: this.name, raft: this.raft, rpc, addressOf: (node) => this.memberEvents?.addressOf(node), transport, members: this.memberEvents,
+      queries: { ...PARTITION_QUERIES, ...CATALOGUE_QUERIES }, replicasOf: (group) => this.nodeTables?.service.replicasOf(group) ?? [], random: random.fork(),
+    });
+    this.nodeTables = startTables({
+      self: this.name, raft: this.raft, router: this.router, rpc, machines, memberEvents: this.memberEvents, members: () => this.members(),
+      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }),
+    });
     this.operations = new ClusterOperations({
       config,
       name: this.name,
@@ -211,6 +222,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (actor !== 'membership') return false;
     this.membership?.send({ type: 'crash' });
     return true;
+  }
+
+  /** The replicated tables (docs/TABLES.md); served over HTTP under /api/tables. */
+  get tables(): TablesApi | undefined {
+    return this.nodeTables?.service;
   }
 
   /** Every member this node knows, itself included. */
@@ -295,6 +311,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
+    this.nodeTables?.stop();
     this.router?.close();
     await this.raft?.stop().catch(() => {});
     this.memberEvents?.close();

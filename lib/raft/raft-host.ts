@@ -45,7 +45,7 @@ import { defaultRaftConfig, type RaftConfig } from '../protocol/raft/config.js';
 import { NotLeaderError } from '../protocol/raft/errors.js';
 import type { RaftMessage } from '../protocol/raft/messages.js';
 import { RaftCore, type RaftEvent, type RaftPersist, type RaftReady } from '../protocol/raft/raft.js';
-import type { Membership, NodeId } from '../protocol/raft/types.js';
+import type { Membership, MembershipChange, NodeId } from '../protocol/raft/types.js';
 import { LmdbRaftStorage } from '../storage/lmdb-raft-storage.js';
 import type { NodeStorage } from '../storage/node-storage.js';
 import type { Transport } from '../transport/transport.js';
@@ -71,6 +71,10 @@ export type RaftHostMsg =
   | { type: 'propose'; group: string; data: Uint8Array; reply: Reply }
   | { type: 'read'; group: string; fn: (sm: StateMachine) => unknown; reply: Reply }
   | { type: 'create-group'; group: string; membership: Membership; stateMachine: StateMachine; campaign: boolean; reply: Reply<void> }
+  /** One single-server membership change, settled (like a proposal) once it applies here. */
+  | { type: 'change-membership'; group: string; change: MembershipChange; reply: Reply }
+  /** Removes the group and all its data (log, hard state, state machine) from this node; settled once durable. */
+  | { type: 'destroy-group'; group: string; reply: Reply<void> }
   | { type: 'campaign'; group: string }
   | { type: 'member-event'; event: MemberEventType; member: { name: string; address: string } }
   /** Test hook: the handler throws, to exercise supervision. */
@@ -92,7 +96,12 @@ export interface RaftHostOptions {
   quiesceAfterTicks?: number;
   /** How the host's continuations reach its mailbox (the actor's dispatch). */
   post: (msg: RaftHostMsg) => void;
+  /** Role, leader and membership changes of the groups, and their removal from a group (for the tables' control loop). Must not throw. */
+  onGroupEvent?: (group: string, event: GroupEvent) => void;
 }
+
+/** The events of a group a host's owner may act on. */
+export type GroupEvent = Extract<RaftEvent, { type: 'role-changed' | 'leader-changed' | 'membership-changed' | 'removed' }>;
 
 export interface BatchItem {
   group: Group;
@@ -204,6 +213,70 @@ export class RaftHost {
     return [...this.groups.keys()];
   }
 
+  /** The membership the group was created with on this node (a replica added later replays the log from it). */
+  bootstrapMembership(group: string): Membership | null {
+    return (this.descriptors.get(['d', group]) as { membership: Membership } | undefined)?.membership ?? null;
+  }
+
+  /** Leader only: how far each peer's log matches the leader's (learners included), for promotion decisions. */
+  replication(group: string): Map<NodeId, number> | null {
+    const g = this.groups.get(group);
+    if (g === undefined || g.core.role !== 'leader') return null;
+    return new Map([...g.core.progress].map(([node, pr]) => [node, pr.match]));
+  }
+
+  /** The state machine of a group this node holds (stale reads run on it directly). */
+  stateMachine(group: string): StateMachine | null {
+    return this.groups.get(group)?.sm ?? null;
+  }
+
+  private destroyGroup(msg: Extract<RaftHostMsg, { type: 'destroy-group' }>): void {
+    const g = this.groups.get(msg.group);
+    if (g !== undefined) this.forget(g, `raft group ${g.id} was destroyed on this node`);
+    // A batch in flight may still write this group: destroy after it, so nothing of the group survives.
+    const inFlight = this.writing ?? Promise.resolve();
+    void inFlight.catch(() => {}).then(() => {
+      try {
+        this.opts.storage.root.transactionSync(() => {
+          if (g !== undefined) g.storage.destroyInTransaction();
+          else new LmdbRaftStorage(this.opts.storage, msg.group).destroyInTransaction();
+          (g?.sm ?? this.detachedStateMachine(msg.group))?.destroyInTransaction?.();
+          this.descriptors.removeSync(['d', msg.group]);
+          this.descriptors.removeSync(['a', msg.group]);
+        });
+        msg.reply.resolve(undefined);
+      } catch (err) {
+        msg.reply.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /** The state machine of a group not open here (its data may remain from before a restart), or null if none can be made. */
+  private detachedStateMachine(group: string): StateMachine | null {
+    try {
+      return this.opts.stateMachineFor(group);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Drops a group from the host: no more ticks, frames or batches; its pending requests fail. */
+  private forget(g: Group, reason: string): void {
+    this.groups.delete(g.id);
+    this.awake.delete(g);
+    this.dirty.delete(g);
+    const fail = (reply: Reply, what: string): void => reply.reject(new OutcomeUnknownError(what, reason));
+    for (const [id, r] of this.requests) {
+      if (r.group !== g) continue;
+      this.requests.delete(id);
+      fail(r.reply, r.fn === undefined ? 'proposal' : 'read');
+    }
+    for (const p of g.proposals.values()) fail(p.reply, 'proposal');
+    for (const r of g.reads) fail(r.reply, 'read');
+    g.proposals.clear();
+    g.reads.length = 0;
+  }
+
   status(group: string): (ReturnType<RaftCore['status']> & { quiesced: boolean }) | null {
     const g = this.groups.get(group);
     return g === undefined ? null : { ...g.core.status(), quiesced: g.quiesced };
@@ -244,6 +317,12 @@ export class RaftHost {
         break;
       case 'create-group':
         this.createGroup(msg);
+        break;
+      case 'change-membership':
+        this.request(msg);
+        break;
+      case 'destroy-group':
+        this.destroyGroup(msg);
         break;
       case 'campaign': {
         const g = this.groups.get(msg.group);
@@ -315,7 +394,7 @@ export class RaftHost {
     }
   }
 
-  private request(msg: Extract<RaftHostMsg, { type: 'propose' | 'read' }>): void {
+  private request(msg: Extract<RaftHostMsg, { type: 'propose' | 'read' | 'change-membership' }>): void {
     if (msg.reply.settled) return;
     const g = this.groups.get(msg.group);
     if (g === undefined) return msg.reply.reject(new UnknownGroupError(msg.group));
@@ -324,6 +403,7 @@ export class RaftHost {
     // A quiesced follower is not woken: it refuses a proposal and forwards a read to its leader, which wakes.
     if (g.core.role === 'leader') this.wake(g);
     if (msg.type === 'propose') this.stepGroup(g, { type: 'propose', requestId, data: msg.data });
+    else if (msg.type === 'change-membership') this.stepGroup(g, { type: 'change-membership', requestId, change: msg.change });
     else this.stepGroup(g, { type: 'read-index', requestId });
   }
 
@@ -433,8 +513,14 @@ export class RaftHost {
         // The state machine is exactly at the core's applied index here: applies happen only in write().
         if (g.sm.snapshot !== undefined) g.core.step({ type: 'snapshot-created', index: g.core.status().applied, data: g.sm.snapshot() }, this.now());
         return;
+      case 'role-changed':
+      case 'leader-changed':
+      case 'membership-changed':
+      case 'removed':
+        this.opts.onGroupEvent?.(g.id, ev);
+        return;
       default:
-        return; // role, leader and membership changes are visible through status(); 'removed' is for the tables issue
+        return;
     }
   }
 

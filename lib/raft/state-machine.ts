@@ -34,6 +34,8 @@ export interface StateMachine {
   snapshot?(): Uint8Array;
   /** Replaces the whole state with a snapshot's (runs in the host's transaction, like apply). */
   restore?(data: Uint8Array): void;
+  /** Removes all of the state machine's data: its group is destroyed on this node (runs inside a write transaction). */
+  destroyInTransaction?(): void;
 }
 
 /** Makes the state machine of a group this node hosts; called at creation and when groups are reopened after a restart. */

@@ -67,7 +67,7 @@ function toInfo(name: string, t: StoredTable): TableInfo {
     state: t[3],
     partitions: t[4].map(([voters, learners, ready, dropped], partition): PartitionInfo => ({
       partition,
-      group: partitionGroup(name, partition),
+      group: partitionGroup(name, partition, t[1]),
       voters: [...voters],
       learners: [...learners],
       ready,
@@ -206,5 +206,10 @@ export class CatalogueStateMachine implements StateMachine {
       if (typeof name !== 'string' || !(record instanceof Uint8Array)) throw new TroupeError('ERR_INTERNAL', 'the catalogue received a malformed snapshot entry');
       this.db.putSync(name, record);
     }
+  }
+
+  /** Removes every record: this node's catalogue replica is destroyed (inside the host's transaction). */
+  destroyInTransaction(): void {
+    for (const key of [...this.db.getKeys({ snapshot: false })]) this.db.removeSync(key);
   }
 }

@@ -7,11 +7,15 @@
  * decisions a proposer makes before proposing, and the choice of the
  * catalogue group's own members.
  *
- * Naming: partition `n` (0-based) of table `t` is the Raft group `t/n`
- * (`partitionGroup`). Table names are 1 to MAX_TABLE_NAME_LENGTH characters
- * of [A-Za-z0-9_.-] (TABLE_NAME_PATTERN), so they hold no `/` and a group id
- * names one partition; the catalogue group, `$catalogue`, can never be a
- * partition's.
+ * Naming: partition `n` (0-based) of table `t` created at Raft index `i` (its
+ * incarnation) is the Raft group `t/n@i` (`partitionGroup`). The incarnation
+ * is part of the id so that a table dropped and created again never meets the
+ * old table's replicas: a node that was down through the drop still holds
+ * `t/n@i` and destroys it, while the new table's groups are `t/n@j`.
+ * Placement hashes `t/n` (`placementKey`), known before the create commits.
+ * Table names are a letter and up to 63 more of [A-Za-z0-9_.-]
+ * (TABLE_NAME_PATTERN), so they hold no `/` or `@` and a group id names one
+ * partition; the catalogue group, `$catalogue`, can never be a partition's.
  *
  * Lifecycle of a table (each step one committed command):
  *
@@ -67,8 +71,8 @@ export const CATALOGUE_MAX_REPLICAS = 5;
 /** Longest table name, in characters (ASCII). @default 64 */
 export const MAX_TABLE_NAME_LENGTH = 64;
 
-/** What a table name may hold: 1 to MAX_TABLE_NAME_LENGTH of letters, digits, `_`, `.` and `-`. */
-export const TABLE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A table name: a letter, then up to MAX_TABLE_NAME_LENGTH - 1 letters, digits, `_`, `.` and `-` (names become metric labels and group ids). */
+export const TABLE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Most tables in a cluster. @default 1024 (each table costs its partitions' Raft groups on every replica). */
 export const MAX_TABLES = 1024;
@@ -85,19 +89,28 @@ export const MAX_REPLICATION_FACTOR = 7;
 /** Version of the catalogue command encoding; a replica refuses (as data) an entry of a format it does not know. */
 export const CATALOGUE_COMMAND_FORMAT = 1;
 
-/** The Raft group id of partition `partition` of `table`: `<table>/<partition>`. */
-export function partitionGroup(table: string, partition: number): string {
+/** What placement hashes for a partition: `<table>/<partition>` (the incarnation is not known before the create commits). */
+export function placementKey(table: string, partition: number): string {
   return `${table}/${partition}`;
 }
 
-/** The table and partition a partition group id names, or null for any other id (the catalogue's, say). */
-export function parsePartitionGroup(group: string): { table: string; partition: number } | null {
+/** The Raft group id of partition `partition` of the table `table` created at index `incarnation`: `<table>/<partition>@<incarnation>`. */
+export function partitionGroup(table: string, partition: number, incarnation: number): string {
+  return `${table}/${partition}@${incarnation}`;
+}
+
+const NUMBER = /^(0|[1-9][0-9]*)$/;
+
+/** The table, partition and incarnation a partition group id names, or null for any other id (the catalogue's, say). */
+export function parsePartitionGroup(group: string): { table: string; partition: number; incarnation: number } | null {
   const slash = group.lastIndexOf('/');
-  if (slash <= 0) return null;
+  const at = group.lastIndexOf('@');
+  if (slash <= 0 || at < slash) return null;
   const table = group.slice(0, slash);
-  const digits = group.slice(slash + 1);
-  if (!TABLE_NAME_PATTERN.test(table) || !/^(0|[1-9][0-9]*)$/.test(digits)) return null;
-  return { table, partition: Number(digits) };
+  const partition = group.slice(slash + 1, at);
+  const incarnation = group.slice(at + 1);
+  if (!TABLE_NAME_PATTERN.test(table) || !NUMBER.test(partition) || !NUMBER.test(incarnation)) return null;
+  return { table, partition: Number(partition), incarnation: Number(incarnation) };
 }
 
 /** Why `name` is not a valid table name, or null when it is. */
@@ -106,7 +119,7 @@ export function tableNameProblem(name: unknown): string | null {
   if (TABLE_NAME_PATTERN.test(name)) return null;
   if (name.length === 0) return 'a table name must not be empty';
   if (name.length > MAX_TABLE_NAME_LENGTH) return `table name is ${name.length} characters, the limit is ${MAX_TABLE_NAME_LENGTH}`;
-  return `table name ${JSON.stringify(name)} may only hold letters, digits, '_', '.' and '-'`;
+  return `table name ${JSON.stringify(name)} must start with a letter and hold only letters, digits, '_', '.' and '-'`;
 }
 
 // ---- State, as queries return it ----
@@ -115,7 +128,7 @@ export type TableState = 'creating' | 'ready' | 'dropping';
 
 export interface PartitionInfo {
   partition: number;
-  /** Its Raft group id, `<table>/<partition>`. */
+  /** Its Raft group id, `<table>/<partition>@<incarnation>`. */
   group: string;
   /** As placed (highest rendezvous score first), then as the last update-replicas set them. */
   voters: NodeId[];
@@ -319,7 +332,7 @@ export function planCreateTable(
   }
   const up = [...new Set(context.upMembers)];
   if (up.length === 0) throw new BadRequestError('no member is up to hold the table: start a node first');
-  const replicas = Array.from({ length: partitions }, (_, i) => replicasFor(partitionGroup(name, i), up, replicationFactor).replicas);
+  const replicas = Array.from({ length: partitions }, (_, i) => replicasFor(placementKey(name, i), up, replicationFactor).replicas);
   return { op: 'create-table', name, partitions, replicationFactor, replicas };
 }
 
@@ -358,7 +371,7 @@ export function pendingTasks(table: TableInfo): PartitionTask[] {
  * adopted them, are recorded with `replicasUpdate`.
  */
 export function planTablePlacement(table: TableInfo, upMembers: Iterable<NodeId>): PartitionPlan[] {
-  const current = new Map<string, Membership>(table.partitions.map((p) => [p.group, { voters: p.voters, learners: p.learners }]));
+  const current = new Map<string, Membership>(table.partitions.map((p) => [placementKey(table.name, p.partition), { voters: p.voters, learners: p.learners }]));
   return planPlacement(current, upMembers, table.replicationFactor);
 }
 

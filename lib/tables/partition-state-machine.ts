@@ -339,6 +339,12 @@ export class PartitionStateMachine implements StateMachine {
     return keys.length;
   }
 
+  /** The host destroys the partition's group on this node: its data goes in the host's transaction. */
+  destroyInTransaction(): void {
+    this.clear();
+    this.listeners.clear();
+  }
+
   /** Removes the partition's data from the node (its group is being dropped); resolves once durable. */
   async destroy(): Promise<number> {
     const removed = await this.storage.transaction(() => this.storage.atomically(() => this.clear()));

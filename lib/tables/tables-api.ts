@@ -25,14 +25,19 @@ import type { BatchOp, ScanPage, Versioned, WriteOutcome } from './partition-cli
 
 export type { BatchOp, Item, Mismatch, ScanPage, Versioned, WriteOutcome } from './partition-client.js';
 
-/** Table names: a letter, then letters, digits, `_` or `-`; they become part of Raft group ids and metric labels. */
-export const TABLE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
-/** Longest table name, characters. @default 64 */
-export const MAX_TABLE_NAME_LENGTH = 64;
-/** Most partitions of one table. @default 256 */
-export const MAX_PARTITIONS = 256;
-/** Most replicas of one partition. @default 7: more only slows every write. */
-export const MAX_REPLICATION_FACTOR = 7;
+// The name rule and the limits are the catalogue's (catalogue.ts), where they are enforced.
+export { DEFAULT_PARTITIONS, MAX_PARTITIONS, MAX_REPLICATION_FACTOR, MAX_TABLE_NAME_LENGTH, MAX_TABLES, TABLE_NAME_PATTERN } from './catalogue.js';
+
+/** Where a partition's replicas are, as this node knows. */
+export interface PartitionReplicas {
+  partition: number;
+  voters: string[];
+  learners: string[];
+  /** The partition's leader as this node knows it (its replica's view, or the router's cache); null when unknown. */
+  leader: string | null;
+  /** Fewer voters than the table's replication factor. */
+  underReplicated: boolean;
+}
 
 /** A table as listed. */
 export interface TableInfo {
@@ -41,6 +46,11 @@ export interface TableInfo {
   partitions: number;
   /** Replicas of each partition. */
   replicationFactor: number;
+  /** 'creating' until every partition has a leader, then 'ready'. */
+  state?: 'creating' | 'ready' | 'dropping';
+  /** Some partition has fewer voters than the factor (more replicas than up nodes were asked for). */
+  underReplicated?: boolean;
+  replicas?: PartitionReplicas[];
 }
 
 export interface CreateTableOptions {

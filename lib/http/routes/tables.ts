@@ -40,7 +40,7 @@ const tableName = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
   .min(1, 'must not be empty')
   .max(MAX_TABLE_NAME_LENGTH, `must be at most ${MAX_TABLE_NAME_LENGTH} characters`)
-  .regex(TABLE_NAME_PATTERN, 'must start with a letter and hold only letters, digits, "_" and "-"');
+  .regex(TABLE_NAME_PATTERN, 'must start with a letter and hold only letters, digits, "_", "." and "-"');
 
 const positiveInt = (max: number) =>
   z.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);

@@ -62,7 +62,7 @@ describe('catalogue state machine: apply', () => {
     const t = sm.get('users')!;
     assert.equal(t.state, 'creating');
     assert.equal(t.incarnation, 10);
-    assert.deepEqual(t.partitions.map((p) => [p.group, p.voters, p.ready]), [['users/0', c.replicas[0], false], ['users/1', c.replicas[1], false]]);
+    assert.deepEqual(t.partitions.map((p) => [p.group, p.voters, p.ready]), [['users/0@10', c.replicas[0], false], ['users/1@10', c.replicas[1], false]]);
     await run(ready('users', 10, 1), ready('users', 10, 1));
     assert.equal(sm.get('users')!.state, 'creating', 'one partition ready, idempotently');
     await run(ready('users', 10, 0));

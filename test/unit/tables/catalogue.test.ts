@@ -20,6 +20,7 @@ import {
   encodeCatalogueCommand,
   parsePartitionGroup,
   partitionGroup,
+  placementKey,
   pendingTasks,
   planCatalogueMembership,
   planCreateTable,
@@ -37,16 +38,17 @@ const ctx = (tables: TableInfo[] = [], up = nodes(3)) => ({ tables, upMembers: u
 const table = (name: string, state: TableInfo['state'] = 'ready'): TableInfo => ({ name, incarnation: 1, replicationFactor: 1, state, partitions: [] });
 
 describe('catalogue: names', () => {
-  it('table names: 1-64 of [A-Za-z0-9_.-]', () => {
+  it('table names: a letter, then up to 63 of [A-Za-z0-9_.-]', () => {
     for (const ok of ['a', 'users', 'A.b-c_9', 'x'.repeat(64)]) assert.equal(tableNameProblem(ok), null, ok);
-    for (const bad of ['', 'x'.repeat(65), 'a/b', 'a b', 'é', '$catalogue', 'a\0', 42]) assert.notEqual(tableNameProblem(bad), null, String(bad));
+    for (const bad of ['', '9x', '_a', 'x'.repeat(65), 'a/b', 'a b', 'é', '$catalogue', 'a\0', 42]) assert.notEqual(tableNameProblem(bad), null, String(bad));
   });
 
-  it('partition groups are <table>/<n>, and parse back; the catalogue group is no partition', () => {
-    assert.equal(partitionGroup('users', 3), 'users/3');
-    assert.deepEqual(parsePartitionGroup('users/3'), { table: 'users', partition: 3 });
-    assert.deepEqual(parsePartitionGroup('a.b/0'), { table: 'a.b', partition: 0 });
-    for (const bad of [CATALOGUE_GROUP, 'users', 'users/', 'users/03', 'users/-1', '/1', 'a b/1']) assert.equal(parsePartitionGroup(bad), null, bad);
+  it('partition groups are <table>/<n>@<incarnation>, and parse back; placement keys leave the incarnation out; the catalogue group is no partition', () => {
+    assert.equal(partitionGroup('users', 3, 12), 'users/3@12');
+    assert.equal(placementKey('users', 3), 'users/3');
+    assert.deepEqual(parsePartitionGroup('users/3@12'), { table: 'users', partition: 3, incarnation: 12 });
+    assert.deepEqual(parsePartitionGroup('a.b/0@0'), { table: 'a.b', partition: 0, incarnation: 0 });
+    for (const bad of [CATALOGUE_GROUP, 'users', 'users/', 'users/3', 'users/03@1', 'users/-1@1', '/1@1', 'a b/1@1', 'users/1@', 'users/1@01', 'users@1/1']) assert.equal(parsePartitionGroup(bad), null, bad);
   });
 });
 

@@ -1,0 +1,61 @@
+/**
+ * The tables of one node, wired: the replica requests it serves, the control
+ * loop that creates, grows and destroys its replicas, and the TablesApi it
+ * offers. node.ts calls `startTables` once the raft host and the router run;
+ * the state machines (`TableStateMachines`) exist before the raft host, which
+ * reopens the groups stored on the node with them.
+ */
+
+import type { MemberEvents } from '../../actors/member-events.js';
+import type { RaftHostHandle } from '../../actors/raft-host-actor.js';
+import type { Logger } from '../log.js';
+import type { MemberStatus } from '../node-api.js';
+import type { NodeId } from '../protocol/raft/types.js';
+import type { RaftRouter } from '../raft/forwarding.js';
+import type { Rpc } from '../rpc/rpc.js';
+import { TablesControlLoop } from './control-loop.js';
+import { serveReplicaRpc } from './replica-rpc.js';
+import type { TableStateMachines } from './state-machines.js';
+import { TablesService } from './tables-service.js';
+
+export interface NodeTablesDeps {
+  self: NodeId;
+  raft: RaftHostHandle;
+  router: RaftRouter;
+  rpc: Rpc;
+  machines: TableStateMachines;
+  memberEvents: MemberEvents;
+  members: () => MemberStatus[];
+  defaultReplicationFactor: number;
+  log: Logger;
+}
+
+export interface NodeTables {
+  service: TablesService;
+  control: TablesControlLoop;
+  stop(): void;
+}
+
+export function startTables(deps: NodeTablesDeps): NodeTables {
+  const addressOf = (node: NodeId) => deps.memberEvents.addressOf(node);
+  const upMembers = (): NodeId[] => {
+    const up = deps.members().filter((m) => m.state === 'up').map((m) => m.name);
+    return up.includes(deps.self) ? up : [...up, deps.self];
+  };
+  serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines });
+  const control = new TablesControlLoop({ self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, upMembers, addressOf, log: deps.log });
+  const service = new TablesService({
+    self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
+    defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log,
+  });
+  const unsubscribe = deps.memberEvents.subscribe(() => control.trigger());
+  control.start();
+  return {
+    service,
+    control,
+    stop: () => {
+      unsubscribe();
+      control.stop();
+    },
+  };
+}
