@@ -1,11 +1,14 @@
 /**
- * The client side of the CLI: `status`, `join`, `leave`, `remove` talk to a
- * running node's HTTP API (docs/HTTP_API.md), at `--url` or
- * `http://127.0.0.1:$PORT` (PORT defaults to 4000), sending
+ * The client side of the CLI: `status`, `join`, `leave`, `remove` and the
+ * table commands talk to a running node's HTTP API (docs/HTTP_API.md), at
+ * `--url` or `http://127.0.0.1:$PORT` (PORT defaults to 4000), sending
  * `Authorization: Bearer $CLUSTER_API_TOKEN` when that is set.
  *
- * Every failure becomes a `CliError` with one line to print: an unreachable
- * node, a request that outlives its deadline, or the node's JSON error.
+ * `request` hands back whatever the node answered, for commands that act on
+ * an error answer (a key not found, a cas whose condition failed); `call`
+ * and the named methods turn every failure into a `CliError` with one line
+ * to print: an unreachable node, a request that outlives its deadline, or
+ * the node's JSON error.
  */
 import type { DiscoveryReport, NodeStatus } from '../node-api.js';
 
@@ -29,8 +32,24 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
+/** What the node answered: its status and its body, parsed when it is JSON (`undefined` otherwise). */
+export interface Answer {
+  status: number;
+  ok: boolean;
+  body: unknown;
+  text: string;
+}
+
+export interface RequestOptions {
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface Client {
   readonly baseUrl: string;
+  /** Any answer of the node; throws a CliError only when there is none (unreachable, deadline). */
+  request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
   status(): Promise<NodeStatus>;
   discovery(): Promise<DiscoveryReport>;
   join(node: string): Promise<NodeStatus>;
@@ -43,45 +62,59 @@ export function createClient(options: ClientOptions): Client {
   const token = options.env.CLUSTER_API_TOKEN;
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
 
-  async function call<T = NodeStatus>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  async function request(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {
       res = await fetch(`${baseUrl}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw unreachable(baseUrl, err, timeoutMs);
     }
     const text = await res.text().catch(() => '');
-    let json: unknown;
+    let body: unknown;
     try {
-      json = JSON.parse(text);
+      body = JSON.parse(text);
     } catch {
-      json = undefined;
+      body = undefined;
     }
-    if (!res.ok) {
-      const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const detail = error?.message ?? (text.trim().slice(0, 200) || res.statusText);
-      throw new CliError(`${detail} (HTTP ${res.status}${error?.code ? ` ${error.code}` : ''} from ${method} ${baseUrl}${path})`);
-    }
-    if (json === undefined) throw new CliError(`${baseUrl}${path} answered HTTP ${res.status} without JSON: is this a troupe node?`);
-    return json as T;
+    return { status: res.status, ok: res.ok, body, text };
+  }
+
+  async function call<T = NodeStatus>(method: string, path: string, body?: unknown): Promise<T> {
+    const answer = await request(method, path, { body });
+    return expectJson<T>(answer, method, `${baseUrl}${path}`);
   }
 
   return {
     baseUrl,
+    request,
     status: () => call('GET', '/api/cluster/status'),
     discovery: () => call<DiscoveryReport>('GET', '/api/cluster/discovery'),
     join: (node) => call('POST', '/api/cluster/join', { node }),
     leave: () => call('POST', '/api/cluster/leave'),
     remove: (node) => call('DELETE', `/api/cluster/nodes/${encodeURIComponent(node)}`),
   };
+}
+
+/** The body of a successful JSON answer; a CliError describing any other. */
+export function expectJson<T>(answer: Answer, method: string, url: string): T {
+  if (!answer.ok) throw new CliError(describeFailure(answer, method, url));
+  if (answer.body === undefined) throw new CliError(`${url} answered HTTP ${answer.status} without JSON: is this a troupe node?`);
+  return answer.body as T;
+}
+
+/** One line for a failed answer: the node's message, its status and code, and the request. */
+export function describeFailure(answer: Answer, method: string, url: string): string {
+  const error = (answer.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const detail = error?.message ?? (answer.text.trim().slice(0, 200) || `HTTP ${answer.status}`);
+  return `${detail} (HTTP ${answer.status}${error?.code ? ` ${error.code}` : ''} from ${method} ${url})`;
 }
 
 /** `--url`, else `http://127.0.0.1:$PORT` (4000), without a trailing slash. */

@@ -3,18 +3,22 @@
  * `troupe`: run a node, or talk to a running one.
  *
  * Exit status: 0 success; 1 a runtime failure (unreachable node, HTTP error,
- * failed start); 2 a usage or configuration error. Errors are one line on
- * stderr, `troupe: <message>`; stdout carries only results, so it can be
- * piped. Settings come from the environment, the flags below and the config
- * file (see config/README.md), environment first.
+ * failed start, a key `get` did not find); 2 a usage or configuration error;
+ * 3 a `cas` not applied because the key held something else. Errors are one
+ * line on stderr, `troupe: <message>`; stdout carries only results (and, for
+ * a table command with --json, the node's answer whatever it was), so it can
+ * be piped. Settings come from the environment, the flags below and the
+ * config file (see config/README.md), environment first.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { loadConfig, redactConfig, type TroupeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { readRunningNode } from '../storage/ports-file.js';
+import { parseCommandArgs, type Values } from './args.js';
 import { CliError, createClient } from './client.js';
 import { formatDiscovery, formatStatus } from './format.js';
 import { oneLine, runStart } from './start.js';
+import { TABLE_COMMANDS, TABLE_USAGE, runTableCommand } from './table-commands.js';
 
 const USAGE = `usage: troupe <command> [options]
 
@@ -33,6 +37,7 @@ Talk to a running node (--url URL, default http://127.0.0.1:$PORT, PORT=4000):
   remove NODE       forget a down or left member for good
   help              this text
 
+${TABLE_USAGE}
 Mutating calls send Authorization: Bearer $CLUSTER_API_TOKEN when it is set.
 Settings: environment variables > flags > config file > defaults (config/README.md).
 `;
@@ -51,10 +56,11 @@ const CLIENT_OPTIONS: ParseArgsConfig['options'] = {
   help: { type: 'boolean', short: 'h' },
 };
 
-type Values = Record<string, string | boolean | undefined>;
-
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && TABLE_COMMANDS.has(command)) {
+    return runTableCommand(command, rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env });
+  }
   switch (command) {
     case 'start':
     case 'config': {
@@ -119,14 +125,7 @@ function help(): number {
 }
 
 function parse(command: string, args: string[], options: ParseArgsConfig['options'], positionalCount: number): { values: Values; positionals: string[] } {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const message = (err as Error).message.split('. ')[0]!;
-    throw new CliError(`${command}: ${code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? message.replace(/^Unknown/, 'unknown') : message}; see troupe help`, 2);
-  }
+  const parsed = parseCommandArgs(command, args, options);
   if (!parsed.values.help && parsed.positionals.length !== positionalCount) {
     const expected = positionalCount === 0 ? 'no arguments' : 'one NODE (name@host[:port])';
     throw new CliError(`${command} takes ${expected}, got ${parsed.positionals.length === 0 ? 'none' : parsed.positionals.map((p) => JSON.stringify(p)).join(' ')}; see troupe help`, 2);

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { PartitionUnavailableError, TroupeError, type ErrorCode } from '../errors.js';
 
 /** Codes of failures that exist only at the HTTP layer. */
-export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED' | 'ERR_PRECONDITION_FAILED';
+export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED' | 'ERR_CONDITION_FAILED';
 
 export type HttpErrorCode = ErrorCode | HttpOnlyCode;
 
@@ -77,7 +77,6 @@ const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
   405: 'ERR_METHOD_NOT_ALLOWED',
   409: 'ERR_CONFLICT',
   413: 'ERR_PAYLOAD_TOO_LARGE',
-  412: 'ERR_PRECONDITION_FAILED',
   415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
   504: 'ERR_TIMEOUT',
 };

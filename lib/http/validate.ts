@@ -11,19 +11,22 @@ import { HttpError } from './error-handler.js';
 
 /** Parses the JSON body of `c` and validates it against `schema`. */
 export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  return check(schema, await readJsonValue(c, 'a JSON object'));
+}
+
+/** Parses the JSON body of `c`, whatever JSON value it is; `expected` says what to send when it is empty. */
+export async function readJsonValue(c: Context, expected = 'JSON'): Promise<unknown> {
   const type = mediaType(c.req.header('content-type'));
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${type || 'none'})`);
   }
   const text = await c.req.text();
-  if (text.trim() === '') throw new BadRequestError('request body is empty: send a JSON object');
-  let value: unknown;
+  if (text.trim() === '') throw new BadRequestError(`request body is empty: send ${expected}`);
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw new BadRequestError(`malformed JSON body: ${(err as Error).message}`);
   }
-  return check(schema, value);
 }
 
 /** Validates `value` (a body, or route parameters) or throws a BadRequestError naming the fields. */

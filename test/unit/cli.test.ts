@@ -16,6 +16,7 @@ import { UnknownNodeError } from '../../lib/errors.js';
 import { createMetrics } from '../../lib/metrics.js';
 import type { NodeStatus } from '../../lib/node-api.js';
 import { FakeNode, silentLog } from './http/fake-node.js';
+import { FakeTablesNode } from './http/fake-tables.js';
 
 /** dist/test/unit → repository root. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -147,6 +148,8 @@ describe('usage', () => {
     const run = await troupe(['help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /^usage: troupe/);
+    assert.match(run.stdout, /^ {2}cas TABLE KEY EXPECTED NEW/m);
+    assert.match(run.stdout, /Exit status: 0 done, 1 failed \(get: not found\), 2 usage error, 3 cas not\s+applied/);
   });
 
   it('an unknown command exits 2 with the usage on stderr', async () => {
@@ -228,5 +231,40 @@ describe('client commands', () => {
 
   it('a malformed --url exits 2', async () => {
     assertOneErrorLine(await troupe(['status', '--url', 'not a url']), 2, /invalid node URL/);
+  });
+});
+
+describe('table commands', () => {
+  let server: RunningHttpServer;
+  let url: string;
+
+  before(async () => {
+    const node = new FakeTablesNode();
+    await node.tables.create('users', { partitions: 1, replicationFactor: 3 });
+    await node.tables.put('users', 'ada', { born: 1815 });
+    const app = createHttpApp(node, { metrics: createMetrics(() => node.stats()), log: silentLog });
+    server = await startHttpServer(app, { host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${server.port}`;
+  });
+  after(() => server.close());
+
+  it('put then get exit 0 with the value', async () => {
+    const put = await troupe(['put', 'users', 'grace', '{"born":1906}', '--url', url]);
+    assert.equal(put.code, 0, put.stderr);
+    const get = await troupe(['get', 'users', 'grace', '--json', '--url', url]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual((JSON.parse(get.stdout) as { value: unknown }).value, { born: 1906 });
+  });
+
+  it('get of an absent key exits 1 saying not found', async () => {
+    assertOneErrorLine(await troupe(['get', 'users', 'nobody', '--url', url]), 1, /not found/);
+  });
+
+  it('a cas that does not apply exits 3', async () => {
+    assertOneErrorLine(await troupe(['cas', 'users', 'ada', 'null', '1', '--url', url]), 3, /cas not applied: ada holds \{"born":1815\}/);
+  });
+
+  it('a usage error exits 2', async () => {
+    assertOneErrorLine(await troupe(['cas', 'users', 'ada', '--url', url]), 2, /cas takes TABLE KEY EXPECTED NEW/);
   });
 });
