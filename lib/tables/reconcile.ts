@@ -103,9 +103,9 @@ function tableActions(view: NodeView, table: TableInfo, leadsCatalogue: boolean)
     if (leadsCatalogue) for (const task of pendingTasks(table)) if (task.kind === 'destroy') actions.push({ kind: 'drop-partition', ...withoutKind(task) });
     return actions;
   }
-  const plans = planTablePlacement(table, view.up);
   const short = table.partitions.filter((p) => p.voters.length < table.replicationFactor).map((p) => p.partition);
-  if (short.length > 0) actions.push({ kind: 'under-replicated', table: table.name, partitions: short, replicationFactor: table.replicationFactor, voters: Math.min(...table.partitions.map((p) => p.voters.length)) });
+  // Reported by the catalogue's leader only: one line for the cluster, not one per node.
+  if (short.length > 0 && leadsCatalogue) actions.push({ kind: 'under-replicated', table: table.name, partitions: short, replicationFactor: table.replicationFactor, voters: Math.min(...table.partitions.map((p) => p.voters.length)) });
   for (const p of table.partitions) {
     const local = view.groups.get(p.group);
     if (local === undefined) {
@@ -121,7 +121,8 @@ function tableActions(view: NodeView, table: TableInfo, leadsCatalogue: boolean)
     }
     if (!sameMembers(local.membership, p)) actions.push({ kind: 'record-replicas', command: replicasUpdate(table, p.partition, local.membership) });
     actions.push(...tellAddedReplicas(p.group, local));
-    const plan = plans[p.partition];
+    // Plan from what the group holds now, which may be ahead of the catalogue's record.
+    const [plan] = planTablePlacement({ ...table, partitions: [{ ...p, voters: local.membership.voters, learners: local.membership.learners }] }, view.up);
     const step = plan?.steps.find(isExecutable);
     if (step !== undefined && table.state === 'ready') {
       const [change] = changesOf(step, local.membership);
