@@ -20,6 +20,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MemberState, NodeStatsSnapshot } from './node-api.js';
+import { renderRaftMetrics } from './raft/raft-metrics.js';
 
 export const METRIC_PREFIX = 'troupe_';
 
@@ -45,10 +46,10 @@ export interface Metrics {
 }
 
 type ScalarKey = {
-  [K in keyof NodeStatsSnapshot]: NodeStatsSnapshot[K] extends number ? K : never;
+  [K in keyof NodeStatsSnapshot]-?: NodeStatsSnapshot[K] extends number ? K : never;
 }[keyof NodeStatsSnapshot];
 type ByReasonKey = {
-  [K in keyof NodeStatsSnapshot]: NodeStatsSnapshot[K] extends Record<string, number> ? K : never;
+  [K in keyof NodeStatsSnapshot]-?: NodeStatsSnapshot[K] extends Record<string, number> ? K : never;
 }[keyof NodeStatsSnapshot];
 
 /** Cumulative snapshot counts and the counter each one feeds. */
@@ -171,7 +172,8 @@ export function createMetrics(source: () => NodeStatsSnapshot): Metrics {
         scrapeSnapshot = undefined;
       }
       try {
-        return await registry.metrics();
+        const text = await registry.metrics();
+        return scrapeSnapshot?.raft === undefined ? text : text + renderRaftMetrics(scrapeSnapshot.raft, METRIC_PREFIX);
       } finally {
         scrapeSnapshot = undefined;
       }

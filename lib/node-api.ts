@@ -5,6 +5,8 @@
  */
 import type { TroupeConfig } from './config.js';
 import type { TablesApi } from './tables/tables-api.js';
+import type { RaftMetricsSnapshot } from './raft/raft-metrics.js';
+import type { RaftGroupStatus } from './raft/group-report.js';
 
 export type MemberState = 'joining' | 'up' | 'suspect' | 'down' | 'leaving' | 'left';
 
@@ -96,6 +98,8 @@ export interface NodeStatus {
   healthy: boolean;
   members: MemberStatus[];
   discovery: DiscoveryStatus;
+  /** The Raft group replicas on this node: the catalogue and table partitions, with leader, term, commit and applied index, members. */
+  raft?: { groups: RaftGroupStatus[] };
 }
 
 /** Counters and gauges for /metrics, as plain numbers; read at scrape time. */
@@ -119,6 +123,8 @@ export interface NodeStatsSnapshot {
   discoveryQueries: number;
   discoveryFailures: Record<string, number>;
   discoveryCandidates: number;
+  /** The Raft groups on this node and their counters (absent before the raft host runs). */
+  raft?: RaftMetricsSnapshot;
 }
 
 export interface CallOptions {

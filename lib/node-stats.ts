@@ -6,6 +6,7 @@ import type { DiscoveryState } from '../discovery/index.js';
 import type { MemberState, NodeStatsSnapshot } from './node-api.js';
 import type { MemberView, MembershipStats } from './protocol/swim/membership.js';
 import type { TransportStats } from './transport/transport.js';
+import type { RaftMetricsSnapshot } from './raft/raft-metrics.js';
 
 export interface NodeStatsInput {
   members: readonly MemberView[];
@@ -16,6 +17,7 @@ export interface NodeStatsInput {
   links: number;
   discovery: DiscoveryState | undefined;
   eventLoopLagMs: number;
+  raft?: RaftMetricsSnapshot;
 }
 
 export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
@@ -23,6 +25,7 @@ export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
   const membersByState: Record<MemberState, number> = { joining: 0, up: 0, suspect: 0, down: 0, leaving: 0, left: 0 };
   for (const m of input.members) membersByState[m.state]++;
   return {
+    ...(input.raft ? { raft: input.raft } : {}),
     membersByState,
     probesSent: swim?.probesSent ?? 0,
     probesFailed: swim?.probesFailed ?? 0,

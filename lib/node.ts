@@ -24,6 +24,8 @@ import { RaftRouter } from './raft/forwarding.js';
 import { PARTITION_QUERIES } from './tables/partition-client.js';
 import { CATALOGUE_QUERIES, TableStateMachines } from './tables/state-machines.js';
 import { startTables, type NodeTables } from './tables/node-tables.js';
+import { CATALOGUE_GROUP } from './tables/catalogue.js';
+import { RaftGroupReport } from './raft/group-report.js';
 import type { TablesApi } from './tables/tables-api.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
@@ -91,6 +93,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   /** Sends a group's proposals and reads to its leader, from any node (lib/raft/forwarding.ts). */
   router: RaftRouter | undefined;
   private nodeTables: NodeTables | undefined;
+  private readonly raftReport = new RaftGroupReport(() => this.raft!.host());
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -178,7 +181,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
     this.nodeTables = startTables({
       self: this.name, raft: this.raft, router: this.router, rpc, machines, memberEvents: this.memberEvents, members: () => this.members(),
-      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }),
+      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }), sample: () => this.raftReport.groups(),
     });
     this.operations = new ClusterOperations({
       config,
@@ -240,13 +243,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
   status(): NodeStatus {
     const { config } = this;
-    return buildNodeStatus({
+    const status = buildNodeStatus({
       node: { name: this.name, address: this.address, generation: this.generation, clusterName: config.clusterName, httpPort: this.httpPort, clusterPort: this.clusterPort, startedAt: this.startedAt, eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0 },
       selfState: this.selfState(),
       members: this.members(),
       discovery: config.clusteringEnabled && this.discoverer ? { mode: this.discoverer.mode, state: this.discoverer.state() } : undefined,
       nowMs: Date.now(),
     });
+    return this.raft === undefined ? status : { ...status, raft: { groups: this.raftReport.groups() } };
   }
 
   discovery(): DiscoveryReport {
@@ -270,6 +274,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       links: this.transport?.links().length ?? 0,
       discovery: this.discoverer?.state(),
       eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
+      ...(this.raft && this.router ? { raft: { groups: this.raftReport.groups(), host: this.raft.stats(), proposalLatency: this.raft.host().proposalLatency, router: this.router.stats, underReplicated: this.nodeTables?.control.underReplicated ?? new Map() } } : {}),
     });
   }
 
@@ -277,8 +282,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     return this.running && this.failedActor === undefined;
   }
 
+  /** Joined, and the catalogue has a leader when this node holds a replica of it (no catalogue yet: no table exists). */
   isReady(): boolean {
-    return this.isLive() && this.selfState() === 'up';
+    if (!this.isLive() || this.selfState() !== 'up') return false;
+    const catalogue = this.raft?.host().status(CATALOGUE_GROUP);
+    return catalogue === null || catalogue === undefined || catalogue.leader !== null;
   }
 
   join(node: string, options: CallOptions = {}): Promise<void> {

@@ -52,6 +52,7 @@ import type { Transport } from '../transport/transport.js';
 import { OutcomeUnknownError, UnknownGroupError, type Reply } from './requests.js';
 import type { StateMachine, StateMachineFactory } from './state-machine.js';
 import { decodeFrame, FrameBuilder, RAFT_CHANNEL } from './wire.js';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** Group descriptors ([ 'd', group ] → bootstrap membership) and applied indexes ([ 'a', group ] → index). */
 export const RAFT_GROUPS_DB_NAME = 'troupe-raft-groups';
@@ -123,7 +124,7 @@ interface Group {
   /** Applied index the state machine holds (durably). */
   applied: number;
   /** Proposals appended, by index: settled when that index applies. */
-  readonly proposals: Map<number, { term: number; reply: Reply }>;
+  readonly proposals: Map<number, { term: number; reply: Reply; startedAt: number }>;
   /** Reads with a read point, waiting for the applied index to reach it. */
   readonly reads: { index: number; fn: (sm: StateMachine) => unknown; reply: Reply }[];
 }
@@ -141,11 +142,18 @@ export interface RaftHostStats {
   unknownGroup: number;
   quiesced: number;
   woken: number;
+  /** Proposals received (local or forwarded here). */
+  proposals: number;
+  /** Entries written to the log, over all groups (with `batches`: entries per fsync). */
+  entriesPersisted: number;
+  /** Leader changes seen by the groups' replicas here. */
+  leaderChanges: number;
 }
 
 export class RaftHost {
   readonly stats: RaftHostStats = {
     ticks: 0, batches: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
+    proposals: 0, entriesPersisted: 0, leaderChanges: 0,
   };
   /** Frames sent per peer node. */
   readonly framesTo = new Map<NodeId, number>();
@@ -153,7 +161,9 @@ export class RaftHost {
   private readonly awake = new Set<Group>();
   private readonly dirty = new Set<Group>();
   private readonly outbox = new Map<NodeId, { builder: FrameBuilder; bytes: number }>();
-  private readonly requests = new Map<string, { group: Group; reply: Reply; fn?: (sm: StateMachine) => unknown }>();
+  private readonly requests = new Map<string, { group: Group; reply: Reply; startedAt: number; fn?: (sm: StateMachine) => unknown }>();
+  /** Time from a proposal's arrival to its apply here, seconds (proposals that took effect). */
+  readonly proposalLatency = new LatencyHistogram();
   private readonly addresses = new Map<NodeId, string>();
   private readonly config: RaftConfig;
   private readonly descriptors: Database<unknown, (string | number)[]>;
@@ -399,7 +409,8 @@ export class RaftHost {
     const g = this.groups.get(msg.group);
     if (g === undefined) return msg.reply.reject(new UnknownGroupError(msg.group));
     const requestId = `${++this.requestSeq}`;
-    this.requests.set(requestId, { group: g, reply: msg.reply, ...(msg.type === 'read' ? { fn: msg.fn } : {}) });
+    this.requests.set(requestId, { group: g, reply: msg.reply, startedAt: performance.now(), ...(msg.type === 'read' ? { fn: msg.fn } : {}) });
+    if (msg.type === 'propose') this.stats.proposals++;
     // A quiesced follower is not woken: it refuses a proposal and forwards a read to its leader, which wakes.
     if (g.core.role === 'leader') this.wake(g);
     if (msg.type === 'propose') this.stepGroup(g, { type: 'propose', requestId, data: msg.data });
@@ -492,7 +503,7 @@ export class RaftHost {
     this.armTimer();
   }
 
-  private takeRequest(requestId: string): { group: Group; reply: Reply; fn?: (sm: StateMachine) => unknown } | undefined {
+  private takeRequest(requestId: string): { group: Group; reply: Reply; startedAt: number; fn?: (sm: StateMachine) => unknown } | undefined {
     const req = this.requests.get(requestId);
     this.requests.delete(requestId);
     return req === undefined || req.reply.settled ? undefined : req;
@@ -502,7 +513,7 @@ export class RaftHost {
     switch (ev.type) {
       case 'proposal-appended': {
         const req = this.takeRequest(ev.requestId);
-        if (req !== undefined) g.proposals.set(ev.index, { term: ev.term, reply: req.reply });
+        if (req !== undefined) g.proposals.set(ev.index, { term: ev.term, reply: req.reply, startedAt: req.startedAt });
         return;
       }
       case 'proposal-refused':
@@ -513,8 +524,11 @@ export class RaftHost {
         // The state machine is exactly at the core's applied index here: applies happen only in write().
         if (g.sm.snapshot !== undefined) g.core.step({ type: 'snapshot-created', index: g.core.status().applied, data: g.sm.snapshot() }, this.now());
         return;
-      case 'role-changed':
       case 'leader-changed':
+        this.stats.leaderChanges++;
+        this.opts.onGroupEvent?.(g.id, ev);
+        return;
+      case 'role-changed':
       case 'membership-changed':
       case 'removed':
         this.opts.onGroupEvent?.(g.id, ev);
@@ -533,6 +547,7 @@ export class RaftHost {
         try {
           if (item.persist !== null) {
             this.stats.persists++;
+            this.stats.entriesPersisted += item.persist.entries.length;
             storage.atomically(() => item.group.storage.writeInTransaction(item.persist!));
           }
           if (item.apply.entries.length > 0 || item.apply.snapshot !== null) storage.atomically(() => this.applyInTransaction(item));
@@ -585,7 +600,10 @@ export class RaftHost {
           if (p === undefined) continue;
           g.proposals.delete(index);
           // The proposal took effect iff the entry applied at its index has its term.
-          if (p.term === term) p.reply.resolve(result);
+          if (p.term === term) {
+            p.reply.resolve(result);
+            this.proposalLatency.observe((performance.now() - p.startedAt) / 1000);
+          }
           else p.reply.reject(new NotLeaderError(g.id, g.core.leader, g.core.term));
         }
         g.core.step({ type: 'applied', index: item.applied }, now);

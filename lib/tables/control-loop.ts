@@ -36,6 +36,8 @@ export interface ControlLoopDeps {
   addressOf: (node: NodeId) => string | undefined;
   log: Logger;
   intervalMs?: number;
+  /** Called on every run (the raft report samples replication lag). */
+  sample?: () => void;
 }
 
 export interface ControlLoopStats {
@@ -53,6 +55,7 @@ export class TablesControlLoop {
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
   private stopped = false;
+  private leadsCatalogue = false;
 
   constructor(private readonly deps: ControlLoopDeps) {}
 
@@ -95,13 +98,17 @@ export class TablesControlLoop {
     if (this.stopped) return;
     this.stats.runs++;
     let actions: TablesAction[];
+    let view: NodeView;
     try {
-      actions = reconcile(this.view());
+      this.deps.sample?.();
+      view = this.view();
+      actions = reconcile(view);
     } catch (err) {
       this.deps.log.debug({ err }, 'tables control loop: no view yet');
       return;
     }
     this.underReplicated.clear();
+    this.leadsCatalogue = view.groups.get(CATALOGUE_GROUP)?.role === 'leader';
     for (const action of actions) this.runAction(action);
   }
 
@@ -158,6 +165,8 @@ export class TablesControlLoop {
   private report(action: TablesAction): void {
     if (action.kind === 'under-replicated') {
       this.underReplicated.set(action.table, action);
+      // Logged by the catalogue's leader only: one line for the cluster, not one per node.
+      if (!this.leadsCatalogue) return;
       const key = `under:${action.table}:${action.replicationFactor}:${action.voters}`;
       if (this.reported.has(key)) return;
       this.reported.add(key);

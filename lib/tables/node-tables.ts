@@ -28,6 +28,8 @@ export interface NodeTablesDeps {
   members: () => MemberStatus[];
   defaultReplicationFactor: number;
   log: Logger;
+  /** Called on every run of the control loop (the raft report samples replication lag). */
+  sample?: () => void;
 }
 
 export interface NodeTables {
@@ -43,7 +45,7 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
     return up.includes(deps.self) ? up : [...up, deps.self];
   };
   serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines });
-  const control = new TablesControlLoop({ self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, upMembers, addressOf, log: deps.log });
+  const control = new TablesControlLoop({ self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, upMembers, addressOf, log: deps.log, ...(deps.sample ? { sample: deps.sample } : {}) });
   const service = new TablesService({
     self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
     defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log,

@@ -104,8 +104,7 @@ function tableActions(view: NodeView, table: TableInfo, leadsCatalogue: boolean)
     return actions;
   }
   const short = table.partitions.filter((p) => p.voters.length < table.replicationFactor).map((p) => p.partition);
-  // Reported by the catalogue's leader only: one line for the cluster, not one per node.
-  if (short.length > 0 && leadsCatalogue) actions.push({ kind: 'under-replicated', table: table.name, partitions: short, replicationFactor: table.replicationFactor, voters: Math.min(...table.partitions.map((p) => p.voters.length)) });
+  if (short.length > 0) actions.push({ kind: 'under-replicated', table: table.name, partitions: short, replicationFactor: table.replicationFactor, voters: Math.min(...table.partitions.map((p) => p.voters.length)) });
   for (const p of table.partitions) {
     const local = view.groups.get(p.group);
     if (local === undefined) {

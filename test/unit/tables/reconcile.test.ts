@@ -63,12 +63,11 @@ describe('tables reconcile', () => {
     assert.deepEqual(second.filter((a) => a.kind === 'record-replicas').map((a) => [a.command.voters, a.command.learners]), [[['a'], ['b']]]);
   });
 
-  it('under-replication is reported by the catalogue leader only', () => {
+  it('under-replication is reported on every node that holds the catalogue', () => {
     const t = table({ voters: [['a', 'b']] });
-    const asFollower = reconcile(view({ catalogue: { tables: [t], applied: 10 } }));
-    assert.equal(asFollower.some((a) => a.kind === 'under-replicated'), false);
-    const asLeader = reconcile(view({ catalogue: { tables: [t], applied: 10 }, groups: new Map([[CATALOGUE_GROUP, group({ role: 'leader', membership: { voters: ['a', 'b', 'c'], learners: [] }, match: new Map([['b', 1], ['c', 1]]) })]]) }));
-    assert.deepEqual(asLeader.filter((a) => a.kind === 'under-replicated').map((a) => [a.table, a.voters, a.replicationFactor]), [['t', 2, 3]]);
+    const actions = reconcile(view({ catalogue: { tables: [t], applied: 10 } }));
+    assert.deepEqual(actions.filter((a) => a.kind === 'under-replicated').map((a) => [a.table, a.voters, a.replicationFactor, a.partitions]), [['t', 2, 3, [0]]]);
+    assert.equal(reconcile(view({ catalogue: { tables: [table()], applied: 10 } })).some((a) => a.kind === 'under-replicated'), false);
   });
 
   it('the catalogue leader grows the catalogue to five voters, then makes every other up member a learner', () => {
