@@ -46,6 +46,8 @@ export interface RaftHostActorDeps {
   supervision?: SupervisionHooks;
   /** Role, leader and membership events of the groups (the tables' control loop listens). */
   onGroupEvent?: (group: string, event: GroupEvent) => void;
+  /** A group's applied index moved, durably (watches wake on it). */
+  onGroupApplied?: (group: string, applied: number) => void;
 }
 
 export interface RaftHostHandle {
@@ -96,6 +98,7 @@ export function spawnRaftHostActor(parent: Ref<any>, deps: RaftHostActorDeps): R
       log: deps.log,
       post,
       ...(deps.onGroupEvent ? { onGroupEvent: deps.onGroupEvent } : {}),
+      ...(deps.onGroupApplied ? { onGroupApplied: deps.onGroupApplied } : {}),
     });
     host.openGroups(registry);
     current = host;

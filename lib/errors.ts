@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'ERR_LIMIT_EXCEEDED'
   | 'ERR_NO_SUCH_TABLE'
   | 'ERR_TABLE_EXISTS'
-  | 'ERR_UNAVAILABLE';
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_WATCH_COMPACTED';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -300,6 +301,28 @@ export class PartitionUnavailableError extends TroupeError {
       'ERR_UNAVAILABLE',
       `table ${JSON.stringify(table)} partition ${partition} has no majority: ${unreachable.length} of its ${replicas} replicas cannot be reached (${unreachable.join(', ') || 'none named'}); writes and linearizable reads fail until a majority is back (stale reads still work: X-Consistency: stale)`,
       { retryable: true },
+    );
+  }
+}
+
+/** A table is being created: its partitions have no leader yet. */
+export class TableNotReadyError extends TroupeError {
+  constructor(readonly table: string) {
+    super('ERR_UNAVAILABLE', `table ${JSON.stringify(table)} is being created and its partitions have no leader yet: retry in a moment`, { retryable: true });
+  }
+}
+
+/**
+ * A watch asked for changes older than the history a replica retains (or a
+ * snapshot replaced it). Re-read the table (a scan) and watch again from
+ * `resumeFrom`: changes after it may be seen twice, none is lost.
+ */
+export class WatchCompactedError extends TroupeError {
+  constructor(readonly table: string, readonly partition: number, readonly requested: number, readonly retainedFrom: number, readonly resumeFrom: number) {
+    super(
+      'ERR_WATCH_COMPACTED',
+      `table ${JSON.stringify(table)} partition ${partition} retains changes from version ${retainedFrom} on, a watch asked for those after ${requested}: re-read the table, then watch from version ${resumeFrom}`,
+      { retryable: false },
     );
   }
 }

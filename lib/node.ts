@@ -166,6 +166,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       members: this.memberEvents,
       stateMachineFor: this.raftStateMachines ?? machines.stateMachineFor,
       onGroupEvent: () => this.nodeTables?.control.trigger(),
+      onGroupApplied: (group) => this.nodeTables?.waiters.notify(group),
       config: raftConfigFor(config),
       random: random.fork(),
       log: log.child({ component: 'raft' }),

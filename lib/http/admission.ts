@@ -14,7 +14,8 @@
  *
  * Never shed: `/health*` (a Kubernetes liveness probe must not fail because
  * the node is busy: busy is not dead) and mutating calls (POST, DELETE: rare,
- * and an operator must be able to act on a loaded node).
+ * and an operator must be able to act on a loaded node). Table watches are
+ * long-lived streams: they are bounded by their own limit instead.
  */
 
 import { ConfigError } from '../errors.js';
@@ -24,10 +25,13 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
 /** `Retry-After` of a shed request, seconds: long enough for a burst to pass, short for a scraper. @default 1 */
 export const RETRY_AFTER_SECONDS = 1;
 
-/** True for requests that are never shed (health probes, mutations). */
+/** A table watch: a long-lived stream, bounded by its own limit (routes/table-watch.ts), not by this one. */
+const WATCH_PATH = /^\/api\/tables\/[^/?]+\/watch(\?|$)/;
+
+/** True for requests that are never shed (health probes, mutations) or not counted here (watches). */
 export function isExempt(method: string | undefined, url: string | undefined): boolean {
   if (method !== 'GET' && method !== 'HEAD') return true;
-  return url === '/health' || (url ?? '').startsWith('/health/') || (url ?? '').startsWith('/health?');
+  return url === '/health' || (url ?? '').startsWith('/health/') || (url ?? '').startsWith('/health?') || WATCH_PATH.test(url ?? '');
 }
 
 export class Admission {

@@ -49,6 +49,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_NO_SUCH_TABLE: 404,
   ERR_TABLE_EXISTS: 409,
   ERR_UNAVAILABLE: 503, // a table partition without a majority; retry after Retry-After
+  ERR_WATCH_COMPACTED: 410, // a watch asked for changes no longer retained: re-read, then watch again
   ERR_NAME_IN_USE: 409,
   ERR_INTERNAL: 500,
   ERR_AUTHENTICATION: 502,

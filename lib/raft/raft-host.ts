@@ -99,6 +99,8 @@ export interface RaftHostOptions {
   post: (msg: RaftHostMsg) => void;
   /** Role, leader and membership changes of the groups, and their removal from a group (for the tables' control loop). Must not throw. */
   onGroupEvent?: (group: string, event: GroupEvent) => void;
+  /** A group's applied index moved, durably (its state machine's writes are readable). Must not throw. */
+  onGroupApplied?: (group: string, applied: number) => void;
 }
 
 /** The events of a group a host's owner may act on. */
@@ -570,7 +572,7 @@ export class RaftHost {
     let applied = g.applied;
     if (apply.snapshot !== null) {
       if (g.sm.restore === undefined) throw new TroupeError('ERR_INTERNAL', `raft group ${g.id} received a snapshot, but its state machine cannot restore one`);
-      g.sm.restore(apply.snapshot.data);
+      g.sm.restore(apply.snapshot.data, apply.snapshot.meta.index);
       applied = apply.snapshot.meta.index;
     }
     for (const e of apply.entries) {
@@ -608,6 +610,7 @@ export class RaftHost {
         }
         g.core.step({ type: 'applied', index: item.applied }, now);
         this.serveReads(g);
+        this.opts.onGroupApplied?.(g.id, item.applied);
       }
       this.dirty.add(g);
     }

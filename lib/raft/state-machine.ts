@@ -32,8 +32,8 @@ export interface StateMachine {
    * compacted.
    */
   snapshot?(): Uint8Array;
-  /** Replaces the whole state with a snapshot's (runs in the host's transaction, like apply). */
-  restore?(data: Uint8Array): void;
+  /** Replaces the whole state with a snapshot's, taken at log index `index` (runs in the host's transaction, like apply). */
+  restore?(data: Uint8Array, index: number): void;
   /** Removes all of the state machine's data: its group is destroyed on this node (runs inside a write transaction). */
   destroyInTransaction?(): void;
 }

@@ -17,6 +17,7 @@ import { TablesControlLoop } from './control-loop.js';
 import { serveReplicaRpc } from './replica-rpc.js';
 import type { TableStateMachines } from './state-machines.js';
 import { TablesService } from './tables-service.js';
+import { ApplyWaiters, WatchServer } from './watch.js';
 
 export interface NodeTablesDeps {
   self: NodeId;
@@ -35,6 +36,8 @@ export interface NodeTablesDeps {
 export interface NodeTables {
   service: TablesService;
   control: TablesControlLoop;
+  /** Wake the watches' long polls: call when a group applies. */
+  waiters: ApplyWaiters;
   stop(): void;
 }
 
@@ -45,16 +48,20 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
     return up.includes(deps.self) ? up : [...up, deps.self];
   };
   serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines });
+  const waiters = new ApplyWaiters();
+  const watchServer = new WatchServer(deps.raft, waiters);
+  watchServer.register(deps.rpc);
   const control = new TablesControlLoop({ self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, upMembers, addressOf, log: deps.log, ...(deps.sample ? { sample: deps.sample } : {}) });
   const service = new TablesService({
     self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
-    defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log,
+    defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log, watchServer,
   });
   const unsubscribe = deps.memberEvents.subscribe(() => control.trigger());
   control.start();
   return {
     service,
     control,
+    waiters,
     stop: () => {
       unsubscribe();
       control.stop();

@@ -45,6 +45,7 @@ import type { Entry } from '../protocol/raft/types.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { NodeStorage } from '../storage/node-storage.js';
 import { decodeCommand, type BatchOp, type TableCommand } from './commands.js';
+import { ChangeHistory } from './change-history.js';
 
 /** The named database that holds the data of every table partition on the node. */
 export const TABLES_DB_NAME = 'troupe-tables';
@@ -170,6 +171,8 @@ export class PartitionStateMachine implements StateMachine {
   /** `group 0x01`: just past the partition's last key. */
   private readonly hi: Buffer;
   private readonly listeners = new Set<ChangeListener>();
+  /** The changes watches replay (change-history.ts). */
+  readonly history: ChangeHistory;
 
   constructor(private readonly storage: NodeStorage, readonly group: string) {
     const id = utf8.encode(group);
@@ -179,6 +182,7 @@ export class PartitionStateMachine implements StateMachine {
     this.db = storage.openDB<Uint8Array, Uint8Array>(TABLES_DB_NAME, { encoding: 'binary', keyEncoding: 'binary' });
     this.lo = concat(id, Uint8Array.of(0));
     this.hi = concat(id, Uint8Array.of(1));
+    this.history = new ChangeHistory(storage, id);
   }
 
   // ---- Apply (inside the host's transaction) ----
@@ -206,7 +210,7 @@ export class PartitionStateMachine implements StateMachine {
         return { ok: false, reason: 'mismatch', failed: i, current };
       }
     }
-    const changes: TableChange[] = [];
+    const changes: Exclude<TableChange, { op: 'restore' }>[] = [];
     let existed = false;
     for (const op of ops) {
       if (op.op === 'check') continue;
@@ -220,6 +224,7 @@ export class PartitionStateMachine implements StateMachine {
         changes.push({ op: 'put', group: this.group, version, key: op.key, value });
       }
     }
+    this.history.record(version, changes.map((c) => [c.key, c.op === 'put' ? c.value : null]));
     this.emit(changes);
     return command.op === 'delete' ? { ok: true, version, existed } : { ok: true, version };
   }
@@ -313,7 +318,7 @@ export class PartitionStateMachine implements StateMachine {
   }
 
   /** Replaces the partition with a snapshot's content (inside the host's transaction). Throws on a malformed snapshot: a broken invariant. */
-  restore(data: Uint8Array): void {
+  restore(data: Uint8Array, index?: number): void {
     const raw = snapshotPackr.unpack(data) as unknown;
     if (!Array.isArray(raw) || raw[0] !== SNAPSHOT_FORMAT || !Array.isArray(raw[1])) {
       throw new TroupeError('ERR_INTERNAL', `table partition ${this.group} received a snapshot of an unknown format`);
@@ -326,6 +331,8 @@ export class PartitionStateMachine implements StateMachine {
       version = Math.max(version, decodeRecord(record).version);
       this.db.putSync(this.storedKey(key), record);
     }
+    // Changes up to the snapshot's index are not known here: the history starts after it.
+    this.history.reset((index ?? version) + 1);
     this.emit([{ op: 'restore', group: this.group, version }]);
   }
 
@@ -342,6 +349,7 @@ export class PartitionStateMachine implements StateMachine {
   /** The host destroys the partition's group on this node: its data goes in the host's transaction. */
   destroyInTransaction(): void {
     this.clear();
+    this.history.clear();
     this.listeners.clear();
   }
 

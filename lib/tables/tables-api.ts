@@ -24,6 +24,8 @@ import type { CallOptions } from '../node-api.js';
 import type { BatchOp, ScanPage, Versioned, WriteOutcome } from './partition-client.js';
 
 export type { BatchOp, Item, Mismatch, ScanPage, Versioned, WriteOutcome } from './partition-client.js';
+export type { WatchEvent, WatchOptions } from './watch.js';
+import type { WatchEvent, WatchOptions } from './watch.js';
 
 // The name rule and the limits are the catalogue's (catalogue.ts), where they are enforced.
 export { DEFAULT_PARTITIONS, MAX_PARTITIONS, MAX_REPLICATION_FACTOR, MAX_TABLE_NAME_LENGTH, MAX_TABLES, TABLE_NAME_PATTERN } from './catalogue.js';
@@ -105,4 +107,6 @@ export interface TablesApi {
   batch(table: string, ops: BatchOp<unknown>[], call?: CallOptions): Promise<WriteOutcome<unknown>>;
   /** One page in key order; follow `cursor` until it is null. */
   scan(table: string, options?: TableScanOptions): Promise<TableScanPage>;
+  /** Every committed change from a position on, in version order per partition, exactly once (lib/tables/watch.ts). */
+  watch(table: string, options?: WatchOptions): AsyncIterable<WatchEvent>;
 }

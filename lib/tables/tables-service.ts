@@ -23,7 +23,7 @@
  * is not supported (as with Mnesia's schema), and is refused by name.
  */
 
-import { BadRequestError, NoSuchTableError, PartitionUnavailableError, TableExistsError, TimeoutError, TroupeError } from '../errors.js';
+import { BadRequestError, NoSuchTableError, PartitionUnavailableError, TableExistsError, TableNotReadyError, TimeoutError, TroupeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallOptions, MemberStatus } from '../node-api.js';
 import type { NodeId } from '../protocol/raft/types.js';
@@ -37,6 +37,7 @@ import { partitionOfKey } from './key-partition.js';
 import { PARTITION_QUERIES, PartitionClient, type BatchOp, type ScanPage, type Versioned, type WriteOutcome } from './partition-client.js';
 import { holds, RPC_TABLES_BOOTSTRAP, RPC_TABLES_PROBE, RPC_TABLES_STALE_QUERY, type ProbeAnswer } from './replica-rpc.js';
 import type { TableStateMachines } from './state-machines.js';
+import { watchTable, type WatchEvent, type WatchOptions, type WatchServer } from './watch.js';
 import type { CreateTableOptions, ReadOptions, TableInfo, TableScanOptions, TablesApi } from './tables-api.js';
 
 /** How long `create` waits for every partition to have a leader when the caller names no deadline, ms. @default 15000 */
@@ -54,8 +55,8 @@ export interface TablesServiceDeps {
   addressOf: (node: NodeId) => string | undefined;
   defaultReplicationFactor: number;
   log: Logger;
-  /** The control loop's under-replication report, by table. */
-  underReplicated?: () => ReadonlyMap<string, { voters: number }>;
+  /** Serves this node's side of watches (long polls on its replicas). */
+  watchServer: WatchServer;
 }
 
 export class TablesService implements TablesApi {
@@ -150,6 +151,27 @@ export class TablesService implements TablesApi {
     return { items: page, cursor: more && page.length > 0 ? cursorAfter(page[page.length - 1]!.key) : null };
   }
 
+  // ---- Watch ----
+
+  /**
+   * Every committed change of `table` (under `prefix`) after a position, in
+   * version order per partition, exactly once: an async iterator that runs
+   * until `signal` aborts or the consumer stops. Ends with
+   * WatchCompactedError when the changes asked for are no longer retained.
+   */
+  async *watch(table: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    const info = await this.table(table);
+    const states = (): Map<string, string> => new Map(this.deps.members().map((m) => [m.name, m.state]));
+    yield* watchTable(
+      {
+        self: this.deps.self, raft: this.deps.raft, server: this.deps.watchServer, rpc: this.deps.rpc, addressOf: this.deps.addressOf,
+        leaderOf: (group) => this.deps.router.leaderOf(group), isUp: (node) => node === this.deps.self || states().get(node) === 'up',
+      },
+      info,
+      options,
+    );
+  }
+
   // ---- Views for status and routing ----
 
   /** Nodes holding a replica of `group` (the router tries them when no leader is known). */
@@ -212,9 +234,7 @@ export class TablesService implements TablesApi {
       info = (await this.catalogueTables({}, true)).find((t) => t.name === name);
     }
     if (info === undefined || info.state === 'dropping') throw new NoSuchTableError(name);
-    if (info.state === 'creating') {
-      throw new PartitionUnavailableError(name, info.partitions.find((p) => !p.ready)?.partition ?? 0, [], info.replicationFactor);
-    }
+    if (info.state === 'creating') throw new TableNotReadyError(name);
     return info;
   }
 

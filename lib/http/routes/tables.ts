@@ -17,6 +17,7 @@ import type { Mismatch, ReadConsistency, TablesApi } from '../../tables/tables-a
 import type { ErrorBody } from '../error-handler.js';
 import type { HttpEnv } from '../types.js';
 import { readJsonBody, readJsonValue } from '../validate.js';
+import { watchHandler } from './table-watch.js';
 import { BatchBody, CasBody, CreateBody, batchOps, checkCas, checkPutValue, consistencyOf, createOptions, keyParam, scanOptions, tableParam } from '../table-input.js';
 
 /** Headers of a read answer: what it served, and never from a cache. */
@@ -53,6 +54,8 @@ export function tableRoutes(tables: TablesApi, guard: MiddlewareHandler<HttpEnv>
     await tables.drop(name, call(c));
     return c.json({ table: name, dropped: true });
   });
+
+  app.get('/:table/watch', watchHandler(tables));
 
   app.get('/:table/keys/:key', async (c) => {
     const [name, key, consistency] = [tableParam(c), keyParam(c), consistencyOf(c)];

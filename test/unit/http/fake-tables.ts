@@ -6,7 +6,7 @@
  */
 import { BadRequestError, NoSuchTableError, TableExistsError } from '../../../lib/errors.js';
 import type { CallOptions } from '../../../lib/node-api.js';
-import type { BatchOp, CreateTableOptions, ReadOptions, TableInfo, TableScanOptions, TableScanPage, TablesApi, Versioned, WriteOutcome } from '../../../lib/tables/tables-api.js';
+import type { BatchOp, CreateTableOptions, ReadOptions, TableInfo, TableScanOptions, TableScanPage, TablesApi, Versioned, WatchEvent, WatchOptions, WriteOutcome } from '../../../lib/tables/tables-api.js';
 import { FakeNode } from './fake-node.js';
 
 interface Table {
@@ -21,6 +21,8 @@ export class FakeTables implements TablesApi {
   calls: Array<{ method: string; args: unknown[] }> = [];
   /** Thrown by the next call, then cleared. */
   failNext: Error | undefined;
+  /** What `watch` yields, then (if set) the error it ends with; without one it waits for its signal. */
+  watchScript: { events: WatchEvent[]; end?: Error } = { events: [] };
   private version = 0;
 
   private enter(method: string, ...args: unknown[]): void {
@@ -46,6 +48,14 @@ export class FakeTables implements TablesApi {
     const info = { name, partitions: options.partitions ?? 8, replicationFactor: options.replicationFactor ?? 3 };
     this.tables.set(name, { info, data: new Map() });
     return info;
+  }
+  async *watch(table: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    this.enter('watch', table, options);
+    this.table(table);
+    for (const event of this.watchScript.events) yield event;
+    if (this.watchScript.end) throw this.watchScript.end;
+    const signal = options.signal;
+    if (signal && !signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
   }
   async list(call?: CallOptions): Promise<TableInfo[]> {
     this.enter('list', call);
