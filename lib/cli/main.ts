@@ -19,6 +19,7 @@ import { CliError, createClient } from './client.js';
 import { formatDiscovery, formatStatus } from './format.js';
 import { oneLine, runStart } from './start.js';
 import { TABLE_COMMANDS, TABLE_USAGE, runTableCommand } from './table-commands.js';
+import { WATCH_USAGE, runWatchCommand } from './watch-command.js';
 
 const USAGE = `usage: troupe <command> [options]
 
@@ -37,7 +38,7 @@ Talk to a running node (--url URL, default http://127.0.0.1:$PORT, PORT=4000):
   remove NODE       forget a down or left member for good
   help              this text
 
-${TABLE_USAGE}
+${TABLE_USAGE}${WATCH_USAGE}
 Mutating calls send Authorization: Bearer $CLUSTER_API_TOKEN when it is set.
 Settings: environment variables > flags > config file > defaults (config/README.md).
 `;
@@ -58,6 +59,11 @@ const CLIENT_OPTIONS: ParseArgsConfig['options'] = {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'watch') {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    return runWatchCommand(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env }, stop.signal);
+  }
   if (command !== undefined && TABLE_COMMANDS.has(command)) {
     return runTableCommand(command, rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env });
   }
