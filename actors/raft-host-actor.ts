@@ -119,6 +119,9 @@ export function spawnRaftHostActor(parent: Ref<any>, deps: RaftHostActorDeps): R
   }) as Ref<RaftHostMsg>;
   for (const msg of pending.splice(0)) dispatch(ref, msg);
   deps.transport.onMessage(RAFT_CHANNEL, (from, payload) => post({ type: 'frame', from: from.name, address: from.address, payload }));
+  deps.transport.onEvent((event) => {
+    if (event.type === 'link-down') post({ type: 'link-down', node: event.peer.name });
+  });
   const unsubscribe = deps.members?.subscribe((msg) => post({ type: 'member-event', event: msg.event, member: msg.member }));
 
   const ask = <T>(what: string, options: RequestOptions, make: (reply: import('../lib/raft/requests.js').Reply<T>) => RaftHostMsg): Promise<T> =>

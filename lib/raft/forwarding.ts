@@ -20,6 +20,8 @@
  *   anything was appended (ProposalDropped: transferring, full pipeline), an
  *   rpc that could not be sent: back off (exponential, jittered) and retry.
  * - A query (idempotent) is also retried after a lost reply or a link down.
+ * - An rpc that could not be sent (no link could be made to the target)
+ *   is retried like a refusal: nothing reached the leader.
  * - A forwarded proposal whose answer was lost (the rpc timed out, the link
  *   went down, the serving host stopped) is NOT retried: it may have been
  *   appended, so it fails with OutcomeUnknownError. A refusal (NotLeader,
@@ -267,7 +269,7 @@ export class RaftRouter {
       return { kind: 'fail', err: e };
     }
     // Local failures of the call: not sent (queue full) is safe to retry; anything after sending may have reached the leader.
-    if (code === 'ERR_QUEUE_FULL' || code === 'ERR_UNKNOWN_NODE') return { kind: 'retry', err: e };
+    if (code === 'ERR_QUEUE_FULL' || code === 'ERR_UNKNOWN_NODE' || code === 'ERR_UNREACHABLE') return { kind: 'retry', err: e };
     if (code === 'ERR_TIMEOUT' || code === 'ERR_LINK_CLOSED') return { kind: isWrite ? 'unknown' : 'retry', err: e };
     return { kind: isWrite ? 'unknown' : 'fail', err: e };
   }

@@ -78,6 +78,8 @@ export type RaftHostMsg =
   | { type: 'destroy-group'; group: string; reply: Reply<void> }
   | { type: 'campaign'; group: string }
   | { type: 'member-event'; event: MemberEventType; member: { name: string; address: string } }
+  /** The link to a node went down: groups it leads wake and stand for election soon (`leader-lost`; membership confirms a death later). */
+  | { type: 'link-down'; node: NodeId }
   /** Test hook: the handler throws, to exercise supervision. */
   | { type: 'crash' };
 
@@ -343,6 +345,12 @@ export class RaftHost {
       }
       case 'member-event':
         this.onMemberEvent(msg.event, msg.member);
+        break;
+      case 'link-down':
+        for (const g of this.groups.values()) {
+          if (g.core.role === 'leader' || g.core.leader !== msg.node) continue;
+          this.wakeAnd(g, { type: 'leader-lost', leader: msg.node });
+        }
         break;
       case 'crash':
         throw new Error('raft host crash requested (test hook)');

@@ -77,7 +77,9 @@ export class Rpc {
   constructor(private readonly transport: Transport, private readonly maxInFlightPerPeer = DEFAULT_MAX_IN_FLIGHT_PER_PEER) {
     transport.onMessage(RPC_CHANNEL, (from, payload) => this.receive(from, payload));
     transport.onEvent((event) => {
-      if (event.type === 'link-down') this.failPeer(event.peer.address, `link to ${event.peer.name} went down`);
+      if (event.type === 'link-down') this.failPeer(event.peer.address, `link to ${event.peer.name} went down before the reply arrived`, 'ERR_LINK_CLOSED');
+      // No link could be made: the calls queued for it were never sent (safe to retry elsewhere), and would otherwise wait out their deadline.
+      if (event.type === 'dial-failed') this.failPeer(this.transport.resolve(event.address), `could not connect to ${event.address} (${event.message}); the call was not sent`, 'ERR_UNREACHABLE');
     });
   }
 
@@ -158,10 +160,10 @@ export class Rpc {
     pending.reject(new RemoteError(String(error['code'] ?? 'ERR_INTERNAL'), String(error['message'] ?? 'remote call failed'), data, from.name, error['retryable'] === true));
   }
 
-  private failPeer(address: string, why: string): void {
+  private failPeer(address: string, why: string, code: 'ERR_LINK_CLOSED' | 'ERR_UNREACHABLE'): void {
     for (const [id, pending] of this.pending) {
       if (pending.peer !== address) continue;
-      this.pending.get(id)?.reject(new TroupeError('ERR_LINK_CLOSED', `${why} before the reply arrived`, { retryable: true }));
+      this.pending.get(id)?.reject(new TroupeError(code, why, { retryable: true }));
     }
   }
 }

@@ -191,6 +191,9 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
       case 'wake':
         this.wake();
         break;
+      case 'leader-lost':
+        this.leaderLost(input.leader);
+        break;
       case 'propose':
       case 'read-index':
       case 'transfer-leader':
@@ -286,6 +289,13 @@ export class RaftCore implements ProtocolCore<RaftInput, RaftMessage, RaftEvent>
   }
 
   /** See the `wake` input: the time a quiesced group spent unticked counts for none of its timers. */
+  private leaderLost(leader: NodeId): void {
+    if (this.role === 'leader' || this.leader !== leader) return;
+    this.leaderContactAt = null;
+    const soon = this.now + this.random.int(Math.max(1, Math.floor((this.config.electionTimeoutMaxMs - this.config.electionTimeoutMinMs) / 4)));
+    this.electionDeadline = Math.min(this.electionDeadline, soon);
+  }
+
   private wake(): void {
     if (this.role === 'leader') {
       this.heartbeatDeadline = this.now;

@@ -45,6 +45,15 @@ export type RaftInput =
   /** Start an election now (e.g. to bootstrap a one-node group without waiting a timeout). */
   | { type: 'campaign' }
   /**
+   * The shell saw its link to `leader` break (a closed connection: the
+   * process died or the network dropped it). A follower of that leader ends
+   * its check-quorum lease and stands for election within a quarter of the
+   * election timeout spread instead of a whole timeout. Safe on a false
+   * alarm: voters still hearing the leader keep their lease and refuse the
+   * pre-vote, so a live leader is not disturbed.
+   */
+  | { type: 'leader-lost'; leader: NodeId }
+  /**
    * The shell resumes ticking a group it had quiesced (stopped ticking while
    * idle): time passed that the core's timers must not count. A follower
    * restarts its election timer from now; a leader restarts its check-quorum

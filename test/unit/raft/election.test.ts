@@ -117,3 +117,29 @@ test('the election timeout is drawn from the injected random within [min, max)',
   }
   assert.ok(deadlines.size > 1, 'nodes drew different timeouts');
 });
+
+test('leader-lost: followers whose link to a dead leader broke elect a new one well within an election timeout', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  const leader = c.elect();
+  c.run(50);
+  c.isolate(leader);
+  const start = c.now;
+  for (const id of ['a', 'b', 'c'].filter((x) => x !== leader)) c.step(id, { type: 'leader-lost', leader });
+  const spread = c.config.electionTimeoutMaxMs - c.config.electionTimeoutMinMs;
+  c.run(Math.floor(spread / 4) + 20);
+  const next = ['a', 'b', 'c'].filter((x) => x !== leader).find((id) => c.core(id).role === 'leader');
+  assert.ok(next !== undefined, `a new leader within ${Math.floor(spread / 4) + 20} ms (election timeout ${c.config.electionTimeoutMinMs} ms)`);
+  assert.ok(c.now - start < c.config.electionTimeoutMinMs);
+});
+
+test('leader-lost on a false alarm does not disturb a live leader: the other voter still holds its lease', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  const leader = c.elect();
+  const term = c.core(leader).term;
+  c.run(50);
+  const follower = ['a', 'b', 'c'].find((x) => x !== leader)!;
+  c.step(follower, { type: 'leader-lost', leader });
+  c.run(1000);
+  assert.equal(c.leader(), leader);
+  assert.equal(c.core(leader).term, term, 'no election took the term further');
+});
