@@ -326,3 +326,18 @@ export class WatchCompactedError extends TroupeError {
     );
   }
 }
+
+/**
+ * A node is a voter of a Raft group but its data directory is younger than
+ * the group: its replica (and the votes and entries it acknowledged) was
+ * lost with an earlier directory. It refuses to recreate the replica empty.
+ */
+export class ReplicaLostError extends TroupeError {
+  constructor(readonly node: string, readonly group: string) {
+    super(
+      'ERR_CONFLICT',
+      `${node} is a voter of raft group ${group} but its data directory is newer than the group: its replica was lost with the old directory, and it will not vote with an empty log. Remove the node (troupe remove ${node}) and let it rejoin, or restore its data directory`,
+      { retryable: false },
+    );
+  }
+}

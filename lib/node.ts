@@ -182,7 +182,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
     this.nodeTables = startTables({
       self: this.name, raft: this.raft, router: this.router, rpc, machines, memberEvents: this.memberEvents, members: () => this.members(),
-      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }), sample: () => this.raftReport.groups(),
+      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }), sample: () => this.raftReport.groups(), bornAt: this.store.bornAt(),
     });
     this.operations = new ClusterOperations({
       config,

@@ -216,7 +216,7 @@ export class RaftHost {
     const existing = this.groups.get(msg.group);
     if (existing === undefined) {
       // Rare (a table or partition is created): a synchronous, flushed write keeps the descriptor ahead of any Raft state.
-      this.opts.storage.root.transactionSync(() => this.descriptors.putSync(['d', msg.group], { membership: msg.membership }));
+      this.opts.storage.root.transactionSync(() => this.descriptors.putSync(['d', msg.group], { membership: msg.membership, createdAt: Date.now() }));
       const g = this.open(msg.group, msg.membership, msg.stateMachine);
       if (msg.campaign) this.stepGroup(g, { type: 'campaign' });
     }
@@ -227,9 +227,14 @@ export class RaftHost {
     return [...this.groups.keys()];
   }
 
-  /** The membership the group was created with on this node (a replica added later replays the log from it). */
-  bootstrapMembership(group: string): Membership | null {
-    return (this.descriptors.get(['d', group]) as { membership: Membership } | undefined)?.membership ?? null;
+  /**
+   * The membership the group was created with on this node (a replica added
+   * later replays the log from it) and when this replica was created (wall
+   * clock ms; 0 when not recorded).
+   */
+  bootstrap(group: string): { membership: Membership; createdAt: number } | null {
+    const d = this.descriptors.get(['d', group]) as { membership: Membership; createdAt?: number } | undefined;
+    return d === undefined ? null : { membership: d.membership, createdAt: d.createdAt ?? 0 };
   }
 
   /** Leader only: how far each peer's log matches the leader's (learners included), for promotion decisions. */
@@ -237,6 +242,13 @@ export class RaftHost {
     const g = this.groups.get(group);
     if (g === undefined || g.core.role !== 'leader') return null;
     return new Map([...g.core.progress].map(([node, pr]) => [node, pr.match]));
+  }
+
+  /** Leader only: peers that have not answered since the last check-quorum round (about an election timeout). */
+  silentPeers(group: string): Set<NodeId> | null {
+    const g = this.groups.get(group);
+    if (g === undefined || g.core.role !== 'leader') return null;
+    return new Set([...g.core.progress].filter(([node, pr]) => node !== this.opts.self && !pr.recentActive).map(([node]) => node));
   }
 
   /** The state machine of a group this node holds (stale reads run on it directly). */
@@ -430,6 +442,14 @@ export class RaftHost {
 
   private onMemberEvent(event: MemberEventType, member: { name: string; address: string }): void {
     if (member.address !== '') this.addresses.set(member.name, member.address);
+    if (event === 'member-up') {
+      // A member back up may have restarted: quiet groups it belongs to probe it again (to catch it up, or to learn it lost its replica).
+      for (const g of this.groups.values()) {
+        const m = g.core.membership;
+        if (g.quiesced && g.core.role === 'leader' && (m.voters.includes(member.name) || m.learners.includes(member.name))) this.wake(g);
+      }
+      return;
+    }
     if (event !== 'member-down' && event !== 'member-left' && event !== 'member-removed') return;
     for (const g of this.groups.values()) {
       const s = g.core.status();

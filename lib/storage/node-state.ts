@@ -35,8 +35,22 @@ export class NodeStateStore {
   nextGeneration(nowMs: number): number {
     const previous = (this.read('generation') as number | undefined) ?? 0;
     const generation = Math.max(nowMs, previous + 1);
-    this.db.transactionSync(() => this.db.putSync('generation', generation)); // transactionSync flushes before it returns
+    this.db.transactionSync(() => {
+      this.db.putSync('generation', generation); // transactionSync flushes before it returns
+      // A directory from a release without the record is older than anything it holds: 0.
+      if (this.read('born-at') === undefined) this.db.putSync('born-at', previous === 0 ? nowMs : 0);
+    });
     return generation;
+  }
+
+  /**
+   * When this data directory was first used, ms since the epoch (wall clock
+   * of its first start). A replica created in a group older than the
+   * directory cannot have been one of the group's voters with this
+   * directory: its data was lost (see lib/tables/replica-rpc.ts).
+   */
+  bornAt(): number {
+    return (this.read('born-at') as number | undefined) ?? 0;
   }
 
   knownAddresses(): string[] {

@@ -80,6 +80,30 @@ export class TablesControlLoop {
     clearTimeout(this.soon);
   }
 
+  /**
+   * A member came up (it may have restarted, possibly without its data): for
+   * every group this node leads that counts it as a member, ask it to hold
+   * its replica — a no-op where it does, a recreation where it never had it,
+   * a refusal (logged there) where its data directory was emptied.
+   */
+  memberUp(node: NodeId): void {
+    if (this.stopped || node === this.deps.self) return;
+    let host;
+    try {
+      host = this.deps.raft.host();
+    } catch {
+      return;
+    }
+    for (const group of host.groupIds()) {
+      const s = host.status(group);
+      const bootstrap = host.bootstrap(group);
+      if (s === null || bootstrap === null || s.role !== 'leader') continue;
+      const voter = s.membership.voters.includes(node);
+      if (!voter && !s.membership.learners.includes(node)) continue;
+      this.runAction({ kind: 'host-replica', group, node, bootstrap: bootstrap.membership, groupCreatedAt: bootstrap.createdAt, voter });
+    }
+  }
+
   /** What this node sees now. */
   view(): NodeView {
     const host = this.deps.raft.host();
@@ -87,7 +111,7 @@ export class TablesControlLoop {
     for (const id of host.groupIds()) {
       const s = host.status(id);
       if (s === null) continue;
-      groups.set(id, { role: s.role, leader: s.leader, membership: s.membership, bootstrap: host.bootstrapMembership(id), match: s.role === 'leader' ? host.replication(id) : null });
+      groups.set(id, { role: s.role, leader: s.leader, membership: s.membership, bootstrap: host.bootstrap(id), match: s.role === 'leader' ? host.replication(id) : null, silent: s.role === 'leader' ? host.silentPeers(id) : null });
     }
     const catalogueStatus = host.status(CATALOGUE_GROUP);
     const catalogue = catalogueStatus === null ? null : { tables: this.deps.machines.catalogue.list(), applied: catalogueStatus.applied };
@@ -147,7 +171,7 @@ export class TablesControlLoop {
         this.trigger();
         return;
       case 'host-replica':
-        await this.call(action.node, RPC_TABLES_HOST_REPLICA, { group: action.group, bootstrap: action.bootstrap });
+        await this.call(action.node, RPC_TABLES_HOST_REPLICA, { group: action.group, bootstrap: action.bootstrap, groupCreatedAt: action.groupCreatedAt, voter: action.voter });
         return;
       case 'drop-partition':
         await Promise.all(action.replicas.map((node) => (node === this.deps.self ? raft.destroyGroup(action.group, options) : this.call(node, RPC_TABLES_DESTROY_REPLICA, { group: action.group }))));

@@ -31,6 +31,8 @@ export interface NodeTablesDeps {
   log: Logger;
   /** Called on every run of the control loop (the raft report samples replication lag). */
   sample?: () => void;
+  /** When this node's data directory was first used. */
+  bornAt: number;
 }
 
 export interface NodeTables {
@@ -47,7 +49,7 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
     const up = deps.members().filter((m) => m.state === 'up').map((m) => m.name);
     return up.includes(deps.self) ? up : [...up, deps.self];
   };
-  serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines });
+  serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines, bornAt: deps.bornAt, log: deps.log });
   const waiters = new ApplyWaiters();
   const watchServer = new WatchServer(deps.raft, waiters);
   watchServer.register(deps.rpc);
@@ -56,7 +58,10 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
     self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
     defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log, watchServer,
   });
-  const unsubscribe = deps.memberEvents.subscribe(() => control.trigger());
+  const unsubscribe = deps.memberEvents.subscribe((msg) => {
+    if (msg.event === 'member-up') control.memberUp(msg.member.name);
+    control.trigger();
+  });
   control.start();
   return {
     service,

@@ -39,10 +39,12 @@ export interface LocalGroup {
   role: Role;
   leader: NodeId | null;
   membership: Membership;
-  /** The membership the group was created with (nodes outside it were added later and must be told to create their replica). */
-  bootstrap: Membership | null;
+  /** The membership the group was created with and when this replica was created (wall clock ms): what a member that lacks its replica recreates it from. */
+  bootstrap: { membership: Membership; createdAt: number } | null;
   /** Leader only: how far each peer's log matches. */
   match: ReadonlyMap<NodeId, number> | null;
+  /** Leader only: peers that have not answered for about an election timeout. */
+  silent?: ReadonlySet<NodeId> | null;
 }
 
 export interface NodeView {
@@ -61,8 +63,13 @@ export type TablesAction =
   | { kind: 'mark-ready'; table: string; incarnation: number; partition: number }
   /** One membership change of a group this node leads. */
   | { kind: 'change-membership'; group: string; change: MembershipChange }
-  /** Ask `node`, added to a group this node leads, to create its replica from the group's bootstrap membership. */
-  | { kind: 'host-replica'; group: string; node: NodeId; bootstrap: Membership }
+  /**
+   * Ask `node`, a member of a group this node leads that has acknowledged
+   * nothing, to create its replica from the group's bootstrap membership.
+   * `voter`: it is a voter now (it refuses if its data directory is younger
+   * than the group: it lost its replica and must not vote with an empty log).
+   */
+  | { kind: 'host-replica'; group: string; node: NodeId; bootstrap: Membership; groupCreatedAt: number; voter: boolean }
   /** Propose update-replicas: the catalogue's record of a partition differs from its group's membership. */
   | { kind: 'record-replicas'; command: UpdateReplicasCommand }
   /** Catalogue leader: make every replica of a dropped partition destroy its data, then propose partition-dropped. */
@@ -82,7 +89,7 @@ export function reconcile(view: NodeView): TablesAction[] {
   const actions: TablesAction[] = [];
   const catalogueGroup = view.groups.get(CATALOGUE_GROUP);
   if (catalogueGroup?.role === 'leader') actions.push(...growCatalogue(view, catalogueGroup));
-  if (catalogueGroup !== undefined) actions.push(...tellAddedReplicas(CATALOGUE_GROUP, catalogueGroup));
+  if (catalogueGroup !== undefined) actions.push(...tellAddedReplicas(CATALOGUE_GROUP, catalogueGroup, view.up));
   if (view.catalogue === null) return actions;
   const byGroup = new Map<string, { table: TableInfo; partition: PartitionInfo }>();
   for (const table of view.catalogue.tables) {
@@ -119,7 +126,7 @@ function tableActions(view: NodeView, table: TableInfo, leadsCatalogue: boolean)
       continue;
     }
     if (!sameMembers(local.membership, p)) actions.push({ kind: 'record-replicas', command: replicasUpdate(table, p.partition, local.membership) });
-    actions.push(...tellAddedReplicas(p.group, local));
+    actions.push(...tellAddedReplicas(p.group, local, view.up));
     // Plan from what the group holds now, which may be ahead of the catalogue's record.
     const [plan] = planTablePlacement({ ...table, partitions: [{ ...p, voters: local.membership.voters, learners: local.membership.learners }] }, view.up);
     const step = plan?.steps.find(isExecutable);
@@ -139,13 +146,18 @@ function growCatalogue(view: NodeView, g: LocalGroup): TablesAction[] {
   return missing.length === 0 ? [] : [{ kind: 'change-membership', group: CATALOGUE_GROUP, change: { type: 'add-learner', node: missing[0]! } }];
 }
 
-/** Leader: members that have acknowledged nothing yet are told to create their replica (idempotent where it exists). */
-function tellAddedReplicas(group: string, g: LocalGroup): TablesAction[] {
+/**
+ * Leader: members that have acknowledged nothing yet, or that are up but
+ * silent in this group (restarted without their replica), are told to create
+ * their replica (idempotent where it exists; refused by a voter that lost it).
+ */
+function tellAddedReplicas(group: string, g: LocalGroup, up: readonly NodeId[]): TablesAction[] {
   if (g.role !== 'leader' || g.bootstrap === null || g.match === null) return [];
-  const bootstrap = g.bootstrap;
+  const { membership: bootstrap, createdAt } = g.bootstrap;
+  const missing = (node: NodeId): boolean => g.match!.get(node) === 0 || (g.silent?.has(node) === true && up.includes(node));
   return [...g.membership.voters, ...g.membership.learners]
-    .filter((node) => g.match!.has(node) && g.match!.get(node) === 0)
-    .map((node) => ({ kind: 'host-replica', group, node, bootstrap }));
+    .filter((node) => g.match!.has(node) && missing(node))
+    .map((node) => ({ kind: 'host-replica', group, node, bootstrap, groupCreatedAt: createdAt, voter: g.membership.voters.includes(node) }));
 }
 
 function withoutKind<T extends { kind: string }>(task: T): Omit<T, 'kind'> {

@@ -16,7 +16,8 @@
  */
 
 import type { RaftHostHandle } from '../../actors/raft-host-actor.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, ReplicaLostError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Membership, NodeId } from '../protocol/raft/types.js';
 import { UnknownReplicaError } from '../raft/forwarding.js';
 import type { Rpc } from '../rpc/rpc.js';
@@ -39,6 +40,9 @@ export interface ReplicaRpcDeps {
   rpc: Rpc;
   raft: RaftHostHandle;
   machines: TableStateMachines;
+  /** When this node's data directory was first used (NodeStateStore.bornAt). */
+  bornAt: number;
+  log: Logger;
 }
 
 const isNodeList = (v: unknown): v is NodeId[] => Array.isArray(v) && v.every((n) => typeof n === 'string' && n.length > 0 && n.length <= 300);
@@ -69,7 +73,8 @@ export function holds(raft: RaftHostHandle, group: string): boolean {
 }
 
 /** Serves the tables' replica requests on this node. */
-export function serveReplicaRpc({ self, rpc, raft, machines }: ReplicaRpcDeps): void {
+export function serveReplicaRpc({ self, rpc, raft, machines, bornAt, log }: ReplicaRpcDeps): void {
+  const reported = new Set<string>();
   rpc.handle(RPC_TABLES_PROBE, (): ProbeAnswer => ({ catalogue: holds(raft, CATALOGUE_GROUP) }));
 
   rpc.handle(RPC_TABLES_BOOTSTRAP, async () => {
@@ -82,7 +87,19 @@ export function serveReplicaRpc({ self, rpc, raft, machines }: ReplicaRpcDeps): 
   rpc.handle(RPC_TABLES_HOST_REPLICA, async (arg) => {
     const group = groupArg(arg, false);
     const bootstrap = membershipArg((arg as { bootstrap?: unknown }).bootstrap);
-    if (!holds(raft, group)) await raft.createGroup(group, bootstrap, machines.stateMachineFor(group));
+    const { voter, groupCreatedAt } = arg as { voter?: unknown; groupCreatedAt?: unknown };
+    if (holds(raft, group)) return { group };
+    // A voter whose data directory is younger than the group held a replica in a directory that is gone:
+    // recreating it empty would let it vote without the entries it acknowledged (or twice in a term).
+    if (voter === true && typeof groupCreatedAt === 'number' && groupCreatedAt > 0 && bornAt > groupCreatedAt) {
+      const err = new ReplicaLostError(self, group);
+      if (!reported.has(group)) {
+        reported.add(group);
+        log.error({ group }, err.message);
+      }
+      throw err;
+    }
+    await raft.createGroup(group, bootstrap, machines.stateMachineFor(group));
     return { group };
   });
 

@@ -11,14 +11,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { startNode, type TroupeNode } from '../../lib/index.js';
+import type { Logger } from '../../lib/log.js';
 import type { WatchEvent } from '../../lib/tables/tables-api.js';
 import { freePort } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
 interface Cluster {
   nodes: TroupeNode[];
-  start(i: number): Promise<TroupeNode>;
+  start(i: number, options?: { dataDir?: string; log?: Logger }): Promise<TroupeNode>;
+  dataDirs: string[];
 }
 
 const started: TroupeNode[] = [];
@@ -33,12 +37,16 @@ async function cluster(prefix: string, size: number): Promise<Cluster> {
   const names = ports.map((_, i) => `${prefix}${i}@127.0.0.1`);
   const seeds = names.map((n, i) => `${n}:${ports[i]}`);
   const nodes: TroupeNode[] = [];
+  const dataDirs: string[] = [];
   return {
     nodes,
-    async start(i) {
-      const dataDir = mkdtempSync(join(tmpdir(), `troupe-tables-${prefix}${i}-`));
+    dataDirs,
+    async start(i, options = {}) {
+      const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `troupe-tables-${prefix}${i}-`));
       dirs.push(dataDir);
+      dataDirs[i] = dataDir;
       const node = await startNode({
+        ...(options.log ? { log: options.log } : {}),
         config: {
           nodeName: names[i]!, clusteringEnabled: true, discoveryTypes: ['static'], clusterNodes: seeds, clusterPort: ports[i]!, port: 0,
           httpBind: '127.0.0.1', clusterBind: '127.0.0.1', dataDir, cookie: 'tables-integration-test-cookie', heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500, logLevel: 'silent',
@@ -183,5 +191,24 @@ describe('replication factor above the node count', () => {
     const again = await first.tables!.create('grow', { partitions: 2, replicationFactor: 3 });
     assert.equal(again.underReplicated, false);
     assert.equal(await c.nodes[2]!.tables!.get('grow', 'early'), null, 'a table created again starts empty');
+  });
+});
+
+describe('a node restarted with an empty data directory', () => {
+  it('does not recreate the replicas it was a voter of, says why, and the table keeps serving', async () => {
+    const c = await cluster('te', 3);
+    await startAll(c, 3);
+    await c.nodes[0]!.tables!.create('kept', { partitions: 2, replicationFactor: 3 });
+    await c.nodes[0]!.tables!.put('kept', 'k', 1);
+    const wiped = c.nodes[2]!;
+    await wiped.stop({ leave: false });
+    rmSync(c.dataDirs[2]!, { recursive: true, force: true });
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } });
+    const again = await c.start(2, { dataDir: mkdtempSync(join(tmpdir(), 'troupe-tables-te2-new-')), log: pino({ level: 'error' }, sink) as unknown as Logger });
+    await waitFor(() => lines.some((l) => l.includes('will not vote with an empty log') && l.includes('kept/')), { timeoutMs: 20_000, what: 'the refusal to recreate a lost replica' });
+    assert.deepEqual(again.raft!.host().groupIds().filter((g) => g.startsWith('kept/')), [], 'no replica recreated empty');
+    await c.nodes[0]!.tables!.put('kept', 'k', 2);
+    assert.equal((await again.tables!.get('kept', 'k'))?.value, 2, 'the table serves through the restarted node');
   });
 });

@@ -19,7 +19,7 @@ const table = (over: Partial<TableInfo> & { voters?: string[][] } = {}): TableIn
 };
 
 const group = (over: Partial<LocalGroup> = {}): LocalGroup => ({
-  role: 'follower', leader: 'a', membership: { voters: ['a', 'b', 'c'], learners: [] }, bootstrap: { voters: ['a', 'b', 'c'], learners: [] }, match: null, ...over,
+  role: 'follower', leader: 'a', membership: { voters: ['a', 'b', 'c'], learners: [] }, bootstrap: { membership: { voters: ['a', 'b', 'c'], learners: [] }, createdAt: 1000 }, match: null, ...over,
 });
 
 const view = (over: Partial<NodeView> = {}): NodeView => ({
@@ -40,7 +40,7 @@ describe('tables reconcile', () => {
     assert.deepEqual(reconcile(view({ catalogue: { tables: [t], applied: 10 } })).filter((a) => a.kind === 'create-replica'), []);
     const leader = group({ role: 'leader', leader: 'a', match: new Map([['a', 9], ['b', 9], ['c', 0]]) });
     const tell = reconcile(view({ catalogue: { tables: [t], applied: 10 }, groups: new Map([[t.partitions[0]!.group, leader]]) })).filter((a) => a.kind === 'host-replica');
-    assert.deepEqual(tell.map((a) => a.node), ['c']);
+    assert.deepEqual(tell.map((a) => [a.node, a.voter, a.groupCreatedAt]), [['c', true, 1000]]);
   });
 
   it('the leader of a partition not yet ready marks it ready; a follower does not', () => {
@@ -73,7 +73,7 @@ describe('tables reconcile', () => {
   it('the catalogue leader grows the catalogue to five voters, then makes every other up member a learner', () => {
     const up = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
     const lead = (voters: string[], learners: string[] = []) =>
-      reconcile(view({ up, groups: new Map([[CATALOGUE_GROUP, group({ role: 'leader', membership: { voters, learners }, bootstrap: { voters: ['a'], learners: [] }, match: new Map([...voters, ...learners].map((n) => [n, 1])) })]]) })).filter((a) => a.kind === 'change-membership');
+      reconcile(view({ up, groups: new Map([[CATALOGUE_GROUP, group({ role: 'leader', membership: { voters, learners }, bootstrap: { membership: { voters: ['a'], learners: [] }, createdAt: 1000 }, match: new Map([...voters, ...learners].map((n) => [n, 1])) })]]) })).filter((a) => a.kind === 'change-membership');
     assert.equal(lead(['a'])[0]!.change.type, 'add-learner');
     const full = up.slice(0, 5);
     const rest = lead(full);
