@@ -179,10 +179,15 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.router = new RaftRouter({
       self: this.name, raft: this.raft, rpc, addressOf: (node) => this.memberEvents?.addressOf(node), transport, members: this.memberEvents,
       queries: { ...PARTITION_QUERIES, ...CATALOGUE_QUERIES }, replicasOf: (group) => this.nodeTables?.service.replicasOf(group) ?? [], random: random.fork(),
+      availability: (group) => this.nodeTables?.service.availability(group) ?? null,
     });
     this.nodeTables = startTables({
       self: this.name, raft: this.raft, router: this.router, rpc, machines, memberEvents: this.memberEvents, members: () => this.members(),
       defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }), sample: () => this.raftReport.groups(), bornAt: this.store.bornAt(),
+      unreachable: (node) => {
+        const address = this.memberEvents?.addressOf(node);
+        return address !== undefined && this.linkFailures.dials.has(address);
+      },
     });
     this.operations = new ClusterOperations({
       config,

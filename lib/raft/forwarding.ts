@@ -79,6 +79,13 @@ export interface RaftRouterOptions {
   queries?: Readonly<Record<string, Query>>;
   /** Nodes holding a replica of a group, tried when no leader is known (placement knows). */
   replicasOf?: (group: string) => readonly NodeId[];
+  /**
+   * Checked before every retry: an error when the group cannot serve now
+   * (it has lost its majority), thrown at once instead of retrying until the
+   * deadline. Only ever thrown before the request was sent or after a
+   * refusal, so nothing was appended.
+   */
+  availability?: (group: string) => Error | null;
   maxHops?: number;
   backoff?: { baseMs: number; maxMs: number };
   random?: Random;
@@ -188,6 +195,9 @@ export class RaftRouter {
       if (signal?.aborted) throw new AbortError(what, { cause: signal.reason });
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw new TimeoutError(isWrite ? `${what} (outcome unknown)` : what, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      // The caller checked before the first attempt; a retry checks again (membership or links may have changed meanwhile).
+      const unavailable = tried > 0 ? (this.opts.availability?.(group) ?? null) : null;
+      if (unavailable !== null) throw unavailable;
       const target = hinted ?? this.target(group, tried++);
       hinted = undefined;
       let verdict: Verdict;

@@ -33,6 +33,8 @@ export interface NodeTablesDeps {
   sample?: () => void;
   /** When this node's data directory was first used. */
   bornAt: number;
+  /** Whether the transport failed to reach a node since its link was last up. */
+  unreachable?: (node: NodeId) => boolean;
 }
 
 export interface NodeTables {
@@ -57,6 +59,7 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
   const service = new TablesService({
     self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
     defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log, watchServer,
+    ...(deps.unreachable ? { unreachable: deps.unreachable } : {}),
   });
   const unsubscribe = deps.memberEvents.subscribe((msg) => {
     if (msg.event === 'member-up') control.memberUp(msg.member.name);

@@ -31,7 +31,7 @@ import type { RaftRouter } from '../raft/forwarding.js';
 import type { RequestOptions } from '../raft/requests.js';
 import type { Rpc } from '../rpc/rpc.js';
 import type { RaftHostHandle } from '../../actors/raft-host-actor.js';
-import { CATALOGUE_GROUP, encodeCatalogueCommand, planCreateTable, planDropTable, type PartitionInfo, type TableInfo as CatalogueTable } from './catalogue.js';
+import { CATALOGUE_GROUP, encodeCatalogueCommand, parsePartitionGroup, planCreateTable, planDropTable, type PartitionInfo, type TableInfo as CatalogueTable } from './catalogue.js';
 import type { CatalogueApplyResult } from './catalogue-state-machine.js';
 import { partitionOfKey } from './key-partition.js';
 import { PARTITION_QUERIES, PartitionClient, type BatchOp, type ScanPage, type Versioned, type WriteOutcome } from './partition-client.js';
@@ -57,6 +57,8 @@ export interface TablesServiceDeps {
   log: Logger;
   /** Serves this node's side of watches (long polls on its replicas). */
   watchServer: WatchServer;
+  /** Whether the transport failed to reach a node since its link was last up (kill -9 shows here before membership sees it down). */
+  unreachable?: (node: NodeId) => boolean;
 }
 
 export class TablesService implements TablesApi {
@@ -240,13 +242,30 @@ export class TablesService implements TablesApi {
 
   /** Fails fast when fewer than a majority of the partition's voters are up. */
   private checkQuorum(info: CatalogueTable, partition: number): void {
+    const problem = this.quorumProblem(info, partition);
+    if (problem !== null) throw problem;
+  }
+
+  /** PartitionUnavailableError when fewer than a majority of the partition's voters are up and reachable; else null. */
+  private quorumProblem(info: CatalogueTable, partition: number): PartitionUnavailableError | null {
     const voters = info.partitions[partition]!.voters;
     const states = new Map(this.deps.members().map((m) => [m.name, m.state]));
-    const unreachable = voters.filter((v) => { const s = states.get(v); return s !== 'up' && s !== 'suspect' && s !== 'joining' && s !== 'leaving'; });
-    if (voters.length - unreachable.length < Math.floor(voters.length / 2) + 1) {
-      throw new PartitionUnavailableError(info.name, partition, unreachable, voters.length);
-    }
+    const live = (v: NodeId): boolean => {
+      if (v === this.deps.self) return true;
+      const s = states.get(v);
+      return (s === 'up' || s === 'suspect' || s === 'joining' || s === 'leaving') && this.deps.unreachable?.(v) !== true;
+    };
+    const unreachable = voters.filter((v) => !live(v));
+    return voters.length - unreachable.length < Math.floor(voters.length / 2) + 1 ? new PartitionUnavailableError(info.name, partition, unreachable, voters.length) : null;
   }
+
+  /** For the router: checked before every attempt of a request to a partition (see RaftRouterOptions.availability). */
+  availability = (group: string): Error | null => {
+    const where = parsePartitionGroup(group);
+    if (where === null) return null;
+    const info = this.directory()?.tables.get(where.table);
+    return info === undefined || info.incarnation !== where.incarnation ? null : this.quorumProblem(info, where.partition);
+  };
 
   private async staleQuery<T>(table: string, partition: number, name: keyof typeof PARTITION_QUERIES, arg: unknown, options: RequestOptions): Promise<T> {
     const info = await this.table(table);
