@@ -231,8 +231,8 @@ export class TablesService implements TablesApi {
   /** A usable table: NoSuchTableError when absent or being dropped, unavailable while it is being created. */
   private async table(name: string): Promise<CatalogueTable> {
     let info = this.directory()?.tables.get(name);
-    if (info === undefined) {
-      // A copy behind the leader may not have the table yet: ask the catalogue's leader before saying it does not exist.
+    if (info?.state !== 'ready') {
+      // A copy behind the catalogue's leader may not have the table yet, or not know it is ready: ask the leader before refusing.
       info = (await this.catalogueTables({}, true)).find((t) => t.name === name);
     }
     if (info === undefined || info.state === 'dropping') throw new NoSuchTableError(name);
