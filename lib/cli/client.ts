@@ -77,14 +77,7 @@ export function createClient(options: ClientOptions): Client {
     } catch (err) {
       throw unreachable(baseUrl, err, timeoutMs);
     }
-    const text = await res.text().catch(() => '');
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.status, ok: res.ok, body, text };
+    return answerOf(res);
   }
 
   async function call<T = NodeStatus>(method: string, path: string, body?: unknown): Promise<T> {
@@ -104,6 +97,18 @@ export function createClient(options: ClientOptions): Client {
 }
 
 /** The body of a successful JSON answer; a CliError describing any other. */
+/** A response as an Answer: its text, and its body when the text is JSON. */
+export async function answerOf(res: Response): Promise<Answer> {
+  const text = await res.text().catch(() => '');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, ok: res.ok, body, text };
+}
+
 export function expectJson<T>(answer: Answer, method: string, url: string): T {
   if (!answer.ok) throw new CliError(describeFailure(answer, method, url));
   if (answer.body === undefined) throw new CliError(`${url} answered HTTP ${answer.status} without JSON: is this a troupe node?`);

@@ -8,7 +8,7 @@
  * exits 1 with the node's message; `--cursor` resumes after an event.
  */
 import { parseCommandArgs } from './args.js';
-import { CliError, describeFailure, resolveBaseUrl } from './client.js';
+import { answerOf, CliError, describeFailure, resolveBaseUrl } from './client.js';
 import type { CliIo } from './table-commands.js';
 
 export const WATCH_USAGE = `  watch TABLE [--prefix P] [--from VERSION] [--cursor C]
@@ -57,16 +57,7 @@ export async function runWatchCommand(args: string[], io: CliIo, signal?: AbortS
       if (signal?.aborted) return 0;
       throw new CliError(`cannot reach the node at ${base}: ${(err as Error).message}`);
     }
-    if (!res.ok || res.body === null) {
-      const text = await res.text().catch(() => '');
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-      throw new CliError(describeFailure({ status: res.status, ok: false, body, text }, 'GET', `${base}${request.path}`));
-    }
+    if (!res.ok || res.body === null) throw new CliError(describeFailure(await answerOf(res), 'GET', `${base}${request.path}`));
     return await printEvents(res.body, request.json, io, signal);
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
