@@ -1,0 +1,396 @@
+/**
+ * Replicated tables under faults, on real `troupe start` processes, checked
+ * the way Jepsen checks a database: concurrent clients record every get, put
+ * and cas they issue (when it was invoked, when it returned, what it
+ * returned, or that its outcome is unknown) while a nemesis kills, restarts,
+ * pauses and cuts off nodes; once everything is healed, a final read of
+ * every key from every node joins the history, and the history must be
+ * linearizable per key (test/sim/linearizability.ts): zero anomalies is the
+ * only pass. Then durability (acknowledged writes survive kill -9 of every
+ * node, and of a minority during writes), and a partition that has lost its
+ * majority: 503s at once, naming the table, the partition and the replicas
+ * it cannot reach, stale reads still answered, writes back by themselves
+ * once the nodes return.
+ *
+ * Knobs: JEPSEN_SECONDS (how long the nemesis runs in each Jepsen run,
+ * default 20), JEPSEN_SEED (the nemesis's and clients' choices; printed with
+ * every failure, and in the diagnostics), JEPSEN_FIVE_NODES=1 (also a
+ * five-node run with replicationFactor 5, heavier). The namespace run (a
+ * network partition isolating one node) needs root and network namespaces;
+ * without them it is skipped, saying why. Nothing here asserts a duration:
+ * waits poll with deadlines, and the "fails fast" of a lost majority is an
+ * answer that comes within a client deadline shorter than the node's own
+ * request deadline (a wait for the deadline could not answer in time).
+ */
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { SeededRandom, type Random } from '../../lib/protocol/random.js';
+import { partitionOfKey } from '../../lib/tables/key-partition.js';
+import { checkKvHistory } from '../sim/linearizability.js';
+import { netnsSupport } from '../harness/netns.js';
+import { Nemesis, type FaultKind } from '../harness/nemesis.js';
+import { History, TablesClient, unexplainedFinalValue } from '../harness/tables-client.js';
+import { LocalTablesCluster, NetnsTablesCluster, type TablesCluster } from '../harness/tables-cluster.js';
+import { waitFor } from '../harness/wait-for.js';
+
+const SECONDS = positiveNumber('JEPSEN_SECONDS', 20);
+const SEED = process.env.JEPSEN_SEED !== undefined && process.env.JEPSEN_SEED !== '' ? Math.trunc(Number(process.env.JEPSEN_SEED)) : Math.floor(Math.random() * 2 ** 31);
+const FIVE_NODES = process.env.JEPSEN_FIVE_NODES === '1';
+
+/** Concurrent clients of a Jepsen run. */
+const CLIENTS = 6;
+/** Keys they share (spread over every partition). */
+const KEYS = 5;
+const PARTITIONS = 3;
+/** The clients' deadline per request, ms: shorter than the node's own (5 s), longer than an election. */
+const CLIENT_TIMEOUT_MS = 3_000;
+/** The node's default request deadline (lib/raft/requests.ts), ms: an answer well before it cannot be a deadline expiring. */
+const NODE_REQUEST_TIMEOUT_MS = 5_000;
+/** Generous deadlines for the cluster to settle: CI machines are shared. */
+const RECOVERY_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 300_000;
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** `count` key names (at least `partitions`) that together fall in every one of `partitions` partitions. */
+function keysCovering(partitions: number, count: number): string[] {
+  const first = new Map<number, string>();
+  const rest: string[] = [];
+  for (let i = 0; first.size < partitions || first.size + rest.length < count; i++) {
+    const key = `key-${i}`;
+    const p = partitionOfKey(key, partitions);
+    if (first.has(p)) rest.push(key);
+    else first.set(p, key);
+  }
+  return [...first.values(), ...rest].slice(0, count).sort();
+}
+
+/** A pause between a client's failed request and its next, so that a dead node's refusals do not spin. */
+function backOff(random: Random): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20 + random.int(50)));
+}
+
+interface JepsenRun {
+  size: number;
+  replicationFactor: number;
+  kinds: FaultKind[];
+  seed: number;
+}
+
+/**
+ * Clients and nemesis on `cluster`, then the final reads and the checks. Any
+ * failure is reported with the seed, the nemesis's timeline, what the
+ * clients saw and, for an anomaly, the offending key's operations.
+ */
+async function jepsen(t: TestContext, cluster: TablesCluster, run: JepsenRun): Promise<void> {
+  const table = 'jepsen';
+  const keys = keysCovering(PARTITIONS, KEYS);
+  t.diagnostic(`seed ${run.seed} (JEPSEN_SEED), ${SECONDS} s of faults (JEPSEN_SECONDS), faults ${run.kinds.join(', ')}; keys ${keys.join(', ')} in partitions ${keys.map((k) => partitionOfKey(k, PARTITIONS)).join(', ')}`);
+  await cluster.createTable(table, PARTITIONS, run.replicationFactor);
+
+  const history = new History();
+  const nemesis = new Nemesis({ cluster, table, partitions: PARTITIONS, seed: run.seed, kinds: run.kinds, durationMs: SECONDS * 1000, origin: history.origin, recoveryTimeoutMs: RECOVERY_TIMEOUT_MS });
+  const context = (): string =>
+    `seed ${run.seed} (rerun with JEPSEN_SEED=${run.seed})\nnemesis:\n${nemesis.timeline.join('\n')}\nclients: ${history.summary()}`;
+
+  try {
+    const random = new SeededRandom(run.seed ^ 0x2545f491);
+    let stopping = false;
+    const worker = async (id: number, rng: Random): Promise<void> => {
+      const client = new TablesClient(id, { table, history, timeoutMs: CLIENT_TIMEOUT_MS, send: cluster.send, ...(cluster.token ? { token: cluster.token } : {}) });
+      const known = new Map<string, unknown>();
+      let written = 0;
+      while (!stopping) {
+        const key = keys[rng.int(keys.length)]!;
+        const node = cluster.node(rng.int(cluster.size));
+        const dice = rng.next();
+        let ok: boolean;
+        if (dice < 0.4) {
+          const r = await client.get(node, key);
+          if (r.ok) known.set(key, r.value);
+          ok = r.ok;
+        } else {
+          // Every written value is unique, so a read names the write it saw.
+          const value = id * 1_000_000 + ++written;
+          if (dice < 0.7) {
+            const r = await client.put(node, key, value);
+            if (r.ok) known.set(key, value);
+            ok = r.ok;
+          } else {
+            const r = await client.cas(node, key, known.get(key) ?? null, value);
+            if (r.ok) known.set(key, r.applied ? value : r.current);
+            ok = r.ok;
+          }
+        }
+        if (!ok) await backOff(rng);
+      }
+    };
+    const workers = Array.from({ length: CLIENTS }, (_, i) => worker(i + 1, random.fork()));
+    try {
+      await nemesis.run();
+    } finally {
+      stopping = true;
+      await Promise.all(workers);
+    }
+    for (const line of nemesis.timeline) t.diagnostic(`nemesis ${line}`);
+    t.diagnostic(`clients: ${history.summary()}`);
+
+    // Recovery: every node up and seeing the others, then a linearizable read of every key on every node.
+    await cluster.waitAllUp(RECOVERY_TIMEOUT_MS);
+    const reader = new TablesClient(0, { table, history, timeoutMs: CLIENT_TIMEOUT_MS, send: cluster.send });
+    const finals = new Map<string, unknown[]>();
+    for (const key of keys) {
+      for (let i = 0; i < cluster.size; i++) {
+        const node = cluster.node(i);
+        const read = await waitFor(async () => { const r = await reader.get(node, key); return r.ok ? r : undefined; }, { timeoutMs: RECOVERY_TIMEOUT_MS, what: `a linearizable read of ${key} on ${node.nodeName} after the faults` });
+        finals.set(key, [...(finals.get(key) ?? []), read.value]);
+      }
+    }
+    t.diagnostic(`final values: ${keys.map((k) => `${k}=${JSON.stringify(finals.get(k))}`).join(', ')}`);
+
+    assert.deepEqual(history.unexpected, [], 'answers the contract does not allow');
+    const definite = history.operations.filter((o) => o.type === 'ok' && o.client !== 0);
+    assert.ok(definite.length >= 100, `the clients got only ${definite.length} definite answers: too few for the check to mean anything`);
+    assert.ok(definite.some((o) => o.input.op === 'cas' && o.output !== undefined && 'ok' in o.output && o.output.ok), 'no cas was applied: the history never exercised one');
+    for (const kind of run.kinds) assert.ok(nemesis.counts[kind] > 0, `the nemesis never ran ${kind}`);
+
+    const started = performance.now();
+    const result = checkKvHistory(history.operations);
+    t.diagnostic(`linearizability check of ${history.operations.length} operations: ${(performance.now() - started).toFixed(0)} ms`);
+    if (!result.ok) {
+      assert.fail(`the history of key ${result.key} is not linearizable (${result.operations!.length} operations; times in ms from the start; "…" = unknown outcome):\n${history.format(result.operations!)}`);
+    }
+    for (const key of keys) {
+      for (const value of finals.get(key)!) {
+        const why = unexplainedFinalValue(history.operations, key, value);
+        if (why !== undefined) assert.fail(`${why}\n${history.format(history.operations.filter((o) => o.input.key === key))}`);
+      }
+    }
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    error.message = `${error.message}\n---\n${context()}`;
+    throw error;
+  }
+}
+
+describe('replicated tables under a nemesis (Jepsen-style)', () => {
+  it('3 nodes, factor 3, kill -9 and restart, SIGSTOP of a partition leader: every key linearizable, nothing acknowledged lost', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const cluster = await LocalTablesCluster.start(3);
+    try {
+      await jepsen(t, cluster, { size: 3, replicationFactor: 3, kinds: ['kill', 'pause-leader'], seed: SEED });
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+
+  it('5 nodes, factor 5, the same faults', { timeout: TEST_TIMEOUT_MS, skip: FIVE_NODES ? false : 'heavy on a shared machine: set JEPSEN_FIVE_NODES=1' }, async (t) => {
+    const cluster = await LocalTablesCluster.start(5);
+    try {
+      await jepsen(t, cluster, { size: 5, replicationFactor: 5, kinds: ['kill', 'pause-leader'], seed: SEED + 5 });
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+
+  const support = netnsSupport();
+  it('3 namespace hosts, factor 3, a network partition isolating one node (clients still reach it) besides kills and pauses', { timeout: TEST_TIMEOUT_MS, skip: support.ok ? false : `needs network namespaces (${support.reason}): a partition loses the packets between one host and the others` }, async (t) => {
+    const cluster = await NetnsTablesCluster.start(3);
+    try {
+      await jepsen(t, cluster, { size: 3, replicationFactor: 3, kinds: ['partition', 'kill', 'pause-leader'], seed: SEED + 3 });
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+});
+
+/** Puts `value` at `key` through node `index`, retrying unknown outcomes (a put is idempotent) until one is acknowledged. */
+async function putAcknowledged(cluster: TablesCluster, table: string, key: string, value: unknown, pick: () => number): Promise<void> {
+  await waitFor(
+    async () => {
+      const res = await cluster.request(pick(), 'PUT', `/api/tables/${table}/keys/${encodeURIComponent(key)}`, value, {}, CLIENT_TIMEOUT_MS);
+      if (res.status === 200) return true;
+      if (res.status < 500) throw new Error(`put ${key}: ${res.status} ${res.text}`);
+      return undefined;
+    },
+    { timeoutMs: RECOVERY_TIMEOUT_MS, what: `an acknowledged put of ${key}` },
+  );
+}
+
+/** A linearizable (or stale) read of `key` on node `index` that got an answer: the value, or null when absent. */
+async function readKey(cluster: TablesCluster, index: number, table: string, key: string, stale = false): Promise<unknown> {
+  return waitFor(
+    async () => {
+      const res = await cluster.request(index, 'GET', `/api/tables/${table}/keys/${encodeURIComponent(key)}`, undefined, stale ? { 'x-consistency': 'stale' } : {}, CLIENT_TIMEOUT_MS);
+      if (res.status === 200) return { value: res.json.value as unknown };
+      if (res.status === 404 && res.json?.error?.code === 'ERR_NOT_FOUND') return { value: null };
+      if (res.status < 500) throw new Error(`get ${key} on ${cluster.node(index).nodeName}: ${res.status} ${res.text}`);
+      return undefined;
+    },
+    { timeoutMs: RECOVERY_TIMEOUT_MS, what: `a ${stale ? 'stale' : 'linearizable'} read of ${key} on ${cluster.node(index).nodeName}` },
+  ).then((r) => r.value);
+}
+
+describe('durability of acknowledged writes', () => {
+  it('every acknowledged put survives kill -9 of every node and a restart on the same data dirs', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const cluster = await LocalTablesCluster.start(3, { prefix: 'd' });
+    try {
+      const table = 'durable';
+      await cluster.createTable(table, PARTITIONS, 3);
+      const random = new SeededRandom(SEED);
+      const acknowledged = new Map<string, unknown>();
+      // 60 keys written by 4 writers through random nodes, each key twice: the second value is the one acknowledged last.
+      const keys = Array.from({ length: 60 }, (_, i) => `durable-${i}`);
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = w; i < keys.length; i += 4) {
+          const key = keys[i]!;
+          for (const round of [1, 2]) {
+            const value = { key, round };
+            await putAcknowledged(cluster, table, key, value, () => random.int(cluster.size));
+            acknowledged.set(key, value);
+          }
+        }
+      });
+      await Promise.all(writers);
+      t.diagnostic(`${acknowledged.size} keys acknowledged; kill -9 of every node`);
+
+      await Promise.all(cluster.nodes.map((_, i) => cluster.kill(i)));
+      for (let i = 0; i < cluster.size; i++) await cluster.start(i);
+      await cluster.waitAllUp(RECOVERY_TIMEOUT_MS);
+
+      const lost: string[] = [];
+      for (const [i, key] of keys.entries()) {
+        const value = await readKey(cluster, i % cluster.size, table, key);
+        if (JSON.stringify(value) !== JSON.stringify(acknowledged.get(key))) lost.push(`${key}: read ${JSON.stringify(value)}, acknowledged ${JSON.stringify(acknowledged.get(key))}`);
+      }
+      assert.deepEqual(lost, [], 'acknowledged writes lost across a restart of every node');
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+
+  it('kill -9 of one node (a minority) during writes loses nothing acknowledged, and the node catches up after its restart', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const cluster = await LocalTablesCluster.start(3, { prefix: 'm' });
+    try {
+      const table = 'minority';
+      await cluster.createTable(table, PARTITIONS, 3);
+      const history = new History();
+      const random = new SeededRandom(SEED ^ 0x9e3779b9);
+      const victim = random.int(cluster.size);
+      let stopping = false;
+      // Each writer puts fresh keys, one after another, through random nodes (the victim included: refused while it is down).
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        const rng = random.fork();
+        const client = new TablesClient(w + 1, { table, history, timeoutMs: CLIENT_TIMEOUT_MS });
+        for (let i = 0; !stopping; i++) {
+          const r = await client.put(cluster.node(rng.int(cluster.size)), `w${w + 1}-${i}`, { writer: w + 1, i });
+          if (!r.ok) await backOff(rng);
+        }
+      });
+      const acknowledgedPuts = () => history.operations.filter((o) => o.input.op === 'put' && o.type === 'ok').length;
+      try {
+        await waitFor(() => acknowledgedPuts() >= 40, { timeoutMs: RECOVERY_TIMEOUT_MS, what: '40 acknowledged puts before the kill' });
+        const before = acknowledgedPuts();
+        await cluster.kill(victim);
+        t.diagnostic(`kill -9 ${cluster.node(victim).nodeName} after ${before} acknowledged puts`);
+        await waitFor(() => acknowledgedPuts() >= before + 40, { timeoutMs: RECOVERY_TIMEOUT_MS, what: '40 more acknowledged puts with one node down' });
+      } finally {
+        stopping = true;
+        await Promise.all(writers);
+      }
+      t.diagnostic(`writers: ${history.summary()}`);
+      assert.deepEqual(history.unexpected, [], 'answers the contract does not allow');
+
+      // Every key any put touched, read linearizably through the survivors: acknowledged ones must hold their value.
+      const survivors = cluster.healthy();
+      const reader = new TablesClient(0, { table, history, timeoutMs: CLIENT_TIMEOUT_MS });
+      const keys = [...new Set(history.operations.map((o) => o.input.key))].sort();
+      for (const [i, key] of keys.entries()) {
+        const node = cluster.node(survivors[i % survivors.length]!);
+        await waitFor(async () => (await reader.get(node, key)).ok || undefined, { timeoutMs: RECOVERY_TIMEOUT_MS, what: `a read of ${key} on ${node.nodeName}` });
+      }
+      const result = checkKvHistory(history.operations);
+      if (!result.ok) assert.fail(`the history of key ${result.key} is not linearizable (seed ${SEED}):\n${history.format(result.operations!)}`);
+      const acknowledged = history.operations.filter((o) => o.input.op === 'put' && o.type === 'ok');
+      for (const put of acknowledged) {
+        const final = history.operations.find((o) => o.client === 0 && o.input.key === put.input.key)!;
+        assert.deepEqual(final.output, { value: (put.input as { value: unknown }).value }, `acknowledged put of ${put.input.key} lost`);
+      }
+
+      // The killed replica comes back and catches up: its own (stale) reads show every acknowledged write.
+      await cluster.start(victim);
+      await cluster.waitAllUp(RECOVERY_TIMEOUT_MS);
+      for (const put of acknowledged) {
+        const expected = (put.input as { value: unknown }).value;
+        await waitFor(async () => JSON.stringify(await readKey(cluster, victim, table, put.input.key, true)) === JSON.stringify(expected) || undefined, {
+          timeoutMs: RECOVERY_TIMEOUT_MS,
+          what: `the restarted ${cluster.node(victim).nodeName} to hold ${put.input.key} = ${JSON.stringify(expected)} (a stale read of its own replica)`,
+        });
+      }
+      t.diagnostic(`${acknowledged.length} acknowledged puts present on the survivors and on the restarted node`);
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+});
+
+describe('a partition that has lost its majority', () => {
+  it('answers 503 at once naming the table, the partition and the unreachable replicas; stale reads still answer; writes come back by themselves', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const cluster = await LocalTablesCluster.start(3, { prefix: 'q' });
+    try {
+      const table = 'majority';
+      const key = 'the-key';
+      const partitions = 2;
+      const partition = partitionOfKey(key, partitions);
+      await cluster.createTable(table, partitions, 3);
+      await putAcknowledged(cluster, table, key, 'before', () => 0);
+
+      const survivor = 0;
+      const lost = [1, 2];
+      for (const i of lost) await cluster.kill(i);
+      const lostNames = lost.map((i) => cluster.node(i).nodeName).sort();
+      await waitFor(
+        async () => {
+          const status = (await cluster.request(survivor, 'GET', '/api/cluster/status')).json as { members: Array<{ name: string; state: string }> };
+          return lostNames.every((n) => status.members.find((m) => m.name === n)?.state === 'down') || undefined;
+        },
+        { timeoutMs: RECOVERY_TIMEOUT_MS, what: `${cluster.node(survivor).nodeName} to see ${lostNames.join(' and ')} down` },
+      );
+
+      // The client's deadline is shorter than the node's own request deadline: an answer within it is a refusal, not a wait that expired.
+      const clientDeadline = NODE_REQUEST_TIMEOUT_MS / 2;
+      const path = `/api/tables/${table}/keys/${key}`;
+      const attempts: Array<[string, string, unknown]> = [
+        ['put', 'PUT', 'after'],
+        ['linearizable get', 'GET', undefined],
+        ['cas', 'POST', { expected: 'before', value: 'after' }],
+      ];
+      for (const [what, method, body] of attempts) {
+        const res = await cluster.request(survivor, method, what === 'cas' ? `${path}/cas` : path, body, {}, clientDeadline).catch((err: Error) => assert.fail(`${what}: no answer within ${clientDeadline} ms (${err.message}): the node waited instead of failing fast`));
+        assert.equal(res.status, 503, `${what}: ${res.text}`);
+        assert.equal(res.json.error.code, 'ERR_UNAVAILABLE', `${what}: ${res.text}`);
+        assert.deepEqual(
+          { table: res.json.error.details.table, partition: res.json.error.details.partition, unreachable: [...res.json.error.details.unreachable].sort() },
+          { table, partition, unreachable: lostNames },
+          `${what}: ${res.text}`,
+        );
+        for (const name of [table, ...lostNames]) assert.ok(res.json.error.message.includes(name), `${what}: the message names ${name}: ${res.json.error.message}`);
+      }
+      const stale = await cluster.request(survivor, 'GET', path, undefined, { 'x-consistency': 'stale' }, clientDeadline);
+      assert.equal(stale.status, 200, stale.text);
+      assert.equal(stale.json.value, 'before');
+
+      for (const i of lost) await cluster.start(i);
+      // No operator action: the partition regains its majority and the same write goes through.
+      await putAcknowledged(cluster, table, key, 'after', () => survivor);
+      for (let i = 0; i < cluster.size; i++) assert.equal(await readKey(cluster, i, table, key), 'after');
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+});
