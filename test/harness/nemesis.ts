@@ -6,6 +6,9 @@
  * - `kill`: SIGKILL a random node, keep it down a while, start it again with
  *   the same name, data dir and ports (a crash and a restart: only what it
  *   had made durable survives);
+ * - `kill-majority`: SIGKILL a majority of the nodes at once, then start
+ *   them again: every partition loses its quorum, and what the restarted
+ *   nodes remember (terms, votes, logs) decides whether it comes back whole;
  * - `pause-leader`: SIGSTOP the node that leads a random partition (as it
  *   reports itself in `GET /api/tables/:table`), for a while, then SIGCONT:
  *   the others elect a new leader while the old one, frozen mid-flight,
@@ -28,7 +31,7 @@ import { SeededRandom } from '../../lib/protocol/random.js';
 import type { TablesCluster } from './tables-cluster.js';
 import { waitFor } from './wait-for.js';
 
-export type FaultKind = 'kill' | 'pause-leader' | 'partition';
+export type FaultKind = 'kill' | 'kill-majority' | 'pause-leader' | 'partition';
 
 export interface NemesisOptions {
   cluster: TablesCluster;
@@ -53,11 +56,11 @@ export interface NemesisOptions {
  * and the clients' deadline, a partition long enough for membership to see
  * the node down (fail-fast answers on the minority side) or not.
  */
-export const DEFAULT_HOLD_MS: Record<FaultKind, readonly [number, number]> = { kill: [1000, 4000], 'pause-leader': [1500, 4500], partition: [2000, 6000] };
+export const DEFAULT_HOLD_MS: Record<FaultKind, readonly [number, number]> = { kill: [1000, 4000], 'kill-majority': [500, 3000], 'pause-leader': [1500, 4500], partition: [2000, 6000] };
 
 export class Nemesis {
   readonly timeline: string[] = [];
-  readonly counts: Record<FaultKind, number> = { kill: 0, 'pause-leader': 0, partition: 0 };
+  readonly counts: Record<FaultKind, number> = { kill: 0, 'kill-majority': 0, 'pause-leader': 0, partition: 0 };
   private readonly random: SeededRandom;
 
   constructor(private readonly options: NemesisOptions) {
@@ -96,6 +99,15 @@ export class Nemesis {
         await hold(duration);
         await cluster.start(i);
         this.log(`restarted ${cluster.node(i).nodeName} (pid ${cluster.node(i).pid}) on its data dir`);
+        return;
+      }
+      case 'kill-majority': {
+        const victims = this.shuffled(Array.from({ length: cluster.size }, (_, i) => i)).slice(0, Math.floor(cluster.size / 2) + 1);
+        this.log(`kill -9 ${victims.map((i) => cluster.node(i).nodeName).join(', ')} at once for ${duration} ms`);
+        await Promise.all(victims.map((i) => cluster.kill(i)));
+        await hold(duration);
+        for (const i of victims) await cluster.start(i);
+        this.log(`restarted ${victims.map((i) => cluster.node(i).nodeName).join(', ')} on their data dirs`);
         return;
       }
       case 'pause-leader': {

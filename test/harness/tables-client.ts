@@ -106,6 +106,11 @@ export class History {
     );
   }
 
+  /** The operations with times in ms from the start of the history, for a file a failure leaves behind. */
+  relative(): RecordedOperation[] {
+    return this.operations.map((o) => ({ ...o, callAt: o.callAt - this.origin, ...(o.returnAt === undefined ? {} : { returnAt: o.returnAt - this.origin }) }));
+  }
+
   /** A readable listing of operations (one key's, say), in invocation order, times in ms from the start of the history. */
   format(operations: readonly Operation[]): string {
     const ms = (t: number | undefined) => (t === undefined ? '   …   ' : (t - this.origin).toFixed(1).padStart(7));
