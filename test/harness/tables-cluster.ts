@@ -40,6 +40,7 @@ export interface ClusterNode extends TableNode {
 
 export interface Answer {
   status: number;
+  headers: Record<string, string>;
   json: any;
   text: string;
 }
@@ -85,10 +86,6 @@ export abstract class TablesCluster {
     return Array.from({ length: this.size }, (_, i) => i).filter((i) => !this.down.has(i) && !this.paused.has(i) && !this.cut.has(i));
   }
 
-  isDown(index: number): boolean {
-    return this.down.has(index);
-  }
-
   async start(index: number): Promise<void> {
     await this.launch(index);
     this.down.delete(index);
@@ -116,6 +113,7 @@ export abstract class TablesCluster {
     this.cut.add(index);
   }
 
+  /** Undoes `isolate` (the nemesis isolates one node at a time). */
   reconnect(index: number): void {
     this.setIsolated(index, false);
     this.cut.delete(index);
@@ -145,7 +143,7 @@ export abstract class TablesCluster {
     } catch {
       json = undefined;
     }
-    return { status: outcome.status, json, text: outcome.text };
+    return { status: outcome.status, headers: outcome.headers, json, text: outcome.text };
   }
 
   /** Waits until every node in `indexes` (default: all) sees exactly those nodes up. */

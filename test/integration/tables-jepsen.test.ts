@@ -3,14 +3,15 @@
  * the way Jepsen checks a database: concurrent clients record every get, put
  * and cas they issue (when it was invoked, when it returned, what it
  * returned, or that its outcome is unknown) while a nemesis kills, restarts,
- * pauses and cuts off nodes; once everything is healed, a final read of
+ * pauses and isolates nodes; once everything is healed, a final read of
  * every key from every node joins the history, and the history must be
  * linearizable per key (test/sim/linearizability.ts): zero anomalies is the
  * only pass. Then durability (acknowledged writes survive kill -9 of every
  * node, and of a minority during writes), and a partition that has lost its
  * majority: 503s at once, naming the table, the partition and the replicas
- * it cannot reach, stale reads still answered, writes back by themselves
- * once the nodes return.
+ * it cannot reach, on its surviving replica and on a node holding none of
+ * it; stale reads still answered; writes back by themselves once the nodes
+ * return.
  *
  * Knobs: JEPSEN_SECONDS (how long the nemesis runs in each Jepsen run,
  * default 20), JEPSEN_SEED (the nemesis's and clients' choices; printed with
@@ -113,6 +114,20 @@ function backOff(random: Random): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20 + random.int(50)));
 }
 
+/** Checks every key's history, printing the offending key's operations on failure. */
+function assertLinearizable(t: TestContext, history: History, context = ''): void {
+  const { operations, leftOut } = history.checkable();
+  const started = performance.now();
+  const result = checkKvHistory(operations);
+  t.diagnostic(`linearizability check of ${operations.length} operations (left out: ${leftOut.length} writes of unknown outcome whose value nobody observed): ${(performance.now() - started).toFixed(0)} ms`);
+  if (result.ok) return;
+  const omitted = leftOut.filter((o) => o.input.key === result.key);
+  assert.fail(
+    `the history of key ${result.key} is not linearizable ${context}(${result.operations!.length} operations; times in ms from the start; "…" = unknown outcome):\n${history.format(result.operations!)}` +
+      (omitted.length > 0 ? `\nleft out of the check (unknown outcome, value never observed):\n${history.format(omitted)}` : ''),
+  );
+}
+
 interface JepsenRun {
   size: number;
   replicationFactor: number;
@@ -199,12 +214,7 @@ async function jepsen(t: TestContext, cluster: TablesCluster, run: JepsenRun): P
     assert.ok(definite.some((o) => o.input.op === 'cas' && o.output !== undefined && 'ok' in o.output && o.output.ok), 'no cas was applied: the history never exercised one');
     for (const kind of run.kinds) assert.ok(nemesis.counts[kind] > 0, `the nemesis never ran ${kind}`);
 
-    const started = performance.now();
-    const result = checkKvHistory(history.operations);
-    t.diagnostic(`linearizability check of ${history.operations.length} operations: ${(performance.now() - started).toFixed(0)} ms`);
-    if (!result.ok) {
-      assert.fail(`the history of key ${result.key} is not linearizable (${result.operations!.length} operations; times in ms from the start; "…" = unknown outcome):\n${history.format(result.operations!)}`);
-    }
+    assertLinearizable(t, history);
     for (const key of keys) {
       for (const value of finals.get(key)!) {
         const why = unexplainedFinalValue(history.operations, key, value);
@@ -355,8 +365,7 @@ describe('durability of acknowledged writes', () => {
         const node = cluster.node(survivors[i % survivors.length]!);
         await waitFor(async () => (await reader.get(node, key)).ok || undefined, { timeoutMs: RECOVERY_TIMEOUT_MS, what: `a read of ${key} on ${node.nodeName}` });
       }
-      const result = checkKvHistory(history.operations);
-      if (!result.ok) assert.fail(`the history of key ${result.key} is not linearizable (seed ${SEED}):\n${history.format(result.operations!)}`);
+      assertLinearizable(t, history, `seed ${SEED}`);
       const acknowledged = history.operations.filter((o) => o.input.op === 'put' && o.type === 'ok');
       for (const put of acknowledged) {
         const final = history.operations.find((o) => o.client === 0 && o.input.key === put.input.key)!;
@@ -380,56 +389,112 @@ describe('durability of acknowledged writes', () => {
   });
 });
 
+/** A key of `table` that falls in `partition` of `partitions`. */
+function keyIn(prefix: string, partition: number, partitions: number): string {
+  for (let i = 0; ; i++) if (partitionOfKey(`${prefix}-${i}`, partitions) === partition) return `${prefix}-${i}`;
+}
+
+/** Waits until each of `observers` sees each of `names` down. */
+async function waitSeenDown(cluster: TablesCluster, observers: readonly number[], names: readonly string[]): Promise<void> {
+  for (const i of observers) {
+    await waitFor(
+      async () => {
+        const status = (await cluster.request(i, 'GET', '/api/cluster/status')).json as { members: Array<{ name: string; state: string }> };
+        return names.every((n) => status.members.find((m) => m.name === n)?.state === 'down') || undefined;
+      },
+      { timeoutMs: RECOVERY_TIMEOUT_MS, what: `${cluster.node(i).nodeName} to see ${names.join(' and ')} down` },
+    );
+  }
+}
+
+/**
+ * A put, a linearizable get and a cas of `key` on node `index` each answer
+ * 503 ERR_UNAVAILABLE with Retry-After, naming the table, the partition and
+ * exactly the `unreachable` replicas, within a client deadline shorter than
+ * the node's own request deadline: a refusal, not a wait that expired.
+ */
+async function assertUnavailable(cluster: TablesCluster, index: number, table: string, key: string, partition: number, unreachable: readonly string[]): Promise<void> {
+  const clientDeadline = NODE_REQUEST_TIMEOUT_MS / 2;
+  const path = `/api/tables/${table}/keys/${key}`;
+  const attempts: Array<[string, string, string, unknown]> = [
+    ['put', 'PUT', path, 'after'],
+    ['linearizable get', 'GET', path, undefined],
+    ['cas', 'POST', `${path}/cas`, { expected: 'before', value: 'after' }],
+  ];
+  for (const [what, method, url, body] of attempts) {
+    const on = `${what} on ${cluster.node(index).nodeName}`;
+    const res = await cluster.request(index, method, url, body, {}, clientDeadline).catch((err: Error) => assert.fail(`${on}: no answer within ${clientDeadline} ms (${err.message}): the node waited instead of failing fast`));
+    assert.equal(res.status, 503, `${on}: ${res.text}`);
+    assert.equal(res.json.error.code, 'ERR_UNAVAILABLE', `${on}: ${res.text}`);
+    assert.ok(Number(res.headers['retry-after']) > 0, `${on}: Retry-After ${res.headers['retry-after']}`);
+    const details = res.json.error.details;
+    assert.deepEqual({ table: details.table, partition: details.partition, unreachable: [...details.unreachable].sort() }, { table, partition, unreachable: [...unreachable].sort() }, `${on}: ${res.text}`);
+    for (const name of [table, ...unreachable]) assert.ok(res.json.error.message.includes(name), `${on}: the message names ${name}: ${res.json.error.message}`);
+  }
+}
+
 describe('a partition that has lost its majority', () => {
   it('answers 503 at once naming the table, the partition and the unreachable replicas; stale reads still answer; writes come back by themselves', { timeout: TEST_TIMEOUT_MS }, async () => {
     const cluster = await LocalTablesCluster.start(3, { prefix: 'q' });
     try {
       const table = 'majority';
-      const key = 'the-key';
       const partitions = 2;
-      const partition = partitionOfKey(key, partitions);
+      const key = keyIn('the-key', 1, partitions);
       await cluster.createTable(table, partitions, 3);
       await putAcknowledged(cluster, table, key, 'before', () => 0);
 
       // The survivor is the node the catalogue was created on (the lowest name), so it holds the catalogue and knows the table alone.
       const survivor = 0;
+      // A majority acknowledged the put, maybe without the survivor: let its replica apply it first, so that it is the last value it can serve.
+      await waitFor(async () => (await readKey(cluster, survivor, table, key, true)) === 'before' || undefined, { timeoutMs: RECOVERY_TIMEOUT_MS, what: `${cluster.node(survivor).nodeName}'s replica to apply the put` });
       const lost = [1, 2];
       for (const i of lost) await cluster.kill(i);
-      const lostNames = lost.map((i) => cluster.node(i).nodeName).sort();
-      await waitFor(
-        async () => {
-          const status = (await cluster.request(survivor, 'GET', '/api/cluster/status')).json as { members: Array<{ name: string; state: string }> };
-          return lostNames.every((n) => status.members.find((m) => m.name === n)?.state === 'down') || undefined;
-        },
-        { timeoutMs: RECOVERY_TIMEOUT_MS, what: `${cluster.node(survivor).nodeName} to see ${lostNames.join(' and ')} down` },
-      );
+      const lostNames = lost.map((i) => cluster.node(i).nodeName);
+      await waitSeenDown(cluster, [survivor], lostNames);
 
-      // The client's deadline is shorter than the node's own request deadline: an answer within it is a refusal, not a wait that expired.
-      const clientDeadline = NODE_REQUEST_TIMEOUT_MS / 2;
-      const path = `/api/tables/${table}/keys/${key}`;
-      const attempts: Array<[string, string, unknown]> = [
-        ['put', 'PUT', 'after'],
-        ['linearizable get', 'GET', undefined],
-        ['cas', 'POST', { expected: 'before', value: 'after' }],
-      ];
-      for (const [what, method, body] of attempts) {
-        const res = await cluster.request(survivor, method, what === 'cas' ? `${path}/cas` : path, body, {}, clientDeadline).catch((err: Error) => assert.fail(`${what}: no answer within ${clientDeadline} ms (${err.message}): the node waited instead of failing fast`));
-        assert.equal(res.status, 503, `${what}: ${res.text}`);
-        assert.equal(res.json.error.code, 'ERR_UNAVAILABLE', `${what}: ${res.text}`);
-        assert.deepEqual(
-          { table: res.json.error.details.table, partition: res.json.error.details.partition, unreachable: [...res.json.error.details.unreachable].sort() },
-          { table, partition, unreachable: lostNames },
-          `${what}: ${res.text}`,
-        );
-        for (const name of [table, ...lostNames]) assert.ok(res.json.error.message.includes(name), `${what}: the message names ${name}: ${res.json.error.message}`);
-      }
-      const stale = await cluster.request(survivor, 'GET', path, undefined, { 'x-consistency': 'stale' }, clientDeadline);
+      await assertUnavailable(cluster, survivor, table, key, 1, lostNames);
+      const stale = await cluster.request(survivor, 'GET', `/api/tables/${table}/keys/${key}`, undefined, { 'x-consistency': 'stale' }, NODE_REQUEST_TIMEOUT_MS / 2);
       assert.equal(stale.status, 200, stale.text);
       assert.equal(stale.json.value, 'before');
+      assert.equal(stale.headers['x-consistency'], 'stale');
 
       for (const i of lost) await cluster.start(i);
       // No operator action: the partition regains its majority and the same write goes through.
       await putAcknowledged(cluster, table, key, 'after', () => survivor);
+      for (let i = 0; i < cluster.size; i++) assert.equal(await readKey(cluster, i, table, key), 'after');
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+
+  it('factor 2 on 3 nodes: a node holding no replica of the partition answers 503 too, and stale reads from the surviving replica', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const cluster = await LocalTablesCluster.start(3, { prefix: 'r' });
+    try {
+      const table = 'pairs';
+      await cluster.createTable(table, PARTITIONS, 2);
+      const names = cluster.nodes.map((n) => n.nodeName);
+      // A partition whose two replicas leave out one node (the outsider); its replica other than node 0 (which holds the catalogue) is the victim.
+      const replicas = await cluster.replicas(0, table);
+      const chosen = replicas.find((r) => r.voters.length === 2 && r.voters.includes(names[0]!));
+      assert.ok(chosen, `no partition with node 0 among two voters: ${JSON.stringify(replicas)}`);
+      const outsider = names.findIndex((n) => !chosen.voters.includes(n) && !chosen.learners.includes(n));
+      const victim = names.findIndex((n, i) => i !== 0 && chosen.voters.includes(n));
+      assert.ok(outsider > 0 && victim > 0, JSON.stringify(chosen));
+      const key = keyIn('pair', chosen.partition, PARTITIONS);
+      await putAcknowledged(cluster, table, key, 'before', () => outsider);
+      await waitFor(async () => (await readKey(cluster, 0, table, key, true)) === 'before' || undefined, { timeoutMs: RECOVERY_TIMEOUT_MS, what: `${names[0]}'s replica to apply the put` });
+
+      await cluster.kill(victim);
+      await waitSeenDown(cluster, [0, outsider], [names[victim]!]);
+
+      await assertUnavailable(cluster, outsider, table, key, chosen.partition, [names[victim]!]);
+      for (const reader of [outsider, 0]) {
+        const stale = await cluster.request(reader, 'GET', `/api/tables/${table}/keys/${key}`, undefined, { 'x-consistency': 'stale' }, NODE_REQUEST_TIMEOUT_MS / 2);
+        assert.deepEqual([stale.status, stale.json?.value], [200, 'before'], `a stale read on ${names[reader]}: ${stale.text}`);
+      }
+
+      await cluster.start(victim);
+      await putAcknowledged(cluster, table, key, 'after', () => outsider);
       for (let i = 0; i < cluster.size; i++) assert.equal(await readKey(cluster, i, table, key), 'after');
     } finally {
       await cluster.cleanup();
