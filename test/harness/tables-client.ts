@@ -154,7 +154,7 @@ export class History {
         const r = op as Partial<RecordedOperation>;
         const input = op.input;
         const what = input.op === 'get' ? 'get' : input.op === 'put' ? `put ${JSON.stringify(input.value)}` : `cas ${JSON.stringify(input.expected)} → ${JSON.stringify(input.value)}`;
-        const out = op.output === undefined ? 'unknown' : 'value' in op.output ? `= ${JSON.stringify(op.output.value)}` : op.output.ok ? 'ok' : 'failed';
+        const out = op.output === undefined ? 'unknown' : 'value' in op.output ? `= ${JSON.stringify(op.output.value)}` : op.output.ok ? 'ok' : r.current === undefined ? 'failed' : `failed (held ${JSON.stringify(r.current)})`;
         return `${ms(op.callAt)} ${ms(op.returnAt)}  client ${String(op.client).padStart(2)}  ${what.padEnd(24)} ${out.padEnd(10)} ${r.node ?? ''} ${r.note ?? ''}`;
       })
       .join('\n');

@@ -22,6 +22,7 @@
  *
  * Every process is killed by its PID on `cleanup()`.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { NetnsNetwork, NetnsTroupeProcess, type NetnsHost } from './netns.js';
@@ -274,19 +275,24 @@ export class NetnsTablesCluster extends TablesCluster {
 
   static async start(size: number, options: { env?: Record<string, string> } = {}): Promise<NetnsTablesCluster> {
     const network = new NetnsNetwork(size + 1, { multicastRoute: false });
+    let relay: ChildProcess;
     try {
-      const clientHost = network.hosts[size]!;
-      const relay = network.spawn(clientHost, process.execPath, [RELAY_SCRIPT], { stdin: 'pipe' });
-      // Callers on other hosts are not loopback: mutations need the token.
-      const token = 'jepsen-token';
-      const cluster = new NetnsTablesCluster(size, token, relaySend(relay), network, network.hosts.slice(0, size), { CLUSTER_API_TOKEN: token, ...options.env });
-      for (let i = 0; i < size; i++) await cluster.launch(i);
-      await cluster.waitAllUp();
-      return cluster;
+      relay = network.spawn(network.hosts[size]!, process.execPath, [RELAY_SCRIPT], { stdin: 'pipe' });
     } catch (err) {
       network.destroy();
       throw err;
     }
+    // Callers on other hosts are not loopback: mutations need the token.
+    const token = 'jepsen-token';
+    const cluster = new NetnsTablesCluster(size, token, relaySend(relay), network, network.hosts.slice(0, size), { CLUSTER_API_TOKEN: token, ...options.env });
+    try {
+      for (let i = 0; i < size; i++) await cluster.launch(i);
+      await cluster.waitAllUp();
+    } catch (err) {
+      await cluster.cleanup();
+      throw err;
+    }
+    return cluster;
   }
 
   node(index: number): ClusterNode {
