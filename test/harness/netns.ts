@@ -23,6 +23,10 @@
  *
  * The test process stays in the root namespace; it reaches a host's ports by
  * running a short command inside that host's namespace (`httpInNetns`).
+ * A partition between hosts (`partition`, `healPartitions`) loses their
+ * packets by pointing their neighbour entries for each other at a hardware
+ * address nobody has.
+ *
  * Processes are started with `ip netns exec`, which execs in place, so the
  * child's PID is the process itself: it is killed by that PID. `destroy()`
  * kills what it started, then deletes the namespaces (which removes the veths
@@ -43,6 +47,8 @@ const PREFIX = 'tmc';
 export const NETNS_SUBNET = '10.77.0';
 /** Host i gets NETNS_SUBNET.(HOST_BASE + i). */
 const HOST_BASE = 10;
+/** A locally administered unicast hardware address that no interface of the network has: frames sent to it are lost. */
+const DEAD_MAC = '02:00:00:00:de:ad';
 /** Where `ip netns exec NS` finds files to bind-mount over /etc (iproute2's NETNS_ETC_DIR). */
 const NETNS_ETC_DIR = '/etc/netns';
 
@@ -85,6 +91,8 @@ export class NetnsNetwork {
   /** Whether /etc/netns itself was made here (removed by destroy() if nothing else is in it by then). */
   private createdEtcDir = false;
   private readonly children = new Set<ChildProcess>();
+  /** The neighbour entries `partition` made, undone by `healPartitions`. */
+  private readonly blackouts: Array<{ host: NetnsHost; address: string }> = [];
   private destroyed = false;
   private readonly onExit = () => this.destroy();
 
@@ -117,12 +125,41 @@ export class NetnsNetwork {
   }
 
   /** Starts `command args` inside host's namespace. The child is killed by `destroy()` if still running. */
-  spawn(host: NetnsHost, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
+  spawn(host: NetnsHost, command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; stdin?: 'ignore' | 'pipe' } = {}): ChildProcess {
     if (this.destroyed) throw new Error('the namespace network is destroyed');
-    const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { env: options.env, cwd: options.cwd, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
+  }
+
+  /**
+   * A network partition: every IP packet between a host of `side` and a host
+   * of `others` is lost, silently, in both directions; everything else
+   * flows, so a third host (a client) still reaches both sides. Each host
+   * gets a permanent neighbour entry giving the other side's address a
+   * hardware address no interface has (`DEAD_MAC`): its frames are still
+   * sent, but no host takes them, as when a switch drops them. Processes see
+   * no error, only silence: connects and connections stall, then time out.
+   * (The kernels this runs on may lack the packet filters and traffic
+   * control classifiers that would do it otherwise.)
+   */
+  partition(side: readonly NetnsHost[], others: readonly NetnsHost[]): void {
+    const drop = (from: NetnsHost, to: NetnsHost): void => {
+      ip('-n', from.ns, 'neigh', 'replace', to.address, 'lladdr', DEAD_MAC, 'nud', 'permanent', 'dev', from.iface);
+      this.blackouts.push({ host: from, address: to.address });
+    };
+    for (const a of side) {
+      for (const b of others) {
+        drop(a, b);
+        drop(b, a);
+      }
+    }
+  }
+
+  /** Removes every partition made by `partition`: the hosts resolve each other's hardware addresses again. */
+  healPartitions(): void {
+    for (const { host, address } of this.blackouts.splice(0)) ip('-n', host.ns, 'neigh', 'del', address, 'dev', host.iface);
   }
 
   /** Kills every process started here (by PID), deletes the namespaces. Synchronous, idempotent. */
