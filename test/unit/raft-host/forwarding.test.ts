@@ -146,3 +146,44 @@ describe('forwarding to the leader', () => {
     assert.deepEqual((await router(outsider).query<string[]>('c', 'commands', null)).slice(-3), ['before', 'after', 'after-2']);
   });
 });
+
+describe('forwarding when the link to the leader drops', () => {
+  let cluster: RaftTestCluster;
+  const routers: RaftRouter[] = [];
+  after(async () => {
+    for (const r of routers) r.close();
+    await cluster.close();
+  });
+
+  it('does not send to a leader whose link went down: a write waits for the election instead of its deadline at the dead leader', async () => {
+    cluster = await startRaftCluster({ nodes: 3 });
+    const membership = { voters: [...cluster.names].sort(), learners: [] };
+    await Promise.all(cluster.nodes.map((n, i) => {
+      const sm = new RecordingStateMachine(n.storage, 'g', new Map());
+      n.machines.set('g', sm);
+      return n.raft.createGroup('g', membership, sm, { campaign: i === 0 });
+    }));
+    await waitFor(() => leaderOf(cluster, 'g'), { ...WAIT, what: 'a leader' });
+    const old = leaderOf(cluster, 'g')!;
+    const survivor = cluster.nodes.find((n) => n !== old)!;
+    // Every node serves forwarded requests through its router.
+    for (const n of cluster.nodes) {
+      routers.push(new RaftRouter({
+        self: n.name, raft: n.raft, rpc: new Rpc(n.transport), addressOf: (name) => n.members.addressOf(name),
+        transport: n.transport, members: n.members, queries, replicasOf: () => cluster.names, backoff: { baseMs: 10, maxMs: 100 },
+      }));
+    }
+    const router = routers[cluster.nodes.indexOf(survivor)]!;
+    assert.equal(await router.propose('g', enc('before')), 'applied before');
+
+    // The leader's process dies: its link drops; membership has not noticed (no member-down) and the survivor's replica still names it leader.
+    const linkDown = new Promise<void>((resolve) => survivor.transport.onEvent((e) => e.type === 'link-down' && e.peer.name === old.name && resolve()));
+    await old.raft.stop();
+    await old.transport.stop();
+    await linkDown;
+    assert.equal(survivor.raft.host().status('g')?.leader, old.name, 'no election yet');
+    // Sent to the dead leader, the write would wait out its deadline there and end with an unknown outcome.
+    assert.equal(await router.propose('g', enc('during-election'), { timeoutMs: 4_000 }), 'applied during-election');
+    assert.ok(cluster.nodes.some((n) => n !== old && n.raft.host().status('g')?.role === 'leader'), 'a new leader was elected');
+  });
+});
