@@ -20,7 +20,9 @@
  *             awaited puts (lmdb-js default durability: the promise resolves
  *             at commit), sequential put + `flushed` (durable), and batches
  *             of 64 and 1024 puts per transaction + `flushed`; a plain TCP
- *             echo of a 150-byte frame, 1 and 64 in flight on one connection.
+ *             echo of a 150-byte frame, 1 and 64 in flight on one connection;
+ *             3 plain node:http servers (no framework, fixed answers) under
+ *             the HTTP phases' load generator, PUT and GET, 64 clients.
  *   lib       writes through the library: the load runs inside node 1's own
  *             process (an application embedded in a node), `node.tables.put`
  *             with 1, 16, 64 concurrent clients; keys uniform over
@@ -30,7 +32,9 @@
  *             talking to node i mod 3: PUT /api/tables/bench/keys/:k.
  *   read      GET of existing keys over HTTP, BENCH_READ_CLIENTS (64)
  *             clients, linearizable (ReadIndex at the leader) and stale
- *             (X-Consistency: stale: the replica of the node asked).
+ *             (X-Consistency: stale: the replica of the node asked); then
+ *             the same two through the library inside node 1, to tell the
+ *             HTTP layer's share from the read path's.
  *   failover  BENCH_FAILOVER_TRIALS (10) trials: writers start a PUT of one
  *             key of partition p every 10 ms (HTTP, to the two other nodes,
  *             each attempt with a 5 s timeout), the process of p's leader is
@@ -51,7 +55,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
@@ -106,6 +110,22 @@ function cpuTicks(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Runs `fn`, and returns beside its result the CPU of each pid (% of one core) from `warmupMs` after the start for `windowMs`. */
+async function cpuOver<T>(pids: number[], warmupMs: number, windowMs: number, fn: () => Promise<T>, hooks: { start?: () => Promise<unknown>; stop?: () => Promise<unknown> } = {}): Promise<[T, number[]]> {
+  let cpu: number[] = [];
+  const window = (async () => {
+    await sleep(warmupMs);
+    const before = pids.map(cpuTicks);
+    await hooks.start?.();
+    await sleep(windowMs);
+    cpu = pids.map((pid, i) => ((cpuTicks(pid) - before[i]!) / CLK_TCK / (windowMs / 1000)) * 100);
+    await hooks.stop?.();
+  })();
+  const value = await fn();
+  await window;
+  return [value, cpu];
 }
 
 function rssMb(pid: number): number {
@@ -236,6 +256,46 @@ async function echoLimits(): Promise<{ one: Rate; many: Rate }> {
     return { one, many };
   } finally {
     child.kill('SIGKILL');
+  }
+}
+
+// ---------------------------------------------------------------- limits: plain HTTP
+
+/**
+ * The plain HTTP server role: node:http, keep-alive, no framework, no
+ * routing: a PUT's body is read and answered `{"version":1}`, a GET is
+ * answered the JSON a table read returns for a 100-byte value.
+ */
+async function servePlainHttp(): Promise<void> {
+  const read = JSON.stringify({ key: 'k000000', value: VALUE, version: 1 });
+  const server = createHttpServer((req, res) => {
+    const answer = (body: string): void => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (req.method === 'PUT') {
+      req.resume();
+      req.on('end', () => answer('{"version":1}'));
+    } else answer(read);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.send!({ port: (server.address() as { port: number }).port });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** 3 plain HTTP server processes (one per node of the cluster) under the load generator of the HTTP phases. */
+async function plainHttpLimits(clients: number): Promise<{ put: HttpLoadResult; get: HttpLoadResult; serverCpu: { put: number; get: number } }> {
+  const children = [0, 1, 2].map(() => fork(fileURLToPath(import.meta.url), ['--plain-http'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  try {
+    const ports = await Promise.all(children.map(async (c) => ((await once(c, 'message')) as [{ port: number }])[0].port));
+    const base = { urls: ports.map((port) => `http://127.0.0.1:${port}`), table: TABLE, clients, warmupMs: WARMUP_SECONDS * 1000, durationMs: LIMIT_SECONDS * 1000, keys: KEYS, body: JSON.stringify(VALUE) };
+    const pids = children.map((c) => c.pid!);
+    const sum = (cpu: number[]): number => cpu.reduce((a, b) => a + b, 0);
+    const [put, putCpu] = await cpuOver(pids, base.warmupMs, base.durationMs, () => runTablesHttpLoad({ ...base, op: 'put' }));
+    const [get, getCpu] = await cpuOver(pids, base.warmupMs, base.durationMs, () => runTablesHttpLoad({ ...base, op: 'get' }));
+    return { put, get, serverCpu: { put: sum(putCpu), get: sum(getCpu) } };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
   }
 }
 
@@ -380,18 +440,10 @@ interface PhaseCpu {
  * `<dir>/<phase>-<node>.cpuprofile`.
  */
 async function withCpu<T>(nodes: NodeProc[], phase: string, fn: () => Promise<T>): Promise<[T, PhaseCpu]> {
-  let before: number[] = [];
-  let cpu: number[] = [];
-  const window = (async () => {
-    await sleep(WARMUP_SECONDS * 1000);
-    before = nodes.map((n) => cpuTicks(n.pid));
-    if (CPU_PROF) await Promise.all(nodes.map((n) => n.call('profile-start')));
-    await sleep(SECONDS * 1000);
-    cpu = nodes.map((n, i) => ((cpuTicks(n.pid) - before[i]!) / CLK_TCK / SECONDS) * 100);
-    if (CPU_PROF) await Promise.all(nodes.map((n) => n.call('profile-stop', { path: join(CPU_PROF!, `${phase}-${n.name}.cpuprofile`) })));
-  })();
-  const value = await fn();
-  await window;
+  const [value, cpu] = await cpuOver(nodes.map((n) => n.pid), WARMUP_SECONDS * 1000, SECONDS * 1000, fn, CPU_PROF ? {
+    start: () => Promise.all(nodes.map((n) => n.call('profile-start'))),
+    stop: () => Promise.all(nodes.map((n) => n.call('profile-stop', { path: join(CPU_PROF!, `${phase}-${n.name}.cpuprofile`) }))),
+  } : {});
   return [value, { nodes: cpu, rss: nodes.map((n) => rssMb(n.pid)) }];
 }
 
@@ -465,7 +517,7 @@ async function failoverTrials(nodes: NodeProc[]): Promise<number[]> {
     stop = true;
     await writers;
     await Promise.all(inFlight);
-    const newLeader = await leaderOf(nodes, partition).catch(() => undefined);
+    const newLeader = await waitUntil('the new leader', 10_000, () => leaderOf(nodes, partition)).catch(() => undefined);
     if (firstOk === undefined) {
       console.log(`  trial ${trial + 1}: partition ${partition}, killed ${leader.name}: no write succeeded within 30 s`);
       times.push(Infinity);
@@ -489,6 +541,9 @@ async function failoverTrials(nodes: NodeProc[]): Promise<number[]> {
 
 // ---------------------------------------------------------------- driver
 
+/** No cluster phase was asked for. */
+class Skip extends Error {}
+
 async function main(): Promise<void> {
   const startedAt = performance.now();
   const load0 = loadavg();
@@ -498,11 +553,13 @@ async function main(): Promise<void> {
       `${SECONDS} s measured per phase after ${WARMUP_SECONDS} s warm-up; Raft election timeout ${ELECTION_TIMEOUT ?? 1000}–${2 * (ELECTION_TIMEOUT ?? 1000)} ms`,
   );
 
-  let limits: { lmdb: Awaited<ReturnType<typeof lmdbLimits>>; echo: Awaited<ReturnType<typeof echoLimits>> } | undefined;
+  let limits: { lmdb: Awaited<ReturnType<typeof lmdbLimits>>; echo: Awaited<ReturnType<typeof echoLimits>>; http: Awaited<ReturnType<typeof plainHttpLimits>> } | undefined;
+  const topClients = Math.max(...CLIENTS);
   if (ONLY.has('limits')) {
     const lmdb = await lmdbLimits();
     const echo = await echoLimits();
-    limits = { lmdb, echo };
+    const http = await plainHttpLimits(topClients);
+    limits = { lmdb, echo, http };
     console.log(`\nlimits, measured now on this machine (LMDB in ${tmpdir()}, the filesystem of the nodes' data dirs):`);
     console.log(`  LMDB sequential awaited put, default durability (resolves at commit)  ${fmt(lmdb.put.perSecond).padStart(9)} puts/s   p50 ${ms(lmdb.put.p50)} ms  p99 ${ms(lmdb.put.p99)} ms`);
     console.log(`  LMDB sequential put + flushed (durable)                              ${fmt(lmdb.durable.perSecond).padStart(9)} puts/s   p50 ${ms(lmdb.durable.p50)} ms  p99 ${ms(lmdb.durable.p99)} ms`);
@@ -510,6 +567,12 @@ async function main(): Promise<void> {
     console.log(`  LMDB 1024 puts per transaction + flushed                             ${fmt(lmdb.batch1024.perSecond).padStart(9)} puts/s   p50 ${ms(lmdb.batch1024.p50)} ms per transaction`);
     console.log(`  TCP echo of ${ECHO_BYTES} bytes, 1 in flight                                     ${fmt(echo.one.perSecond).padStart(9)} round trips/s   p50 ${ms(echo.one.p50)} ms  p99 ${ms(echo.one.p99)} ms`);
     console.log(`  TCP echo of ${ECHO_BYTES} bytes, 64 in flight on one connection                  ${fmt(echo.many.perSecond).padStart(9)} round trips/s   p50 ${ms(echo.many.p50)} ms  p99 ${ms(echo.many.p99)} ms`);
+    for (const [what, r, serverCpu] of [['PUT', http.put, http.serverCpu.put], ['GET', http.get, http.serverCpu.get]] as const) {
+      console.log(
+        `  plain node:http ${what}, 3 server processes, the HTTP phases' load generator, ${topClients} clients  ${fmt(r.okPerSecond).padStart(7)} req/s   p50 ${ms(r.p50)} ms  p99 ${ms(r.p99)} ms; ` +
+          `CPU per request: servers ${fmt((serverCpu / 100 / r.okPerSecond) * 1e6)} µs, load generator ${fmt(((r.cpuPercent / 100) / r.okPerSecond) * 1e6)} µs`,
+      );
+    }
   }
 
   const dataRoot = mkdtempSync(join(tmpdir(), 'troupe-bench-tables-'));
@@ -521,8 +584,10 @@ async function main(): Promise<void> {
   const libWrites: WriteFigure[] = [];
   const httpWrites: WriteFigure[] = [];
   let reads: { linearizable?: HttpLoadResult; stale?: HttpLoadResult } = {};
+  let libReads: { linearizable?: LoadSummary; stale?: LoadSummary } = {};
   let failover: number[] = [];
   try {
+    if (!['lib', 'http', 'read', 'failover'].some((phase) => ONLY.has(phase))) throw new Skip();
     await Promise.all(nodes.map((n) => n.start()));
     await waitUntil('3 members up on every node', 30_000, allSeeAllUp(nodes));
     const created = performance.now();
@@ -564,6 +629,16 @@ async function main(): Promise<void> {
             `errors ${r.errors}${r.firstError ? ` (${r.firstError}; by status ${JSON.stringify(r.byStatus)})` : ''}; load generator ${fmt(r.cpuPercent)}% CPU; ${cpuLine(nodes, cpu, r.okPerSecond)}`,
         );
       }
+      console.log(`reads through the library, ${READ_CLIENTS} clients inside ${nodes[0]!.name}'s process (node.tables.get), for comparison:`);
+      for (const op of ['get', 'get-stale'] as const) {
+        const req: LoadRequest = { ...base, op, clients: READ_CLIENTS, value: null };
+        const [s, cpu] = await withCpu(nodes, `lib-${op}-${READ_CLIENTS}`, () => nodes[0]!.call<LoadSummary>('load', { request: req }, 120_000));
+        libReads = { ...libReads, [op === 'get' ? 'linearizable' : 'stale']: s };
+        console.log(
+          `  ${(op === 'get' ? 'linearizable' : 'stale').padEnd(12)}  ${fmt(s.opsPerSecond).padStart(7)} reads/s  p50 ${ms(s.p50)} ms  p99 ${ms(s.p99)} ms  max ${ms(s.max)} ms  ` +
+            `errors ${s.errors}${s.firstError ? ` (${s.firstError})` : ''}; forwarded ${pct(s.forwarded, s.local + s.forwarded)}; ${cpuLine(nodes, cpu, s.opsPerSecond)}`,
+        );
+      }
     }
     if (ONLY.has('failover') && TRIALS > 0) {
       console.log(`\nfailover: kill -9 of a partition's leader process while writers start a PUT of one of its keys every 10 ms through the other two nodes (${TRIALS} trials)`);
@@ -571,8 +646,10 @@ async function main(): Promise<void> {
       const sorted = Float64Array.from(failover).sort();
       console.log(`  kill → first acknowledged write: p50 ${ms(percentile(sorted, 50))} ms, max ${ms(sorted[sorted.length - 1]!)} ms over ${failover.length} trials`);
     }
+  } catch (err) {
+    if (!(err instanceof Skip)) throw err;
   } finally {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await Promise.all(nodes.filter((n) => n.alive).map((n) => n.stop().catch(() => {})));
     rmSync(dataRoot, { recursive: true, force: true });
   }
 
@@ -589,12 +666,16 @@ async function main(): Promise<void> {
       if (top) {
         console.log(
           `  ${what} writes/s, ${top.clients} clients: ${fmt(top.opsPerSecond)} = ${pct(top.opsPerSecond, lmdb.batch64.perSecond)} of LMDB's durable puts/s in 64-put transactions, ` +
-            `${pct(top.opsPerSecond, echo.many.perSecond)} of TCP echo round trips/s with 64 in flight`,
+            `${pct(top.opsPerSecond, echo.many.perSecond)} of TCP echo round trips/s with 64 in flight` +
+            (what === 'HTTP' ? `, ${pct(top.opsPerSecond, limits.http.put.okPerSecond)} of plain node:http PUTs/s` : ''),
         );
       }
     }
     for (const [what, r] of Object.entries(reads)) {
-      if (r) console.log(`  ${what} reads/s, ${READ_CLIENTS} clients: ${fmt(r.okPerSecond)} = ${pct(r.okPerSecond, echo.many.perSecond)} of TCP echo round trips/s with 64 in flight`);
+      if (r) console.log(`  HTTP ${what} reads/s, ${READ_CLIENTS} clients: ${fmt(r.okPerSecond)} = ${pct(r.okPerSecond, limits.http.get.okPerSecond)} of plain node:http GETs/s, ${pct(r.okPerSecond, echo.many.perSecond)} of TCP echo round trips/s with 64 in flight`);
+    }
+    for (const [what, r] of Object.entries(libReads)) {
+      if (r) console.log(`  library ${what} reads/s, ${READ_CLIENTS} clients: ${fmt(r.opsPerSecond)} = ${pct(r.opsPerSecond, echo.many.perSecond)} of TCP echo round trips/s with 64 in flight`);
     }
   }
   if (failover.length > 0) {
@@ -619,6 +700,8 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--echo') {
   await serveEcho();
+} else if (process.argv[2] === '--plain-http') {
+  await servePlainHttp();
 } else {
   main().catch((err) => {
     console.error(err);
