@@ -30,15 +30,18 @@
  * membership reports it down, left or removed.
  *
  * A node whose link went down is not a target, and a hint naming it is
- * stale, until its link is up again or `unlinkedMs` have passed: a leader
- * that crashed drops its links at once, long before membership reports it
- * down, and until its followers elect another leader they still name it.
- * A request sent there would wait out its whole deadline for a dial that
- * cannot succeed (and a write would end with an unknown outcome); kept away,
- * it backs off and retries until the election names the new leader. A live
- * node behind a dropped link is redialed by Raft or SWIM traffic within a
+ * stale, until its link is up again, or until `unlinkedMs` have passed since
+ * the link went down or a dial to it last failed: a leader that crashed drops
+ * its links at once, long before membership reports it down, and until its
+ * followers elect another leader they still name it. A request sent there
+ * would wait out its whole deadline for a dial that cannot succeed (and a
+ * write would end with an unknown outcome); kept away, it backs off and
+ * retries until the election names the new leader. While the node stays
+ * unreachable, the Raft and SWIM traffic queued for it keeps the transport
+ * redialing (at most 5 s apart), and each failed dial extends the wait; a
+ * live node behind a dropped link is redialed by that traffic within a
  * heartbeat or a probe period (link up ends the wait), and by the router
- * itself once `unlinkedMs` have passed.
+ * itself once the wait lapses.
  *
  * Queries are named functions of the state machine registered on every node
  * (`queries`): a closure cannot travel, a name and a msgpack argument can.
@@ -61,8 +64,8 @@ export const RPC_RAFT_QUERY = 'raft.query';
 export const DEFAULT_MAX_HOPS = 3;
 /** Backoff between attempts when no leader is known, ms. @default 20 to 400 */
 export const DEFAULT_FORWARD_BACKOFF = { baseMs: 20, maxMs: 400 } as const;
-/** How long a node whose link went down is not sent requests, unless its link comes back first, ms. @default 2000: the default election timeout's upper bound */
-export const DEFAULT_UNLINKED_MS = 2_000;
+/** How long after its link went down, or a dial to it last failed, a node is not sent requests (unless its link comes back first), ms. @default 5000: the transport's longest redial backoff */
+export const DEFAULT_UNLINKED_MS = 5_000;
 
 /** A named read of a group's state machine: `arg` and the result must be msgpack-encodable. */
 export type Query = (sm: StateMachine, arg: unknown) => unknown;
@@ -82,7 +85,7 @@ export interface RaftRouterOptions {
   rpc: Rpc;
   /** The transport address of a node (the member-events address book). */
   addressOf: (node: NodeId) => string | undefined;
-  /** Link events: a link down drops that node from the leader cache. */
+  /** Link events: a link down drops that node from the leader cache and keeps requests away from it until it is up again (failed dials extend that). */
   transport?: Pick<Transport, 'onEvent'>;
   /** Member events: a node down, left or removed is dropped from the leader cache. */
   members?: Pick<MemberEvents, 'subscribe'>;
@@ -94,6 +97,8 @@ export interface RaftRouterOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** @default DEFAULT_UNLINKED_MS */
   unlinkedMs?: number;
+  /** Monotonic ms (tests). @default performance.now */
+  now?: () => number;
   random?: Random;
 }
 
@@ -121,8 +126,9 @@ export class RaftRouter {
   private readonly leaders = new Map<string, NodeId>();
   /** Nodes membership reports down, left or removed (until it reports them joining or up): never a target. */
   private readonly down = new Set<NodeId>();
-  /** Nodes whose link went down, and when (monotonic ms), until a link to them is up again. */
+  /** Nodes whose link went down, and when it did or a dial to them last failed (monotonic ms), until a link to them is up again. */
   private readonly unlinked = new Map<NodeId, number>();
+  private readonly now: () => number;
   private readonly queries: Readonly<Record<string, Query>>;
   private readonly maxHops: number;
   private readonly backoff: { baseMs: number; maxMs: number };
@@ -133,15 +139,18 @@ export class RaftRouter {
     this.queries = opts.queries ?? {};
     this.maxHops = opts.maxHops ?? DEFAULT_MAX_HOPS;
     this.backoff = opts.backoff ?? DEFAULT_FORWARD_BACKOFF;
+    this.now = opts.now ?? (() => performance.now());
     opts.rpc.handle(RPC_RAFT_PROPOSE, (arg, _from, signal) => this.serveProposal(arg as ProposeArg, signal));
     opts.rpc.handle(RPC_RAFT_QUERY, (arg, _from, signal) => this.serveQuery(arg as QueryArg, signal));
     opts.transport?.onEvent((event) => {
       if (this.closed) return;
       if (event.type === 'link-down') {
-        this.unlinked.set(event.peer.name, performance.now());
+        this.unlinked.set(event.peer.name, this.now());
         this.forgetNode(event.peer.name);
       } else if (event.type === 'link-up') {
         this.unlinked.delete(event.peer.name);
+      } else if (event.type === 'dial-failed') {
+        for (const node of this.unlinked.keys()) if (this.opts.addressOf(node) === event.address) this.unlinked.set(node, this.now());
       }
     });
     this.unsubscribe = opts.members?.subscribe((msg) => {
@@ -322,12 +331,12 @@ export class RaftRouter {
     }
   }
 
-  /** Down as membership says, or its link went down less than `unlinkedMs` ago and is not up again. */
+  /** Down as membership says, or unlinked: its link went down, is not up again, and it went down or a dial to it failed less than `unlinkedMs` ago. */
   private avoided(node: NodeId): boolean {
     if (this.down.has(node)) return true;
     const since = this.unlinked.get(node);
     if (since === undefined) return false;
-    if (performance.now() - since < (this.opts.unlinkedMs ?? DEFAULT_UNLINKED_MS)) return true;
+    if (this.now() - since < (this.opts.unlinkedMs ?? DEFAULT_UNLINKED_MS)) return true;
     this.unlinked.delete(node);
     return false;
   }

@@ -12,6 +12,7 @@ import { RaftRouter, RPC_RAFT_PROPOSE, type RaftRouterOptions } from '../../../l
 import { OutcomeUnknownError } from '../../../lib/raft/requests.js';
 import type { StateMachine } from '../../../lib/raft/state-machine.js';
 import { Rpc } from '../../../lib/rpc/rpc.js';
+import type { TransportEvent } from '../../../lib/transport/transport.js';
 import { waitFor } from '../../harness/wait-for.js';
 import { enc, leaderOf, RecordingStateMachine, startRaftCluster, type RaftTestCluster, type TestRaftNode } from '../../harness/raft-host-node.js';
 
@@ -185,5 +186,39 @@ describe('forwarding when the link to the leader drops', () => {
     // Sent to the dead leader, the write would wait out its deadline there and end with an unknown outcome.
     assert.equal(await router.propose('g', enc('during-election'), { timeoutMs: 4_000 }), 'applied during-election');
     assert.ok(cluster.nodes.some((n) => n !== old && n.raft.host().status('g')?.role === 'leader'), 'a new leader was elected');
+  });
+});
+
+describe('which nodes the router keeps away from after a link drops', () => {
+  it('a node whose link went down leads nothing for the router until its link is up, or unlinkedMs after its last failed dial', () => {
+    let emit: (event: TransportEvent) => void = () => {};
+    const transport = { onEvent: (handler: (event: TransportEvent) => void) => void (emit = handler) };
+    const raft = {
+      propose: () => Promise.reject(new Error('unused')),
+      read: () => Promise.reject(new Error('unused')),
+      host: () => ({ status: () => ({ role: 'follower', leader: 'n1', term: 3 }) }),
+    };
+    const rpc = { handle: () => {} } as unknown as Rpc;
+    let now = 1_000;
+    const router = new RaftRouter({ self: 'n2', raft, rpc, addressOf: (n) => (n === 'n1' ? '127.0.0.1:9001' : undefined), transport, unlinkedMs: 150, now: () => now });
+    const peer = { name: 'n1', address: '127.0.0.1:9001', generation: 1 };
+    try {
+      assert.equal(router.leaderOf('g'), 'n1', 'the replica names its leader');
+      emit({ type: 'link-down', peer, reason: 'reset' });
+      assert.equal(router.leaderOf('g'), undefined, 'unlinked: not a target');
+      now += 100;
+      emit({ type: 'dial-failed', address: '127.0.0.1:9002', message: 'refused' });
+      emit({ type: 'dial-failed', address: '127.0.0.1:9001', message: 'refused' });
+      now += 100;
+      assert.equal(router.leaderOf('g'), undefined, 'a failed dial extended the wait past unlinkedMs after the link went down');
+      now += 50;
+      assert.equal(router.leaderOf('g'), 'n1', 'unlinkedMs after the last failed dial, the node is tried again');
+      emit({ type: 'link-down', peer, reason: 'reset' });
+      assert.equal(router.leaderOf('g'), undefined);
+      emit({ type: 'link-up', peer });
+      assert.equal(router.leaderOf('g'), 'n1', 'link up ends the wait');
+    } finally {
+      router.close();
+    }
   });
 });
