@@ -8,10 +8,12 @@
  *   node dist/bench/cpu-profile-top.js --by-file <file.cpuprofile> [top=25]   # self time per source file / package
  *   node dist/bench/cpu-profile-top.js --by-area <file.cpuprofile>...         # per area of the code (below), profiles summed
  *
- * Self time of a native frame (no source URL: a V8 builtin, a binding such
- * as a socket write or an addon's call) is counted in the file of its
- * nearest caller that has one with --by-file and --by-area, so that a
- * socket write lands in the transport or the HTTP server that made it.
+ * With --by-file and --by-area, the self time of a native frame (no source
+ * URL: a V8 builtin, a binding such as a socket write, an addon's call) or
+ * of node's own JS (node:…) is counted in its nearest caller from the
+ * project or a package, so that a socket write lands in the transport or
+ * the HTTP server that made it; node's frames with no such caller (a socket
+ * read, a timer firing) keep their own module.
  */
 import { readFileSync } from 'node:fs';
 
@@ -48,9 +50,10 @@ const AREAS: Array<[string, RegExp]> = [
   ['Raft core (lib/protocol/raft)', /^lib\/protocol\/raft\//],
   ['Raft host, router, rpc (lib/raft, lib/rpc, actors, nact)', /^(lib\/raft\/|lib\/rpc\/|actors\/|nact)/],
   ['tables (lib/tables)', /^lib\/tables\//],
-  ['transport and sockets (lib/transport, node:net, streams)', /^(lib\/transport\/|node:net|node:internal\/stream_base_commons|node:internal\/streams\/|node:stream)/],
+  ['transport (lib/transport) and its socket writes', /^lib\/transport\//],
+  ['socket reads and stream plumbing with no caller of ours (node:net, streams)', /^(node:net|node:internal\/stream_base_commons|node:internal\/streams\/|node:stream)/],
   ['the benchmark\'s own load (bench/)', /^bench\//],
-  ['timers, promises, events, other node internals', /^node:/],
+  ['timers, promise jobs, events and other node internals run by the event loop', /^node:/],
 ];
 
 const selfUs = new Map<string, number>();
@@ -74,9 +77,14 @@ for (const file of files) {
     if (meta) key = name;
     else if (!byFile) key = `${name}  ${where(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
     else {
-      // A native frame counts for its nearest caller with a source file.
+      // Native frames and node's own JS count for their nearest caller from the project or a package.
+      const userland = (url: string): boolean => url !== '' && !url.startsWith('node:');
       let cur: number | undefined = id;
-      while (cur !== undefined && byId.get(cur)!.callFrame.url === '') cur = parent.get(cur);
+      while (cur !== undefined && !userland(byId.get(cur)!.callFrame.url)) cur = parent.get(cur);
+      if (cur === undefined) {
+        cur = id; // no such caller: node's own module, else native
+        while (cur !== undefined && byId.get(cur)!.callFrame.url === '') cur = parent.get(cur);
+      }
       if (cur !== undefined) n = byId.get(cur)!;
       key = cur === undefined ? '(native, no JS caller)' : fileKey(n.callFrame.url);
       if (mode === '--by-area') key = key.startsWith('(') ? key : AREAS.find(([, re]) => re.test(key))?.[0] ?? `other: ${key}`;
