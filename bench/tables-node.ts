@@ -10,6 +10,7 @@
  *   create    { table, partitions, replicationFactor } → TableInfo
  *   describe  { table } → TableInfo (leaders as this node knows them)
  *   members   → number of members this node sees up
+ *   raft-stats → the raft host's counters: write batches (one LMDB transaction + flush each), frames and messages sent
  *   fill      { table, keys, value } → writes every key once (64 at a time)
  *   probe     { table, keys[] } → puts each key once (one per partition: routing works from here)
  *   load      LoadRequest → LoadSummary
@@ -161,6 +162,10 @@ async function run(cmd: Command): Promise<unknown> {
       return tables().create(cmd['table'] as string, { partitions: cmd['partitions'] as number, replicationFactor: cmd['replicationFactor'] as number }, { timeoutMs: 30_000 });
     case 'describe':
       return (await tables().list()).find((t) => t.name === cmd['table']);
+    case 'raft-stats': {
+      const st = node!.raft!.stats();
+      return { batches: st.batches, framesSent: st.framesSent, messagesSent: st.messagesSent };
+    }
     case 'members':
       return node!.members().filter((m) => m.state === 'up').length;
     case 'fill':

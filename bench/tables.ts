@@ -427,11 +427,24 @@ function keysByPartition(prefix: string): string[] {
 
 // ---------------------------------------------------------------- phases
 
+interface RaftCounters {
+  batches: number;
+  framesSent: number;
+  messagesSent: number;
+}
+
 interface PhaseCpu {
   /** % of one core per node during the phase. */
   nodes: number[];
   rss: number[];
+  /** The raft hosts' counters over the measured window, all nodes summed. */
+  raft: RaftCounters;
 }
+
+const raftCounters = async (nodes: NodeProc[]): Promise<RaftCounters> => {
+  const all = await Promise.all(nodes.map((n) => n.call<RaftCounters>('raft-stats')));
+  return all.reduce((a, b) => ({ batches: a.batches + b.batches, framesSent: a.framesSent + b.framesSent, messagesSent: a.messagesSent + b.messagesSent }));
+};
 
 /**
  * Runs a phase, measuring each node's CPU (from /proc) over its measured
@@ -440,17 +453,28 @@ interface PhaseCpu {
  * `<dir>/<phase>-<node>.cpuprofile`.
  */
 async function withCpu<T>(nodes: NodeProc[], phase: string, fn: () => Promise<T>): Promise<[T, PhaseCpu]> {
-  const [value, cpu] = await cpuOver(nodes.map((n) => n.pid), WARMUP_SECONDS * 1000, SECONDS * 1000, fn, CPU_PROF ? {
-    start: () => Promise.all(nodes.map((n) => n.call('profile-start'))),
-    stop: () => Promise.all(nodes.map((n) => n.call('profile-stop', { path: join(CPU_PROF!, `${phase}-${n.name}.cpuprofile`) }))),
-  } : {});
-  return [value, { nodes: cpu, rss: nodes.map((n) => rssMb(n.pid)) }];
+  let before: RaftCounters | undefined;
+  let after: RaftCounters | undefined;
+  const [value, cpu] = await cpuOver(nodes.map((n) => n.pid), WARMUP_SECONDS * 1000, SECONDS * 1000, fn, {
+    start: async () => {
+      before = await raftCounters(nodes);
+      if (CPU_PROF) await Promise.all(nodes.map((n) => n.call('profile-start')));
+    },
+    stop: async () => {
+      after = await raftCounters(nodes);
+      if (CPU_PROF) await Promise.all(nodes.map((n) => n.call('profile-stop', { path: join(CPU_PROF!, `${phase}-${n.name}.cpuprofile`) })));
+    },
+  });
+  const raft = { batches: after!.batches - before!.batches, framesSent: after!.framesSent - before!.framesSent, messagesSent: after!.messagesSent - before!.messagesSent };
+  return [value, { nodes: cpu, rss: nodes.map((n) => rssMb(n.pid)), raft }];
 }
 
 /** Node CPU (% of a core per node over the measured window), the CPU per operation it implies (all 3 nodes summed), and RSS. */
-const cpuLine = (nodes: NodeProc[], c: PhaseCpu, opsPerSecond: number): string =>
-  `node CPU ${nodes.map((n, i) => `${n.name} ${fmt(c.nodes[i]!)}%`).join(' ')} = ${opsPerSecond > 0 ? fmt((c.nodes.reduce((a, b) => a + b, 0) / 100 / opsPerSecond) * 1e6) : '?'} µs per op; ` +
-  `RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
+const cpuLine = (nodes: NodeProc[], c: PhaseCpu, opsPerSecond: number): string => {
+  const ops = opsPerSecond * SECONDS;
+  return `node CPU ${nodes.map((n, i) => `${n.name} ${fmt(c.nodes[i]!)}%`).join(' ')} = ${opsPerSecond > 0 ? fmt((c.nodes.reduce((a, b) => a + b, 0) / 100 / opsPerSecond) * 1e6) : '?'} µs per op; ` +
+    `per op: ${ops > 0 ? `${fmt(c.raft.batches / ops, 2)} raft write batches, ${fmt(c.raft.framesSent / ops, 2)} raft frames` : '?'} (3 nodes); RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
+};
 
 interface WriteFigure {
   clients: number;
