@@ -3,7 +3,7 @@
  * latency through the library and over HTTP, linearizable and stale reads
  * over HTTP, and leader failover after kill -9, beside the limits of this
  * machine measured in the same run (LMDB durable commits, TCP loopback
- * request/reply).
+ * request/reply, plain node:http request/response).
  *
  * Processes: this driver; 3 nodes (bench/tables-node.ts: `startNode` in a
  * forked child each, static seeds, HEARTBEAT_INTERVAL=500 and
