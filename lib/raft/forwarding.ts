@@ -31,6 +31,20 @@
  * the hint), on a lost reply, and when the link to that node goes down or
  * membership reports it down, left or removed.
  *
+ * A node whose link went down is not a target, and a hint naming it is
+ * stale, until its link is up again, or until `unlinkedMs` have passed since
+ * the link went down or a dial to it last failed: a leader that crashed drops
+ * its links at once, long before membership reports it down, and until its
+ * followers elect another leader they still name it. A request sent there
+ * would wait out its whole deadline for a dial that cannot succeed (and a
+ * write would end with an unknown outcome); kept away, it backs off and
+ * retries until the election names the new leader. While the node stays
+ * unreachable, the Raft and SWIM traffic queued for it keeps the transport
+ * redialing (at most 5 s apart), and each failed dial extends the wait; a
+ * live node behind a dropped link is redialed by that traffic within a
+ * heartbeat or a probe period (link up ends the wait), and by the router
+ * itself once the wait lapses.
+ *
  * Queries are named functions of the state machine registered on every node
  * (`queries`): a closure cannot travel, a name and a msgpack argument can.
  * They run by ReadIndex at the leader, so they are linearizable.
@@ -52,6 +66,8 @@ export const RPC_RAFT_QUERY = 'raft.query';
 export const DEFAULT_MAX_HOPS = 3;
 /** Backoff between attempts when no leader is known, ms. @default 20 to 400 */
 export const DEFAULT_FORWARD_BACKOFF = { baseMs: 20, maxMs: 400 } as const;
+/** How long after its link went down, or a dial to it last failed, a node is not sent requests (unless its link comes back first), ms. @default 5000: the transport's longest redial backoff */
+export const DEFAULT_UNLINKED_MS = 5_000;
 
 /** A named read of a group's state machine: `arg` and the result must be msgpack-encodable. */
 export type Query = (sm: StateMachine, arg: unknown) => unknown;
@@ -71,7 +87,7 @@ export interface RaftRouterOptions {
   rpc: Rpc;
   /** The transport address of a node (the member-events address book). */
   addressOf: (node: NodeId) => string | undefined;
-  /** Link events: a link down drops that node from the leader cache. */
+  /** Link events: a link down drops that node from the leader cache and keeps requests away from it until it is up again (failed dials extend that). */
   transport?: Pick<Transport, 'onEvent'>;
   /** Member events: a node down, left or removed is dropped from the leader cache. */
   members?: Pick<MemberEvents, 'subscribe'>;
@@ -88,6 +104,10 @@ export interface RaftRouterOptions {
   availability?: (group: string) => Error | null;
   maxHops?: number;
   backoff?: { baseMs: number; maxMs: number };
+  /** @default DEFAULT_UNLINKED_MS */
+  unlinkedMs?: number;
+  /** Monotonic ms (tests). @default performance.now */
+  now?: () => number;
   random?: Random;
 }
 
@@ -115,6 +135,9 @@ export class RaftRouter {
   private readonly leaders = new Map<string, NodeId>();
   /** Nodes membership reports down, left or removed (until it reports them joining or up): never a target. */
   private readonly down = new Set<NodeId>();
+  /** Nodes whose link went down, and when it did or a dial to them last failed (monotonic ms), until a link to them is up again. */
+  private readonly unlinked = new Map<NodeId, number>();
+  private readonly now: () => number;
   private readonly queries: Readonly<Record<string, Query>>;
   private readonly maxHops: number;
   private readonly backoff: { baseMs: number; maxMs: number };
@@ -125,10 +148,19 @@ export class RaftRouter {
     this.queries = opts.queries ?? {};
     this.maxHops = opts.maxHops ?? DEFAULT_MAX_HOPS;
     this.backoff = opts.backoff ?? DEFAULT_FORWARD_BACKOFF;
+    this.now = opts.now ?? (() => performance.now());
     opts.rpc.handle(RPC_RAFT_PROPOSE, (arg, _from, signal) => this.serveProposal(arg as ProposeArg, signal));
     opts.rpc.handle(RPC_RAFT_QUERY, (arg, _from, signal) => this.serveQuery(arg as QueryArg, signal));
     opts.transport?.onEvent((event) => {
-      if (event.type === 'link-down' && !this.closed) this.forgetNode(event.peer.name);
+      if (this.closed) return;
+      if (event.type === 'link-down') {
+        this.unlinked.set(event.peer.name, this.now());
+        this.forgetNode(event.peer.name);
+      } else if (event.type === 'link-up') {
+        this.unlinked.delete(event.peer.name);
+      } else if (event.type === 'dial-failed') {
+        for (const node of this.unlinked.keys()) if (this.opts.addressOf(node) === event.address) this.unlinked.set(node, this.now());
+      }
     });
     this.unsubscribe = opts.members?.subscribe((msg) => {
       if (msg.event === 'member-down' || msg.event === 'member-left' || msg.event === 'member-removed') {
@@ -161,7 +193,7 @@ export class RaftRouter {
     const s = this.localStatus(group);
     if (s?.role === 'leader') return this.opts.self;
     const known = s?.leader ?? this.leaders.get(group);
-    return known === undefined || known === this.opts.self || this.down.has(known) ? undefined : known;
+    return known === undefined || known === this.opts.self || this.avoided(known) ? undefined : known;
   }
 
   /** The cached leader of `group` (learnt from answers and hints), if any. */
@@ -173,6 +205,7 @@ export class RaftRouter {
     this.closed = true;
     this.unsubscribe?.();
     this.leaders.clear();
+    this.unlinked.clear();
   }
 
   // ---- Routing ----
@@ -233,8 +266,8 @@ export class RaftRouter {
           throw new OutcomeUnknownError(what, `the answer of ${target} was lost (${verdict.err.message})`, { cause: verdict.err });
         case 'hint':
           if (target !== undefined) this.forget(group, target);
-          // A hint naming the node that just refused, a node down, or this node while its own replica does not lead, is stale: wait for the election.
-          if (verdict.leader !== target && !this.down.has(verdict.leader) && (verdict.leader !== this.opts.self || this.localStatus(group)?.role === 'leader')) {
+          // A hint naming the node that just refused, a node down or unlinked, or this node while its own replica does not lead, is stale: wait for the election.
+          if (verdict.leader !== target && !this.avoided(verdict.leader) && (verdict.leader !== this.opts.self || this.localStatus(group)?.role === 'leader')) {
             if (verdict.leader !== this.opts.self) this.leaders.set(group, verdict.leader);
             if (++hops > this.maxHops) throw verdict.err;
             this.stats.hops++;
@@ -253,7 +286,7 @@ export class RaftRouter {
   private target(group: string, attempt: number): NodeId | undefined {
     const known = this.leaderOf(group);
     if (known !== undefined) return known;
-    const replicas = (this.opts.replicasOf?.(group) ?? []).filter((n) => !this.down.has(n) && (n !== this.opts.self || this.localStatus(group) !== null));
+    const replicas = (this.opts.replicasOf?.(group) ?? []).filter((n) => !this.avoided(n) && (n !== this.opts.self || this.localStatus(group) !== null));
     return replicas.length === 0 ? undefined : replicas[attempt % replicas.length];
   }
 
@@ -308,6 +341,16 @@ export class RaftRouter {
     } catch {
       return null; // the host is not started (or is being rebuilt)
     }
+  }
+
+  /** Down as membership says, or unlinked: its link went down, is not up again, and it went down or a dial to it failed less than `unlinkedMs` ago. */
+  private avoided(node: NodeId): boolean {
+    if (this.down.has(node)) return true;
+    const since = this.unlinked.get(node);
+    if (since === undefined) return false;
+    if (this.now() - since < (this.opts.unlinkedMs ?? DEFAULT_UNLINKED_MS)) return true;
+    this.unlinked.delete(node);
+    return false;
   }
 
   private forget(group: string, node: NodeId): void {

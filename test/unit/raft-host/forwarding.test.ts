@@ -12,6 +12,7 @@ import { RaftRouter, RPC_RAFT_PROPOSE, type RaftRouterOptions } from '../../../l
 import { OutcomeUnknownError } from '../../../lib/raft/requests.js';
 import type { StateMachine } from '../../../lib/raft/state-machine.js';
 import { Rpc } from '../../../lib/rpc/rpc.js';
+import type { TransportEvent } from '../../../lib/transport/transport.js';
 import { waitFor } from '../../harness/wait-for.js';
 import { enc, leaderOf, RecordingStateMachine, startRaftCluster, type RaftTestCluster, type TestRaftNode } from '../../harness/raft-host-node.js';
 
@@ -144,5 +145,80 @@ describe('forwarding to the leader', () => {
     assert.ok(fresh !== undefined && fresh !== old, 'a new leader was elected');
     assert.equal(router(outsider).cachedLeader('c'), fresh.name, 'the cache names the new leader');
     assert.deepEqual((await router(outsider).query<string[]>('c', 'commands', null)).slice(-3), ['before', 'after', 'after-2']);
+  });
+});
+
+describe('forwarding when the link to the leader drops', () => {
+  let cluster: RaftTestCluster;
+  const routers: RaftRouter[] = [];
+  after(async () => {
+    for (const r of routers) r.close();
+    await cluster.close();
+  });
+
+  it('does not send to a leader whose link went down: a write waits for the election instead of its deadline at the dead leader', async () => {
+    cluster = await startRaftCluster({ nodes: 3 });
+    const membership = { voters: [...cluster.names].sort(), learners: [] };
+    await Promise.all(cluster.nodes.map((n, i) => {
+      const sm = new RecordingStateMachine(n.storage, 'g', new Map());
+      n.machines.set('g', sm);
+      return n.raft.createGroup('g', membership, sm, { campaign: i === 0 });
+    }));
+    await waitFor(() => leaderOf(cluster, 'g'), { ...WAIT, what: 'a leader' });
+    const old = leaderOf(cluster, 'g')!;
+    const survivor = cluster.nodes.find((n) => n !== old)!;
+    // Every node serves forwarded requests through its router.
+    for (const n of cluster.nodes) {
+      routers.push(new RaftRouter({
+        self: n.name, raft: n.raft, rpc: new Rpc(n.transport), addressOf: (name) => n.members.addressOf(name),
+        transport: n.transport, members: n.members, queries, replicasOf: () => cluster.names, backoff: { baseMs: 10, maxMs: 100 },
+      }));
+    }
+    const router = routers[cluster.nodes.indexOf(survivor)]!;
+    assert.equal(await router.propose('g', enc('before')), 'applied before');
+
+    // The leader's process dies: its link drops; membership has not noticed (no member-down) and the survivor's replica still names it leader.
+    const linkDown = new Promise<void>((resolve) => survivor.transport.onEvent((e) => e.type === 'link-down' && e.peer.name === old.name && resolve()));
+    await old.raft.stop();
+    await old.transport.stop();
+    await linkDown;
+    assert.equal(survivor.raft.host().status('g')?.leader, old.name, 'no election yet');
+    // Sent to the dead leader, the write would wait out its deadline there and end with an unknown outcome.
+    assert.equal(await router.propose('g', enc('during-election'), { timeoutMs: 4_000 }), 'applied during-election');
+    assert.ok(cluster.nodes.some((n) => n !== old && n.raft.host().status('g')?.role === 'leader'), 'a new leader was elected');
+  });
+});
+
+describe('which nodes the router keeps away from after a link drops', () => {
+  it('a node whose link went down leads nothing for the router until its link is up, or unlinkedMs after its last failed dial', () => {
+    let emit: (event: TransportEvent) => void = () => {};
+    const transport = { onEvent: (handler: (event: TransportEvent) => void) => void (emit = handler) };
+    const raft = {
+      propose: () => Promise.reject(new Error('unused')),
+      read: () => Promise.reject(new Error('unused')),
+      host: () => ({ status: () => ({ role: 'follower', leader: 'n1', term: 3 }) }),
+    };
+    const rpc = { handle: () => {} } as unknown as Rpc;
+    let now = 1_000;
+    const router = new RaftRouter({ self: 'n2', raft, rpc, addressOf: (n) => (n === 'n1' ? '127.0.0.1:9001' : undefined), transport, unlinkedMs: 150, now: () => now });
+    const peer = { name: 'n1', address: '127.0.0.1:9001', generation: 1 };
+    try {
+      assert.equal(router.leaderOf('g'), 'n1', 'the replica names its leader');
+      emit({ type: 'link-down', peer, reason: 'reset' });
+      assert.equal(router.leaderOf('g'), undefined, 'unlinked: not a target');
+      now += 100;
+      emit({ type: 'dial-failed', address: '127.0.0.1:9002', message: 'refused' });
+      emit({ type: 'dial-failed', address: '127.0.0.1:9001', message: 'refused' });
+      now += 100;
+      assert.equal(router.leaderOf('g'), undefined, 'a failed dial extended the wait past unlinkedMs after the link went down');
+      now += 50;
+      assert.equal(router.leaderOf('g'), 'n1', 'unlinkedMs after the last failed dial, the node is tried again');
+      emit({ type: 'link-down', peer, reason: 'reset' });
+      assert.equal(router.leaderOf('g'), undefined);
+      emit({ type: 'link-up', peer });
+      assert.equal(router.leaderOf('g'), 'n1', 'link up ends the wait');
+    } finally {
+      router.close();
+    }
   });
 });
