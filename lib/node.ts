@@ -11,7 +11,8 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { MemberEvents } from '../actors/member-events.js';
-import { spawnRaftHostActor, type RaftHostHandle } from '../actors/raft-host-actor.js';
+import type { RaftHostHandle } from '../actors/raft-host-actor.js';
+import { startDataLayer, type DataLayer } from './data-layer.js';
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import { createDiscovery, type Discovery } from '../discovery/index.js';
@@ -20,12 +21,8 @@ import { createNodeTransport, startNodeTransport } from './node-transport.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { formatAddress, nodeHost, type PortRange } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
-import { RaftRouter } from './raft/forwarding.js';
-import { PARTITION_QUERIES } from './tables/partition-client.js';
-import { CATALOGUE_QUERIES, TableStateMachines } from './tables/state-machines.js';
-import { startTables, type NodeTables } from './tables/node-tables.js';
+import type { RaftRouter } from './raft/forwarding.js';
 import { CATALOGUE_GROUP } from './tables/catalogue.js';
-import { RaftGroupReport } from './raft/group-report.js';
 import type { TablesApi } from './tables/tables-api.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
@@ -89,11 +86,14 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private store: NodeStateStore | undefined;
   private memberEvents: MemberEvents | undefined;
   /** The multi-Raft host: every Raft group replica on this node. */
-  raft: RaftHostHandle | undefined;
+  get raft(): RaftHostHandle | undefined {
+    return this.data?.raft;
+  }
   /** Sends a group's proposals and reads to its leader, from any node (lib/raft/forwarding.ts). */
-  router: RaftRouter | undefined;
-  private nodeTables: NodeTables | undefined;
-  private readonly raftReport = new RaftGroupReport(() => this.raft!.host());
+  get router(): RaftRouter | undefined {
+    return this.data?.router;
+  }
+  private data: DataLayer | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -158,36 +158,13 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     });
 
     this.memberEvents = new MemberEvents(this, log.child({ component: 'member-events' }));
-    const machines = new TableStateMachines(this.storage);
-    this.raft = spawnRaftHostActor(this.system, {
-      self: this.name,
-      storage: this.storage,
-      transport: this.transport,
-      members: this.memberEvents,
-      stateMachineFor: this.raftStateMachines ?? machines.stateMachineFor,
-      onGroupEvent: () => this.nodeTables?.control.trigger(),
-      onGroupApplied: (group) => this.nodeTables?.waiters.notify(group),
-      config: raftConfigFor(config),
-      random: random.fork(),
-      log: log.child({ component: 'raft' }),
-      supervision: { onRestart: () => this.actorRestarts++ },
-    });
-
     const transport = this.transport;
     // One Rpc per transport: the 'rpc' channel has one handler, shared by every service.
     const rpc = new Rpc(transport);
-    this.router = new RaftRouter({
-      self: this.name, raft: this.raft, rpc, addressOf: (node) => this.memberEvents?.addressOf(node), transport, members: this.memberEvents,
-      queries: { ...PARTITION_QUERIES, ...CATALOGUE_QUERIES }, replicasOf: (group) => this.nodeTables?.service.replicasOf(group) ?? [], random: random.fork(),
-      availability: (group) => this.nodeTables?.service.availability(group) ?? null,
-    });
-    this.nodeTables = startTables({
-      self: this.name, raft: this.raft, router: this.router, rpc, machines, memberEvents: this.memberEvents, members: () => this.members(),
-      defaultReplicationFactor: config.replicationFactor, log: log.child({ component: 'tables' }), sample: () => this.raftReport.groups(), bornAt: this.store.bornAt(),
-      unreachable: (node) => {
-        const address = this.memberEvents?.addressOf(node);
-        return address !== undefined && this.linkFailures.dials.has(address);
-      },
+    this.data = startDataLayer({
+      system: this.system, self: this.name, storage: this.storage, bornAt: this.store.bornAt(), transport, rpc, memberEvents: this.memberEvents,
+      members: () => this.members(), dialFailed: (address) => this.linkFailures.dials.has(address), raftConfig: raftConfigFor(config),
+      defaultReplicationFactor: config.replicationFactor, random, log, onActorRestart: () => this.actorRestarts++, stateMachines: this.raftStateMachines,
     });
     this.operations = new ClusterOperations({
       config,
@@ -235,7 +212,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
   /** The replicated tables (docs/TABLES.md); served over HTTP under /api/tables. */
   get tables(): TablesApi | undefined {
-    return this.nodeTables?.service;
+    return this.data?.tables.service;
   }
 
   /** Every member this node knows, itself included. */
@@ -256,7 +233,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       discovery: config.clusteringEnabled && this.discoverer ? { mode: this.discoverer.mode, state: this.discoverer.state() } : undefined,
       nowMs: Date.now(),
     });
-    return this.raft === undefined ? status : { ...status, raft: { groups: this.raftReport.groups() } };
+    return this.data === undefined ? status : { ...status, raft: { groups: this.data.report.groups() } };
   }
 
   discovery(): DiscoveryReport {
@@ -280,7 +257,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       links: this.transport?.links().length ?? 0,
       discovery: this.discoverer?.state(),
       eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
-      ...(this.raft && this.router ? { raft: { groups: this.raftReport.groups(), host: this.raft.stats(), proposalLatency: this.raft.host().proposalLatency, router: this.router.stats, underReplicated: this.nodeTables?.control.underReplicated ?? new Map() } } : {}),
+      ...(this.data ? { raft: this.data.metrics() } : {}),
     });
   }
 
@@ -325,9 +302,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
-    this.nodeTables?.stop();
-    this.router?.close();
-    await this.raft?.stop().catch(() => {});
+    await this.data?.stop();
     this.memberEvents?.close();
     if (this.system) stopActor(this.system);
     await this.store?.close().catch(() => {});
