@@ -15,7 +15,7 @@
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { keyName, percentile } from './tables-common.js';
+import { keyName, latencySummary } from './tables-common.js';
 
 export interface HttpLoadRequest {
   urls: string[];
@@ -118,7 +118,6 @@ async function generate(req: HttpLoadRequest): Promise<HttpLoadResult> {
   stop = true;
   await Promise.all(running);
   for (const agent of agents) agent.destroy();
-  const sorted = Float64Array.from(latencies).sort();
   return {
     ok: latencies.length,
     byStatus,
@@ -126,9 +125,7 @@ async function generate(req: HttpLoadRequest): Promise<HttpLoadResult> {
     firstError,
     durationMs,
     okPerSecond: latencies.length / (durationMs / 1000),
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : 0,
+    ...latencySummary(latencies),
     cpuPercent: ((cpu.user + cpu.system) / 1000 / durationMs) * 100,
   };
 }

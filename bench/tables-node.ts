@@ -26,7 +26,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { startNode, type TroupeNode } from '../lib/index.js';
-import { keyName, percentile } from './tables-common.js';
+import { keyName, latencySummary } from './tables-common.js';
 
 export interface LoadRequest {
   table: string;
@@ -139,16 +139,13 @@ async function load(req: LoadRequest): Promise<LoadSummary> {
   const after = { ...router.stats };
   stop = true;
   await Promise.all(running);
-  const sorted = Float64Array.from(latencies).sort();
   return {
     ops: latencies.length,
     errors,
     firstError,
     durationMs,
     opsPerSecond: latencies.length / (durationMs / 1000),
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : 0,
+    ...latencySummary(latencies),
     local: after.local - before.local,
     forwarded: after.forwarded - before.forwarded,
   };
