@@ -17,6 +17,7 @@ import { TablesControlLoop } from './control-loop.js';
 import { serveReplicaRpc } from './replica-rpc.js';
 import type { TableStateMachines } from './state-machines.js';
 import { TablesService } from './tables-service.js';
+import { MemberStates } from './member-states.js';
 import { ApplyWaiters, WatchServer } from './watch.js';
 
 export interface NodeTablesDeps {
@@ -47,8 +48,9 @@ export interface NodeTables {
 
 export function startTables(deps: NodeTablesDeps): NodeTables {
   const addressOf = (node: NodeId) => deps.memberEvents.addressOf(node);
+  const states = new MemberStates(deps.memberEvents, deps.members());
   const upMembers = (): NodeId[] => {
-    const up = deps.members().filter((m) => m.state === 'up').map((m) => m.name);
+    const up = states.up();
     return up.includes(deps.self) ? up : [...up, deps.self];
   };
   serveReplicaRpc({ self: deps.self, rpc: deps.rpc, raft: deps.raft, machines: deps.machines, bornAt: deps.bornAt, log: deps.log });
@@ -57,7 +59,7 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
   watchServer.register(deps.rpc);
   const control = new TablesControlLoop({ self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, upMembers, addressOf, log: deps.log, ...(deps.sample ? { sample: deps.sample } : {}) });
   const service = new TablesService({
-    self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: deps.members, addressOf,
+    self: deps.self, raft: deps.raft, router: deps.router, rpc: deps.rpc, machines: deps.machines, members: states, addressOf,
     defaultReplicationFactor: deps.defaultReplicationFactor, log: deps.log, watchServer,
     ...(deps.unreachable ? { unreachable: deps.unreachable } : {}),
   });
@@ -72,6 +74,7 @@ export function startTables(deps: NodeTablesDeps): NodeTables {
     waiters,
     stop: () => {
       unsubscribe();
+      states.close();
       control.stop();
     },
   };

@@ -25,7 +25,8 @@
 
 import { BadRequestError, NoSuchTableError, PartitionUnavailableError, TableExistsError, TableNotReadyError, TimeoutError, TroupeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CallOptions, MemberStatus } from '../node-api.js';
+import type { CallOptions } from '../node-api.js';
+import type { MemberStates } from './member-states.js';
 import type { NodeId } from '../protocol/raft/types.js';
 import type { RaftRouter } from '../raft/forwarding.js';
 import type { RequestOptions } from '../raft/requests.js';
@@ -51,7 +52,8 @@ export interface TablesServiceDeps {
   router: RaftRouter;
   rpc: Rpc;
   machines: TableStateMachines;
-  members: () => MemberStatus[];
+  /** Members' states, kept current from member events. */
+  members: MemberStates;
   addressOf: (node: NodeId) => string | undefined;
   defaultReplicationFactor: number;
   log: Logger;
@@ -163,11 +165,10 @@ export class TablesService implements TablesApi {
    */
   async *watch(table: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
     const info = await this.table(table);
-    const states = (): Map<string, string> => new Map(this.deps.members().map((m) => [m.name, m.state]));
     yield* watchTable(
       {
         self: this.deps.self, raft: this.deps.raft, server: this.deps.watchServer, rpc: this.deps.rpc, addressOf: this.deps.addressOf,
-        leaderOf: (group) => this.deps.router.leaderOf(group), isUp: (node) => node === this.deps.self || states().get(node) === 'up',
+        leaderOf: (group) => this.deps.router.leaderOf(group), isUp: (node) => node === this.deps.self || this.deps.members.stateOf(node) === 'up',
       },
       info,
       options,
@@ -249,10 +250,9 @@ export class TablesService implements TablesApi {
   /** PartitionUnavailableError when fewer than a majority of the partition's voters are up and reachable; else null. */
   private quorumProblem(info: CatalogueTable, partition: number): PartitionUnavailableError | null {
     const voters = info.partitions[partition]!.voters;
-    const states = new Map(this.deps.members().map((m) => [m.name, m.state]));
     const live = (v: NodeId): boolean => {
       if (v === this.deps.self) return true;
-      const s = states.get(v);
+      const s = this.deps.members.stateOf(v);
       return (s === 'up' || s === 'suspect' || s === 'joining' || s === 'leaving') && this.deps.unreachable?.(v) !== true;
     };
     const unreachable = voters.filter((v) => !live(v));
@@ -363,7 +363,7 @@ export class TablesService implements TablesApi {
   }
 
   private upMembers(): NodeId[] {
-    const up = this.deps.members().filter((m) => m.state === 'up').map((m) => m.name);
+    const up = this.deps.members.up();
     return up.includes(this.deps.self) ? up : [...up, this.deps.self];
   }
 
