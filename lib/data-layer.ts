@@ -19,6 +19,7 @@ import type { StateMachineFactory } from './raft/state-machine.js';
 import type { Rpc } from './rpc/rpc.js';
 import type { NodeStorage } from './storage/node-storage.js';
 import { startTables, type NodeTables } from './tables/node-tables.js';
+import { CATALOGUE_GROUP } from './tables/catalogue.js';
 import { PARTITION_QUERIES } from './tables/partition-client.js';
 import { CATALOGUE_QUERIES, TableStateMachines } from './tables/state-machines.js';
 import type { Transport } from './transport/transport.js';
@@ -51,6 +52,8 @@ export interface DataLayer {
   report: RaftGroupReport;
   /** The Raft part of a /metrics scrape. */
   metrics(): RaftMetricsSnapshot;
+  /** Ready for requests: the catalogue has a leader, when this node holds a copy of it (none yet: no table exists). */
+  ready(): boolean;
   stop(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ export function startDataLayer(deps: DataLayerDeps): DataLayer {
     router,
     tables: started,
     report,
+    ready: () => raft.host().status(CATALOGUE_GROUP)?.leader !== null,
     metrics: () => ({ groups: report.groups(), host: raft.stats(), proposalLatency: raft.host().proposalLatency, router: router.stats, underReplicated: started.control.underReplicated }),
     async stop() {
       started.stop();

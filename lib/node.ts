@@ -3,7 +3,9 @@
  *
  * Order of start: durable state (the node's one LMDB environment; allocate this start's generation) →
  * transport (listen) → actor system with the supervised membership actor →
- * discovery (candidates feed the membership actor's seed retry) → event-loop
+ * data layer (raft host, router, tables: lib/data-layer.ts) → cluster
+ * operations → discovery (lib/discovery-feed.ts: candidates feed the
+ * membership actor's seed retry) → event-loop
  * monitor (lag is carried in acks) → HTTP facade. Stop runs the reverse, after
  * a graceful leave so peers see this node `left`, never `down`.
  */
@@ -15,14 +17,14 @@ import type { RaftHostHandle } from '../actors/raft-host-actor.js';
 import { startDataLayer, type DataLayer } from './data-layer.js';
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
-import { createDiscovery, type Discovery } from '../discovery/index.js';
+import type { Discovery } from '../discovery/index.js';
+import { startDiscoveryFeed } from './discovery-feed.js';
 import { cookieWarnings, loadConfig, type TroupeConfig } from './config.js';
 import { createNodeTransport, startNodeTransport } from './node-transport.js';
 import { ClusterOperations } from './cluster-operations.js';
-import { formatAddress, nodeHost, type PortRange } from './node-address.js';
+import { formatAddress, nodeHost } from './node-address.js';
 import { Rpc } from './rpc/rpc.js';
 import type { RaftRouter } from './raft/forwarding.js';
-import { CATALOGUE_GROUP } from './tables/catalogue.js';
 import type { TablesApi } from './tables/tables-api.js';
 import { createDebugHooks } from './http/routes/debug.js';
 import { LinkFailures } from './link-failures.js';
@@ -55,7 +57,6 @@ export interface StartNodeOptions {
   /** State machines of the Raft groups stored on this node, reopened at start. @default the tables' (catalogue and partitions) */
   raftStateMachines?: StateMachineFactory;
 }
-
 
 export type { TroupeNodeEvents } from './node-events.js';
 
@@ -123,7 +124,6 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   async start(signal?: AbortSignal): Promise<void> {
     const { config, log } = this;
     signal?.throwIfAborted();
-    const swimConfig = swimConfigFor(config);
     this.storage = NodeStorage.open(config.dataDir);
     this.store = new NodeStateStore(this.storage);
     this.generation = this.store.nextGeneration(Date.now());
@@ -138,7 +138,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
 
     this.system = startActorSystem();
     this.membership = spawnMembershipActor(this.system, {
-      swimConfig,
+      swimConfig: swimConfigFor(config),
       seedRetryConfig: seedRetryConfigFor(config),
       self: { name: this.name, address: this.address, generation: this.generation },
       transport: this.transport,
@@ -167,29 +167,16 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       defaultReplicationFactor: config.replicationFactor, random, log, onActorRestart: () => this.actorRestarts++, stateMachines: this.raftStateMachines,
     });
     this.operations = new ClusterOperations({
-      config,
-      name: this.name,
-      address: () => this.address,
-      transport,
-      rpc,
-      membership: this.membership,
-      members: () => this.members(),
-      selfState: () => this.selfState(),
-      events: this as EventEmitter,
+      config, name: this.name, address: () => this.address, transport, rpc, membership: this.membership,
+      members: () => this.members(), selfState: () => this.selfState(), events: this as EventEmitter,
     });
 
-    this.discoverer = await createDiscovery({
-      config: config.clusteringEnabled ? config : { ...config, clusterNodes: [], discoveryTypes: ['static'] },
-      log: log.child({ component: 'discovery' }),
-      self: { name: this.name, address: this.address, host: nodeHost(config.nodeName), port: this.clusterPort, generation: this.generation },
-      scan: (host: string, range: PortRange) => transport.scan(host, range),
+    const feed = await startDiscoveryFeed({
+      config, log: log.child({ component: 'discovery' }), transport, membership: this.membership, signal,
+      self: { name: this.name, address: this.address, port: this.clusterPort, generation: this.generation },
     });
-    this.discoverer.onChange((candidates) => this.membership?.send({ type: 'candidates', addresses: candidates.map((c) => c.address) }));
-    await this.discoverer.start({ signal });
-    signal?.throwIfAborted();
-    const candidates = this.discoverer.candidates().map((c) => c.address);
-    this.membership.send({ type: 'candidates', addresses: candidates });
-    if (candidates.filter((a) => a !== this.address).length === 0) this.membership.send({ type: 'join', addresses: [] });
+    this.discoverer = feed.discovery;
+    const candidates = feed.candidates;
 
     this.lagMonitor = startEventLoopMonitor();
     reportLagChanges(this.lagMonitor, (lagMs) => this.membership?.send({ type: 'lag', lagMs }));
@@ -265,11 +252,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     return this.running && this.failedActor === undefined;
   }
 
-  /** Joined, and the catalogue has a leader when this node holds a replica of it (no catalogue yet: no table exists). */
+  /** Joined, and the data layer is ready (lib/data-layer.ts). */
   isReady(): boolean {
-    if (!this.isLive() || this.selfState() !== 'up') return false;
-    const catalogue = this.raft?.host().status(CATALOGUE_GROUP);
-    return catalogue === null || catalogue === undefined || catalogue.leader !== null;
+    return this.isLive() && this.selfState() === 'up' && (this.data?.ready() ?? true);
   }
 
   join(node: string, options: CallOptions = {}): Promise<void> {

@@ -73,6 +73,18 @@ export abstract class TablesCluster {
   protected abstract sigkill(index: number): Promise<void>;
   /** Kills every process by PID, removes the data dirs. */
   abstract cleanup(): Promise<void>;
+
+  /** Launches every node and waits until each sees all up; on failure cleans up what it started. */
+  protected async launchAll(): Promise<this> {
+    try {
+      for (let i = 0; i < this.size; i++) await this.launch(i);
+      await this.waitAllUp();
+    } catch (err) {
+      await this.cleanup();
+      throw err;
+    }
+    return this;
+  }
   /** Whether a node can be isolated from the others. */
   abstract readonly canPartition: boolean;
   /** Drops every packet between node `index` and the other nodes (clients still reach all), or undoes it. */
@@ -213,15 +225,7 @@ export class LocalTablesCluster extends TablesCluster {
   static async start(size: number, options: { prefix?: string; env?: Record<string, string> } = {}): Promise<LocalTablesCluster> {
     const names = Array.from({ length: size }, (_, i) => `${options.prefix ?? 'j'}${i + 1}`);
     const ports = await portsBelowEphemeralRange(2 * size);
-    const cluster = new LocalTablesCluster(size, names, ports.slice(0, size), ports.slice(size), options.env ?? {});
-    try {
-      for (let i = 0; i < size; i++) await cluster.launch(i);
-      await cluster.waitAllUp();
-    } catch (err) {
-      await cluster.cleanup();
-      throw err;
-    }
-    return cluster;
+    return new LocalTablesCluster(size, names, ports.slice(0, size), ports.slice(size), options.env ?? {}).launchAll();
   }
 
   node(index: number): ClusterNode {
@@ -284,15 +288,7 @@ export class NetnsTablesCluster extends TablesCluster {
     }
     // Callers on other hosts are not loopback: mutations need the token.
     const token = 'jepsen-token';
-    const cluster = new NetnsTablesCluster(size, token, relaySend(relay), network, network.hosts.slice(0, size), { CLUSTER_API_TOKEN: token, ...options.env });
-    try {
-      for (let i = 0; i < size; i++) await cluster.launch(i);
-      await cluster.waitAllUp();
-    } catch (err) {
-      await cluster.cleanup();
-      throw err;
-    }
-    return cluster;
+    return new NetnsTablesCluster(size, token, relaySend(relay), network, network.hosts.slice(0, size), { CLUSTER_API_TOKEN: token, ...options.env }).launchAll();
   }
 
   node(index: number): ClusterNode {
