@@ -35,7 +35,9 @@ import type { RaftHostHandle } from '../../actors/raft-host-actor.js';
 import { CATALOGUE_GROUP, encodeCatalogueCommand, parsePartitionGroup, planCreateTable, planDropTable, type PartitionInfo, type TableInfo as CatalogueTable } from './catalogue.js';
 import type { CatalogueApplyResult } from './catalogue-state-machine.js';
 import { partitionOfKey } from './key-partition.js';
-import { PARTITION_QUERIES, PartitionClient, type BatchOp, type ScanPage, type Versioned, type WriteOutcome } from './partition-client.js';
+import { encodeKey } from './commands.js';
+import { DEFAULT_SCAN_LIMIT, MAX_SCAN_LIMIT } from './partition-state-machine.js';
+import { encodeCursor, PARTITION_QUERIES, PartitionClient, type BatchOp, type ScanPage, type Versioned, type WriteOutcome } from './partition-client.js';
 import { holds, RPC_TABLES_BOOTSTRAP, RPC_TABLES_PROBE, RPC_TABLES_STALE_QUERY, type ProbeAnswer } from './replica-rpc.js';
 import type { TableStateMachines } from './state-machines.js';
 import { watchTable, type WatchEvent, type WatchOptions, type WatchServer } from './watch.js';
@@ -141,7 +143,7 @@ export class TablesService implements TablesApi {
   async scan(table: string, options: TableScanOptions = {}): Promise<ScanPage<unknown>> {
     const info = await this.table(table);
     // A scan covers every partition in key order: read each page, merge, keep the first `limit`.
-    const limit = Math.min(options.limit ?? 100, 1000);
+    const limit = Math.min(options.limit ?? DEFAULT_SCAN_LIMIT, MAX_SCAN_LIMIT);
     const pages = await Promise.all(
       info.partitions.map((p) =>
         options.consistency === 'stale'
@@ -152,7 +154,7 @@ export class TablesService implements TablesApi {
     const items = pages.flatMap((page) => page.items).sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
     const page = items.slice(0, limit);
     const more = items.length > limit || pages.some((p) => p.cursor !== null);
-    return { items: page, cursor: more && page.length > 0 ? cursorAfter(page[page.length - 1]!.key) : null };
+    return { items: page, cursor: more && page.length > 0 ? encodeCursor(encodeKey(page[page.length - 1]!.key)) : null };
   }
 
   // ---- Watch ----
@@ -388,10 +390,6 @@ function catalogueRefusal(result: Exclude<CatalogueApplyResult, { ok: true }>): 
 function stripConsistency<T extends { consistency?: unknown }>(options: T): Omit<T, 'consistency'> {
   const { consistency: _c, ...rest } = options;
   return rest;
-}
-
-function cursorAfter(key: string): string {
-  return 'c1.' + Buffer.from(key, 'utf8').toString('base64url');
 }
 
 function sleep(ms: number): Promise<void> {
