@@ -19,6 +19,9 @@ describe('multi-raft between three nodes', () => {
       await createGroups(cluster, groups);
       await waitFor(() => groups.every((g) => leaderOf(cluster, g) !== undefined), { ...WAIT, what: 'every group to elect its leader' });
       const [n1, n2] = cluster.nodes;
+      // Let the elections' own traffic (votes, the leaders' first entries and their commit) pass before counting heartbeats.
+      const settled = n1!.raft.stats().ticks + 10;
+      await waitFor(() => n1!.raft.stats().ticks >= settled && groups.every((g) => cluster.nodes.every((n) => n.raft.host().status(g)?.applied === n1!.raft.host().status(g)?.commit)), { ...WAIT, what: '10 ticks and every first entry applied everywhere' });
       const ticks0 = n1!.raft.stats().ticks;
       const frames0 = n1!.raft.host().framesTo.get(n2!.name) ?? 0;
       const heartbeats0 = n1!.raft.stats().heartbeatsSent;
