@@ -17,11 +17,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
+import { reservePort } from './ports.js';
 import { waitFor } from './wait-for.js';
 
 export const TEST_ZONE = 'test.local';
@@ -150,7 +150,7 @@ export class Dnsmasq {
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        await this.launch(await portOutsideEphemeralRange());
+        await this.launch(await reservePort({ udp: true }));
         return;
       } catch (err) {
         lastError = err; // most likely the UDP port was taken: try another
@@ -202,31 +202,4 @@ export class Dnsmasq {
   private writeHosts(): void {
     writeFileSync(join(this.dir, 'hosts'), this.hosts.map((h) => `${h.address} ${h.name}`).join('\n') + '\n');
   }
-}
-
-/**
- * A port free for TCP and UDP on 127.0.0.1, below the kernel's ephemeral range: `restart` reuses the port
- * while dnsmasq is down, and a port from the ephemeral range could meanwhile be handed to any client socket
- * (a node's DNS query, a port scan's connect), making the restart fail with EADDRINUSE.
- */
-async function portOutsideEphemeralRange(): Promise<number> {
-  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0] ?? 32768);
-  const low = Math.min(20_000, ephemeralLow - 2_000);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
-    if (await freeFor(port)) return port;
-  }
-  throw new Error(`no free port found below the ephemeral range (${ephemeralLow})`);
-}
-
-function freeFor(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const tcp = createServer();
-    tcp.once('error', () => resolve(false));
-    tcp.listen(port, '127.0.0.1', () => {
-      const udp = createSocket('udp4');
-      udp.once('error', () => tcp.close(() => resolve(false)));
-      udp.bind(port, '127.0.0.1', () => udp.close(() => tcp.close(() => resolve(true))));
-    });
-  });
 }

@@ -23,11 +23,10 @@
  * Every process is killed by its PID on `cleanup()`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { NetnsNetwork, NetnsTroupeProcess, type NetnsHost } from './netns.js';
 import { relaySend, RELAY_SCRIPT } from './http-relay.js';
 import { sendHttp, type HttpSend, type TableNode } from './tables-client.js';
+import { reservePorts } from './ports.js';
 import { ProcessGroup, type TroupeProcess } from './troupe-process.js';
 import { waitFor } from './wait-for.js';
 
@@ -224,7 +223,7 @@ export class LocalTablesCluster extends TablesCluster {
   /** Starts `size` nodes seeded with each other and waits until each sees all up. */
   static async start(size: number, options: { prefix?: string; env?: Record<string, string> } = {}): Promise<LocalTablesCluster> {
     const names = Array.from({ length: size }, (_, i) => `${options.prefix ?? 'j'}${i + 1}`);
-    const ports = await portsBelowEphemeralRange(2 * size);
+    const ports = await reservePorts(2 * size);
     return new LocalTablesCluster(size, names, ports.slice(0, size), ports.slice(size), options.env ?? {}).launchAll();
   }
 
@@ -332,25 +331,4 @@ export class NetnsTablesCluster extends TablesCluster {
     await Promise.all(this.procs.map((p) => p.exited));
     for (const proc of this.procs) if (dirs.delete(proc.dataDir)) proc.removeDataDir();
   }
-}
-
-/** `count` distinct TCP ports free on 127.0.0.1, below the kernel's ephemeral range. */
-async function portsBelowEphemeralRange(count: number): Promise<number[]> {
-  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0] ?? 32768);
-  const low = Math.min(20_000, ephemeralLow - 2_000);
-  const ports = new Set<number>();
-  for (let attempt = 0; ports.size < count && attempt < 200; attempt++) {
-    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
-    if (!ports.has(port) && (await freeTcp(port))) ports.add(port);
-  }
-  if (ports.size < count) throw new Error(`no ${count} free ports found below the ephemeral range (${ephemeralLow})`);
-  return [...ports];
-}
-
-function freeTcp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }

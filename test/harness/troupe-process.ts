@@ -6,11 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpRequest } from './http.js';
+import { reservePort } from './ports.js';
 import { waitFor } from './wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,15 +18,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '../../..');
 export const CLI = join(REPO_ROOT, 'dist/lib/cli/main.js');
 
+/** A TCP port free on 127.0.0.1, below the ephemeral range and reserved for this test process (harness/ports.ts). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
+  return reservePort();
 }
 
 /**
