@@ -34,6 +34,11 @@ export function replyWithDeadline<T>(what: string, options: RequestOptions, reso
     return null;
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (timeoutMs <= 0) {
+    // A deadline already past: refused before it reaches the host (else a fast host could still answer before the timer ran).
+    reject(new TimeoutError(what, timeoutMs));
+    return null;
+  }
   let settled = false;
   const finish = (): boolean => {
     if (settled) return false;
