@@ -161,7 +161,7 @@ async function run(cmd: Command): Promise<unknown> {
       return (await tables().list()).find((t) => t.name === cmd['table']);
     case 'raft-stats': {
       const st = node!.raft!.stats();
-      return { batches: st.batches, framesSent: st.framesSent, messagesSent: st.messagesSent };
+      return { batches: st.batches, framesSent: st.framesSent, messagesSent: st.messagesSent, entriesPersisted: st.entriesPersisted };
     }
     case 'members':
       return node!.members().filter((m) => m.state === 'up').length;

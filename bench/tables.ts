@@ -431,7 +431,13 @@ interface RaftCounters {
   batches: number;
   framesSent: number;
   messagesSent: number;
+  /** Log entries written, all nodes: 3 per entry with factor 3, so 3 / (this per op) is the coalescing factor. */
+  entriesPersisted: number;
 }
+
+const COUNTER_NAMES = ['batches', 'framesSent', 'messagesSent', 'entriesPersisted'] as const;
+const combine = (a: RaftCounters, b: RaftCounters, sign: 1 | -1): RaftCounters =>
+  Object.fromEntries(COUNTER_NAMES.map((k) => [k, a[k] + sign * b[k]])) as unknown as RaftCounters;
 
 interface PhaseCpu {
   /** % of one core per node during the phase. */
@@ -443,7 +449,7 @@ interface PhaseCpu {
 
 const raftCounters = async (nodes: NodeProc[]): Promise<RaftCounters> => {
   const all = await Promise.all(nodes.map((n) => n.call<RaftCounters>('raft-stats')));
-  return all.reduce((a, b) => ({ batches: a.batches + b.batches, framesSent: a.framesSent + b.framesSent, messagesSent: a.messagesSent + b.messagesSent }));
+  return all.reduce((a, b) => combine(a, b, 1));
 };
 
 /**
@@ -465,7 +471,7 @@ async function withCpu<T>(nodes: NodeProc[], phase: string, fn: () => Promise<T>
       if (CPU_PROF) await Promise.all(nodes.map((n) => n.call('profile-stop', { path: join(CPU_PROF!, `${phase}-${n.name}.cpuprofile`) })));
     },
   });
-  const raft = { batches: after!.batches - before!.batches, framesSent: after!.framesSent - before!.framesSent, messagesSent: after!.messagesSent - before!.messagesSent };
+  const raft = combine(after!, before!, -1);
   return [value, { nodes: cpu, rss: nodes.map((n) => rssMb(n.pid)), raft }];
 }
 
@@ -473,7 +479,7 @@ async function withCpu<T>(nodes: NodeProc[], phase: string, fn: () => Promise<T>
 const cpuLine = (nodes: NodeProc[], c: PhaseCpu, opsPerSecond: number): string => {
   const ops = opsPerSecond * SECONDS;
   return `node CPU ${nodes.map((n, i) => `${n.name} ${fmt(c.nodes[i]!)}%`).join(' ')} = ${opsPerSecond > 0 ? fmt((c.nodes.reduce((a, b) => a + b, 0) / 100 / opsPerSecond) * 1e6) : '?'} µs per op; ` +
-    `per op: ${ops > 0 ? `${fmt(c.raft.batches / ops, 2)} raft write batches, ${fmt(c.raft.framesSent / ops, 2)} raft frames` : '?'} (3 nodes); RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
+    `per op: ${ops > 0 ? `${fmt(c.raft.batches / ops, 2)} raft write batches, ${fmt(c.raft.framesSent / ops, 2)} raft frames, ${fmt(c.raft.entriesPersisted / ops, 2)} log entries` : '?'} (3 nodes); RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
 };
 
 interface WriteFigure {

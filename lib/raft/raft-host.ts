@@ -10,7 +10,8 @@
  * - Turn batching. Stepping a group marks it dirty; at the end of the turn
  *   (`process`) the host takes the Ready of every dirty group, sends their
  *   messages, and writes the persists of all of them, and the applies of all
- *   of them, in ONE LMDB transaction, then waits for ONE flush, then steps
+ *   of them, in ONE LMDB transaction, then waits for ONE flush (none when
+ *   nothing in it must be synced: applies and commit indexes only), then steps
  *   `persisted` and `applied` for each (group commit across groups). One
  *   batch is in flight at a time; what arrives meanwhile forms the next.
  * - Apply. Each group's committed entries go to its StateMachine inside a
@@ -137,6 +138,8 @@ export interface RaftHostStats {
   ticks: number;
   /** Write transactions of the host (one per batch) and the groups' persists they carried. */
   batches: number;
+  /** Batches that waited for no flush (applies and commit indexes only). */
+  unsyncedBatches: number;
   persists: number;
   framesSent: number;
   messagesSent: number;
@@ -156,7 +159,7 @@ export interface RaftHostStats {
 
 export class RaftHost {
   readonly stats: RaftHostStats = {
-    ticks: 0, batches: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
+    ticks: 0, batches: 0, unsyncedBatches: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
     proposals: 0, entriesPersisted: 0, leaderChanges: 0,
   };
   /** Frames sent per peer node. */
@@ -586,8 +589,13 @@ export class RaftHost {
         }
       }
     });
+    // A batch that only applies entries (and moves commit indexes) need not wait for the disk: what it applies is
+    // already durable in the log, and a crash before the sync re-applies it (data and applied index commit together).
+    // LMDB commits reach the disk in order, so a later synced batch covers this one.
+    const mustSync = batch.some((item) => item.persist?.mustSync === true);
+    if (!mustSync) this.stats.unsyncedBatches++;
     this.writing = committed
-      .then(() => storage.flushed())
+      .then(() => (mustSync ? storage.flushed() : undefined))
       .then(
         () => this.opts.post({ type: 'written', host: this, batch, error: null }),
         (error: unknown) => this.opts.post({ type: 'written', host: this, batch, error }),

@@ -57,7 +57,8 @@ export function renderRaftMetrics(s: RaftMetricsSnapshot, prefix: string): strin
   counter('raft_proposals_total', 'Proposals received by the replicas on this node (local or forwarded here).', s.host.proposals);
   counter('raft_forwarded_requests_total', 'Requests this node sent to another node\'s leader.', s.router.forwarded);
   counter('raft_served_requests_total', 'Requests other nodes forwarded to leaders on this node.', s.router.served);
-  counter('raft_fsyncs_total', 'Durable write batches (one LMDB transaction and flush each, for all groups).', s.host.batches);
+  counter('raft_fsyncs_total', 'Durable write batches (one LMDB transaction and flush each, for all groups).', s.host.batches - s.host.unsyncedBatches);
+  counter('raft_unsynced_batches_total', 'Write batches that only applied entries or moved commit indexes: committed without waiting for a flush.', s.host.unsyncedBatches);
   counter('raft_entries_persisted_total', 'Log entries written; divided by raft_fsyncs_total, the entries per fsync.', s.host.entriesPersisted);
 
   const hist = family('raft_proposal_duration_seconds', 'histogram', 'Time from a proposal\'s arrival at its leader to its apply there.');

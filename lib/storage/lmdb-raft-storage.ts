@@ -52,6 +52,13 @@ export class LmdbRaftStorage implements RaftStorage {
   private readonly db: Database<unknown, Key>;
   private closed = false;
   private tail: Promise<void> = Promise.resolve();
+  /**
+   * The log's offset and last index, read once and then kept by the writes:
+   * this object is the group's only writer, and a persist must not pay a
+   * cursor for them. A write whose transaction fails crashes the host, which
+   * reopens the group with a new object (lib/raft/raft-host.ts).
+   */
+  private bounds: { offset: { index: number; term: number }; last: number } | null = null;
 
   constructor(readonly storage: NodeStorage, readonly group: string) {
     if (group.length === 0 || group.includes('\u0000')) throw new RangeError('group id must be a non-empty string without NUL characters');
@@ -63,8 +70,17 @@ export class LmdbRaftStorage implements RaftStorage {
   }
 
   private offset(): { index: number; term: number } {
+    return { ...this.logBounds().offset };
+  }
+
+  private logBounds(): { offset: { index: number; term: number }; last: number } {
+    if (this.bounds !== null) return this.bounds;
     const o = this.db.get([this.group, 'o']) as { index: number; term: number } | undefined;
-    return o === undefined ? { index: 0, term: 0 } : { index: o.index, term: o.term };
+    const offset = o === undefined ? { index: 0, term: 0 } : { index: o.index, term: o.term };
+    let last = offset.index;
+    for (const key of this.db.getKeys({ start: this.entryKey(Number.MAX_SAFE_INTEGER), end: this.entryKey(0), reverse: true, limit: 1 })) last = key[2] as number;
+    this.bounds = { offset, last };
+    return this.bounds;
   }
 
   load(): RaftStoredState {
@@ -82,10 +98,7 @@ export class LmdbRaftStorage implements RaftStorage {
   }
 
   lastIndex(): number {
-    for (const key of this.db.getKeys({ start: this.entryKey(Number.MAX_SAFE_INTEGER), end: this.entryKey(0), reverse: true, limit: 1 })) {
-      return key[2] as number;
-    }
-    return this.offset().index;
+    return this.logBounds().last;
   }
 
   term(index: number): number | undefined {
@@ -133,6 +146,7 @@ export class LmdbRaftStorage implements RaftStorage {
 
   /** Removes every key of the group, inside a write transaction the caller opened. */
   destroyInTransaction(): void {
+    this.bounds = null;
     for (const key of [...this.db.getKeys({ start: [this.group], end: [this.group, '\uffff'] })]) this.db.remove(key);
   }
 
@@ -179,6 +193,7 @@ export class LmdbRaftStorage implements RaftStorage {
       for (const key of keys) this.db.remove(key);
     }
     for (const [key, value] of puts) this.db.put(key, value);
+    this.bounds = { offset, last: entries.length > 0 ? entries.at(-1)!.index : last };
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,9 @@
  *   [1, 'c', key, expected, value]     cas: expected null = the key is absent; value null = delete
  *   [1, 'k', key, expected]            check: a cas condition without a write (in batches)
  *   [1, 'b', [['p', key, value], …]]   batch of the four above, without the format
+ *   [1, 'm', [command bytes, …]]       several independent commands coalesced into one entry
+ *                                      (coalescer.ts), each encoded as above; each applies on its
+ *                                      own, in order, and gets its own result
  *
  * Two checks, at two places, on purpose:
  * - `encodeCommand` (propose time, on the proposing node) enforces the
@@ -72,6 +75,8 @@ export type CheckOp = { op: 'check'; key: Uint8Array; expected: Uint8Array | nul
 export type BatchOp = PutOp | DeleteOp | CasOp | CheckOp;
 export type BatchCommand = { op: 'batch'; ops: BatchOp[] };
 export type TableCommand = PutOp | DeleteOp | CasOp | BatchCommand;
+/** Independent commands in one entry (a multi never nests): applied in order, one result each. */
+export type MultiCommand = { op: 'multi'; commands: (TableCommand | MalformedCommand)[] };
 
 /** A command that `decodeCommand` could not read: returned as data and answered as ERR_BAD_REQUEST. */
 export interface MalformedCommand {
@@ -181,6 +186,14 @@ export function encodeCommand(command: TableCommand): Uint8Array {
   return bytes;
 }
 
+/** The entry data of several commands, each already encoded by `encodeCommand`, applied in order with a result each. */
+export function encodeMulti(commands: readonly Uint8Array[]): Uint8Array {
+  if (commands.length < 2) throw new BadRequestError('a multi-command entry carries at least two commands');
+  const bytes = packr.pack([TABLE_COMMAND_FORMAT, 'm', commands]);
+  if (bytes.byteLength > MAX_COMMAND_BYTES) throw new BatchTooLargeError('bytes', MAX_COMMAND_BYTES, bytes.byteLength);
+  return bytes;
+}
+
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isKey = (v: unknown): v is Uint8Array => isBytes(v) && v.byteLength > 0;
 const isBytesOrNull = (v: unknown): v is Uint8Array | null => v === null || isBytes(v);
@@ -208,7 +221,20 @@ function decodeOp(t: unknown): BatchOp | string {
  * The command an entry carries, or why it is malformed (apply time). Never
  * throws, and depends on nothing but `data`: every replica decides alike.
  */
-export function decodeCommand(data: Uint8Array): TableCommand | MalformedCommand {
+export function decodeCommand(data: Uint8Array): TableCommand | MultiCommand | MalformedCommand {
+  const command = decodeOne(data);
+  if (!Array.isArray(command)) return command;
+  if (command.length < 2) return { op: 'malformed', reason: 'a multi-command entry needs at least two commands' };
+  const commands: (TableCommand | MalformedCommand)[] = [];
+  for (const inner of command) {
+    const decoded = isBytes(inner) ? decodeOne(inner) : ({ op: 'malformed', reason: 'a command of a multi-command entry is not bytes' } as const);
+    commands.push(Array.isArray(decoded) ? { op: 'malformed', reason: 'a multi-command entry cannot nest' } : decoded);
+  }
+  return { op: 'multi', commands };
+}
+
+/** One command, or the list of command bytes of a multi-command entry. */
+function decodeOne(data: Uint8Array): TableCommand | MalformedCommand | unknown[] {
   let raw: unknown;
   try {
     raw = packr.unpack(data);
@@ -217,6 +243,7 @@ export function decodeCommand(data: Uint8Array): TableCommand | MalformedCommand
   }
   if (!Array.isArray(raw) || raw.length < 2) return { op: 'malformed', reason: 'the entry is not a command list' };
   if (raw[0] !== TABLE_COMMAND_FORMAT) return { op: 'malformed', reason: `unknown command format ${JSON.stringify(raw[0])} (this node reads ${TABLE_COMMAND_FORMAT})` };
+  if (raw[1] === 'm') return raw.length === 3 && Array.isArray(raw[2]) ? (raw[2] as unknown[]) : { op: 'malformed', reason: 'a multi-command entry needs a list of commands' };
   if (raw[1] === 'b') {
     if (raw.length !== 3 || !Array.isArray(raw[2]) || raw[2].length === 0) return { op: 'malformed', reason: 'a batch needs a non-empty list of operations' };
     const ops: BatchOp[] = [];

@@ -22,7 +22,8 @@
 import { BadRequestError, TroupeError } from '../errors.js';
 import type { RequestOptions } from '../raft/requests.js';
 import type { StateMachine } from '../raft/state-machine.js';
-import { decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeValue, type BatchOp as EncodedOp, type TableCommand } from './commands.js';
+import { Coalescer } from './coalescer.js';
+import { decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeMulti, encodeValue, type BatchOp as EncodedOp, type TableCommand } from './commands.js';
 import { PartitionStateMachine, type ApplyResult, type ScanRange, type Versioned as StoredVersioned } from './partition-state-machine.js';
 
 /**
@@ -42,6 +43,8 @@ export interface RaftGroupAccess {
 /** The reads of a partition by name, for a router's `queries` (the argument and the result travel as msgpack). */
 export const PARTITION_QUERIES = {
   'table.get': (sm: StateMachine, key: unknown) => partitionOf(sm).get(key as Uint8Array),
+  /** The gets of one turn, coalesced (coalescer.ts): one answer per key, in order. */
+  'table.get-many': (sm: StateMachine, keys: unknown) => (Array.isArray(keys) ? keys : []).map((key) => partitionOf(sm).get(key as Uint8Array)),
   'table.scan': (sm: StateMachine, range: unknown) => partitionOf(sm).scan(range as ScanRange),
 } as const;
 
@@ -112,12 +115,28 @@ function partitionOf(sm: StateMachine): PartitionStateMachine {
 /** A range bound as key bytes: the bound of a scan is not a stored key, but it is held to the same rules. */
 const boundBytes = (key: string | undefined): Uint8Array | undefined => (key === undefined || key === '' ? undefined : encodeKey(key));
 
+/** A key's identity in a coalesced batch (its bytes, one char per byte). */
+const keyId = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+
 export class PartitionClient<V = unknown> {
-  constructor(private readonly raft: RaftGroupAccess, readonly group: string) {}
+  /** The writes of a turn: one entry (a multi-command one when there are several). */
+  private readonly writes: Coalescer<Uint8Array, ApplyResult>;
+  /** The gets of a turn: one linearizable read of all their keys. */
+  private readonly gets: Coalescer<Uint8Array, StoredVersioned | null>;
+
+  constructor(private readonly raft: RaftGroupAccess, readonly group: string) {
+    this.writes = new Coalescer({ what: `write to table partition ${group}`, isWrite: true, send: (commands, options) => this.proposeAll(commands, options) });
+    this.gets = new Coalescer({ what: `read of table partition ${group}`, isWrite: false, send: (keys, options) => this.run<(StoredVersioned | null)[]>('table.get-many', keys, options) });
+  }
+
+  /** Requests submitted and batches sent by this node (their ratio is the coalescing factor). */
+  coalescing(): { writes: { requests: number; batches: number }; gets: { requests: number; batches: number } } {
+    return { writes: { ...this.writes.stats }, gets: { ...this.gets.stats } };
+  }
 
   async get(key: string, options: RequestOptions = {}): Promise<Versioned<V> | null> {
     const k = encodeKey(key);
-    const found = await this.run<StoredVersioned | null>('table.get', k, options);
+    const found = await this.gets.submit({ item: k, bytes: k.byteLength, keys: [] }, options);
     return found === null ? null : this.decode(found);
   }
 
@@ -192,9 +211,18 @@ export class PartitionClient<V = unknown> {
     return this.raft.read(this.group, (sm) => fn(sm, arg) as T, options);
   }
 
-  private async write(command: TableCommand, options: RequestOptions): Promise<ApplyResult> {
+  private write(command: TableCommand, options: RequestOptions): Promise<ApplyResult> {
     const data = encodeCommand(command);
-    return (await this.raft.propose(this.group, data, options)) as ApplyResult;
+    const keys = command.op === 'batch' ? command.ops.map((op) => keyId(op.key)) : [keyId(command.key)];
+    return this.writes.submit({ item: data, bytes: data.byteLength, keys }, options);
+  }
+
+  /** One entry for the commands of a turn: the command itself when alone, else a multi-command entry with a result per command. */
+  private async proposeAll(commands: Uint8Array[], options: RequestOptions): Promise<ApplyResult[]> {
+    if (commands.length === 1) return [(await this.raft.propose(this.group, commands[0]!, options)) as ApplyResult];
+    const results = await this.raft.propose(this.group, encodeMulti(commands), options);
+    if (!Array.isArray(results) || results.length !== commands.length) throw new TroupeError('ERR_INTERNAL', `table partition ${this.group} answered a multi-command entry of ${commands.length} with ${Array.isArray(results) ? results.length : 'no'} results`);
+    return results as ApplyResult[];
   }
 
   private expectOk(result: ApplyResult): { version: number; existed?: boolean } {

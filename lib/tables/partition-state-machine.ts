@@ -44,7 +44,7 @@ import { TroupeError } from '../errors.js';
 import type { Entry } from '../protocol/raft/types.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { NodeStorage } from '../storage/node-storage.js';
-import { decodeCommand, type BatchOp, type TableCommand } from './commands.js';
+import { decodeCommand, type BatchOp, type MalformedCommand, type TableCommand } from './commands.js';
 import { ChangeHistory } from './change-history.js';
 
 /** The named database that holds the data of every table partition on the node. */
@@ -98,6 +98,8 @@ export type TableChange =
   | { op: 'restore'; group: string; version: number };
 
 export type ChangeListener = (change: TableChange) => void;
+
+type Change = Exclude<TableChange, { op: 'restore' }>;
 
 /** A scan of key bytes: a prefix, or the range [start, end) (either bound open), resumed strictly after `after`. */
 export interface ScanRange {
@@ -187,18 +189,29 @@ export class PartitionStateMachine implements StateMachine {
 
   // ---- Apply (inside the host's transaction) ----
 
-  apply(entry: Entry): ApplyResult {
+  /** A command's result; a multi-command entry's results, one per command in order. */
+  apply(entry: Entry): ApplyResult | ApplyResult[] {
     const command = decodeCommand(entry.data);
-    if (command.op === 'malformed') {
-      this.stats.malformed++;
-      return { ok: false, reason: 'malformed', message: `malformed table command at index ${entry.index}: ${command.reason}` };
-    }
-    const result = this.applyCommand(command, entry.index);
-    this.stats.applied++;
+    const changes: Change[] = [];
+    const result = command.op === 'multi'
+      ? command.commands.map((c) => this.applyOne(c, entry.index, changes))
+      : this.applyOne(command, entry.index, changes);
+    // One history record per version: the changes of every command of the entry.
+    this.history.record(entry.index, changes.map((c) => [c.key, c.op === 'put' ? c.value : null]));
+    this.emit(changes);
     return result;
   }
 
-  private applyCommand(command: TableCommand, version: number): ApplyResult {
+  private applyOne(command: TableCommand | MalformedCommand, version: number, changes: Change[]): ApplyResult {
+    if (command.op === 'malformed') {
+      this.stats.malformed++;
+      return { ok: false, reason: 'malformed', message: `malformed table command at index ${version}: ${command.reason}` };
+    }
+    this.stats.applied++;
+    return this.applyCommand(command, version, changes);
+  }
+
+  private applyCommand(command: TableCommand, version: number, changes: Change[]): ApplyResult {
     const ops: BatchOp[] = command.op === 'batch' ? command.ops : [command];
     // Conditions first, all against the state before the command.
     for (const [i, op] of ops.entries()) {
@@ -210,7 +223,6 @@ export class PartitionStateMachine implements StateMachine {
         return { ok: false, reason: 'mismatch', failed: i, current };
       }
     }
-    const changes: Exclude<TableChange, { op: 'restore' }>[] = [];
     let existed = false;
     for (const op of ops) {
       if (op.op === 'check') continue;
@@ -224,8 +236,6 @@ export class PartitionStateMachine implements StateMachine {
         changes.push({ op: 'put', group: this.group, version, key: op.key, value });
       }
     }
-    this.history.record(version, changes.map((c) => [c.key, c.op === 'put' ? c.value : null]));
-    this.emit(changes);
     return command.op === 'delete' ? { ok: true, version, existed } : { ok: true, version };
   }
 
