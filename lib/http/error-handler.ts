@@ -16,6 +16,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../log.js';
 import { PartitionUnavailableError, TroupeError, type ErrorCode } from '../errors.js';
+import { clientGone } from './request-io.js';
 
 /** Codes of failures that exist only at the HTTP layer. */
 export type HttpOnlyCode = 'ERR_METHOD_NOT_ALLOWED' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_PAYLOAD_TOO_LARGE' | 'ERR_OVERLOADED' | 'ERR_CONDITION_FAILED';
@@ -151,7 +152,7 @@ export function errorResponse(
  * nobody reads it. @hono/node-server aborts the request's signal when the connection closes early.
  */
 export function clientAborted(c: Context): boolean {
-  return c.req.raw.signal?.aborted === true;
+  return clientGone(c);
 }
 
 /**

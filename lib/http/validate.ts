@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import { HttpError } from './error-handler.js';
+import { requestText } from './request-io.js';
 
 /** Parses the JSON body of `c` and validates it against `schema`. */
 export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
@@ -20,7 +21,7 @@ export async function readJsonValue(c: Context, expected = 'JSON'): Promise<unkn
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${type || 'none'})`);
   }
-  const text = await c.req.text();
+  const text = await requestText(c);
   if (text.trim() === '') throw new BadRequestError(`request body is empty: send ${expected}`);
   try {
     return JSON.parse(text) as unknown;

@@ -6,6 +6,7 @@
  * before the node is called, so a rejected request changes nothing. A
  * mutation that completes answers with the node's new status.
  */
+import { requestSignal } from '../request-io.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { parseNodeLocator } from '../../node-address.js';
@@ -54,18 +55,18 @@ export function clusterRoutes(node: ClusterNodeApi, guard: MiddlewareHandler<Htt
       if (err instanceof ConfigError) throw new BadRequestError(`field "node" is not name@host[:port] (${err.expected}): ${JSON.stringify(target)}`);
       throw err;
     }
-    await node.join(target, { signal: c.req.raw.signal });
+    await node.join(target, { signal: requestSignal(c) });
     return c.json(node.status());
   });
 
   app.post('/leave', guard, async (c) => {
-    await node.leave({ signal: c.req.raw.signal });
+    await node.leave({ signal: requestSignal(c) });
     return c.json(node.status());
   });
 
   app.delete('/nodes/:node', guard, async (c) => {
     const { node: name } = check(NodeParam, { node: c.req.param('node') });
-    await node.remove(name, { signal: c.req.raw.signal });
+    await node.remove(name, { signal: requestSignal(c) });
     return c.json(node.status());
   });
 

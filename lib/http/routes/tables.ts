@@ -11,6 +11,7 @@
  * is a 409 `{"ok":false,"current":…}`: an expected answer a script branches
  * on, so it carries what the key holds next to the usual error object.
  */
+import { requestSignal } from '../request-io.js';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { NoSuchTableError } from '../../errors.js';
 import type { Mismatch, ReadConsistency, TablesApi } from '../../tables/tables-api.js';
@@ -33,7 +34,7 @@ function conditionFailed(c: Context, outcome: Mismatch<unknown>, what: string, e
 
 export function tableRoutes(tables: TablesApi, guard: MiddlewareHandler<HttpEnv>): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const call = (c: Context) => ({ signal: c.req.raw.signal });
+  const call = (c: Context) => ({ signal: requestSignal(c) });
 
   app.get('/', async (c) => c.json({ tables: await tables.list(call(c)) }));
 
