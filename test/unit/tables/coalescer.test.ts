@@ -267,6 +267,25 @@ describe('coalescer: failures, deadlines and signals', () => {
     assert.equal(next.value, 'D');
   });
 
+  it('a send that throws instead of returning a rejected promise fails its batch the same way', async () => {
+    let calls = 0;
+    const failure = new Error('thrown by send');
+    const c = new Coalescer<string, string>({
+      what: 'test request',
+      isWrite: false,
+      maxHoldMs: NO_HOLD,
+      send: (items) => {
+        if (++calls === 1) throw failure;
+        return Promise.resolve(items.map((i) => i.toUpperCase()));
+      },
+    });
+    const ps = [c.submit(req('a')), c.submit(req('b'))];
+    for (const p of ps) await assert.rejects(p, (e: unknown) => e === failure);
+    // Nothing is left in flight: the next request goes at the end of its turn, not after the hold.
+    assert.equal(await c.submit(req('d')), 'D');
+    assert.deepEqual(c.stats, { requests: 3, batches: 2 });
+  });
+
   it('a batch failing with something that is not an Error fails its callers with an Error', async () => {
     const { c, calls } = setup();
     const ps = [c.submit(req('a')), c.submit(req('b'))];
