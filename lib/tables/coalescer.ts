@@ -173,7 +173,9 @@ export class Coalescer<I, R> {
     let deadline = 0;
     for (const w of waiters) deadline = Math.max(deadline, w.deadline);
     const callers = waiters.map((w) => this.guard(w, deadline, now));
-    this.opts.send(waiters.map((w) => w.request.item), { timeoutMs: Math.max(1, deadline - now) }).then(
+    // A send that throws (instead of rejecting) fails the batch too: else the throw escapes the flush's
+    // setImmediate, its callers are never answered and the batch stays counted in flight.
+    new Promise<R[]>((resolve) => resolve(this.opts.send(waiters.map((w) => w.request.item), { timeoutMs: Math.max(1, deadline - now) }))).then(
       (results) => {
         this.finished();
         callers.forEach((c, i) => c.resolve(results[i] as R));

@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { BadRequestError, BatchTooLargeError, KeyTooLargeError, LimitExceededError, ValueTooLargeError } from '../../../lib/errors.js';
 import {
-  decodeCommand, decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeValue,
-  MAX_BATCH_OPS, MAX_COMMAND_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, TABLE_COMMAND_FORMAT, type TableCommand,
+  decodeCommand, decodeKey, decodeValue, encodeCommand, encodeExpected, encodeKey, encodeMulti, encodeValue,
+  MAX_BATCH_OPS, MAX_COMMAND_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, TABLE_COMMAND_FORMAT, type MultiCommand, type TableCommand,
 } from '../../../lib/tables/commands.js';
 
 const k = (s: string): Uint8Array => encodeKey(s);
@@ -125,6 +125,85 @@ describe('table commands: limits at propose time', () => {
       assert.ok(e instanceof LimitExceededError);
       assert.equal(e.retryable, false);
       assert.equal(e.name, e.constructor.name);
+    }
+  });
+});
+
+describe('table commands: multi-command entries', () => {
+  const commands: TableCommand[] = [
+    { op: 'put', key: k('a'), value: v({ n: 1 }) },
+    { op: 'delete', key: k('b') },
+    { op: 'cas', key: k('c'), expected: null, value: v(3) },
+    { op: 'batch', ops: [{ op: 'check', key: k('d'), expected: v(4) }, { op: 'put', key: k('e'), value: v(5) }] },
+  ];
+  const good = pack([TABLE_COMMAND_FORMAT, 'p', k('ok'), v(1)]);
+
+  it('round-trips: the decoded commands equal the inner commands, in order', () => {
+    const decoded = decodeCommand(encodeMulti(commands.map(encodeCommand)));
+    assert.deepEqual(plain(decoded), plain({ op: 'multi', commands } satisfies MultiCommand));
+    // Two commands, the least a multi carries.
+    assert.deepEqual(plain(decodeCommand(encodeMulti(commands.slice(0, 2).map(encodeCommand)))), plain({ op: 'multi', commands: commands.slice(0, 2) }));
+  });
+
+  it('encodes equal lists of commands to equal bytes', () => {
+    assert.deepEqual(encodeMulti(commands.map(encodeCommand)), encodeMulti(commands.map(encodeCommand)));
+  });
+
+  it('refuses fewer than two commands at propose time', () => {
+    for (const few of [[], [encodeCommand(commands[0]!)]]) {
+      assert.throws(() => encodeMulti(few), (e) => e instanceof BadRequestError && /at least two commands/.test(e.message));
+    }
+  });
+
+  it('refuses a multi over MAX_COMMAND_BYTES at propose time', () => {
+    const large = encodeCommand({ op: 'put', key: k('big'), value: new Uint8Array(MAX_VALUE_BYTES) });
+    assert.throws(() => encodeMulti([large, large, large, large]),
+      (e) => e instanceof BatchTooLargeError && e.unit === 'bytes' && e.limit === MAX_COMMAND_BYTES && e.actual > MAX_COMMAND_BYTES);
+  });
+
+  const inner = (data: Uint8Array): MultiCommand['commands'] => {
+    const decoded = decodeCommand(data);
+    assert.equal(decoded.op, 'multi');
+    return (decoded as MultiCommand).commands;
+  };
+
+  it('a bad inner command decodes as malformed and the others decode fine', () => {
+    const cases: [string, unknown, RegExp][] = [
+      ['an inner item that is not bytes', 'a string', /is not bytes/],
+      ['an inner list instead of bytes', [TABLE_COMMAND_FORMAT, 'p', k('x'), v(1)], /is not bytes/],
+      ['a nested multi', encodeMulti([good, good]), /cannot nest/],
+      ['an inner command that is not msgpack', new Uint8Array([0x92, 0x01]), /not msgpack/],
+      ['an inner command of an unknown format', pack([99, 'p', k('x'), v(1)]), /unknown command format 99/],
+      ['an inner put without a value', pack([TABLE_COMMAND_FORMAT, 'p', k('x')]), /a put needs/],
+      ['an inner check outside a batch', pack([TABLE_COMMAND_FORMAT, 'k', k('x'), null]), /only valid inside a batch/],
+    ];
+    for (const [name, bad, reason] of cases) {
+      const decoded = inner(pack([TABLE_COMMAND_FORMAT, 'm', [good, bad, good]]));
+      assert.equal(decoded.length, 3, name);
+      assert.equal(decoded[1]!.op, 'malformed', name);
+      assert.match((decoded[1] as { reason: string }).reason, reason, name);
+      for (const i of [0, 2]) assert.deepEqual(plain(decoded[i]), plain({ op: 'put', key: k('ok'), value: v(1) }), `${name}: command ${i}`);
+    }
+  });
+
+  it('several bad inner commands are each malformed, in place', () => {
+    const decoded = inner(pack([TABLE_COMMAND_FORMAT, 'm', [1, good, encodeMulti([good, good]), encodeCommand(commands[1]!)]]));
+    assert.deepEqual(decoded.map((c) => c.op), ['malformed', 'put', 'malformed', 'delete']);
+  });
+
+  it('a multi without at least two inner items, or without a list, is malformed as a whole', () => {
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['no inner items', pack([TABLE_COMMAND_FORMAT, 'm', []]), /at least two commands/],
+      ['one inner item', pack([TABLE_COMMAND_FORMAT, 'm', [good]]), /at least two commands/],
+      ['one bad inner item', pack([TABLE_COMMAND_FORMAT, 'm', ['x']]), /at least two commands/],
+      ['no list', pack([TABLE_COMMAND_FORMAT, 'm', good]), /needs a list of commands/],
+      ['nothing after the tag', pack([TABLE_COMMAND_FORMAT, 'm']), /needs a list of commands/],
+      ['a trailing field', pack([TABLE_COMMAND_FORMAT, 'm', [good, good], 1]), /needs a list of commands/],
+    ];
+    for (const [name, data, reason] of cases) {
+      const decoded = decodeCommand(data);
+      assert.equal(decoded.op, 'malformed', name);
+      assert.match((decoded as { reason: string }).reason, reason, name);
     }
   });
 });

@@ -3,7 +3,8 @@
  * way the raft host applies them (in a write transaction, each in a child
  * transaction): apply semantics and versions, batch atomicity, scans and
  * their paging, determinism across replicas, snapshot/restore, the change
- * feed, and removal of a partition's keys.
+ * feed, removal of a partition's keys, and multi-command entries (the
+ * coalesced writes of a turn: one result per command, one history record).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import type { Entry } from '../../../lib/protocol/raft/types.js';
 import { NodeStorage } from '../../../lib/storage/node-storage.js';
-import { encodeCommand, encodeKey, encodeValue, decodeKey, decodeValue, type BatchOp, type TableCommand } from '../../../lib/tables/commands.js';
+import { Packr } from 'msgpackr';
+import { encodeCommand, encodeKey, encodeMulti, encodeValue, decodeKey, decodeValue, TABLE_COMMAND_FORMAT, type BatchOp, type TableCommand } from '../../../lib/tables/commands.js';
 import { MAX_SCAN_LIMIT, PartitionStateMachine, TABLES_DB_NAME, type ApplyResult, type TableChange } from '../../../lib/tables/partition-state-machine.js';
 
 const dirs: string[] = [];
@@ -316,5 +318,135 @@ describe('partition state machine: replicas', () => {
     await a.transaction(() => a.atomically(() => sm.restore(empty)));
     assert.equal(sm.count(), 0);
     await a.close();
+  });
+});
+
+describe('partition state machine: multi-command entries', () => {
+  let storage: NodeStorage;
+  let sm: PartitionStateMachine;
+  let log: Log;
+  beforeEach(() => {
+    storage = openStorage();
+    sm = new PartitionStateMachine(storage, 'orders/3');
+    log = new Log(20);
+  });
+  afterEach(() => storage.close());
+
+  /** The entry data of several commands (bytes are taken as an already encoded inner command). */
+  const multi = (...commands: (TableCommand | Uint8Array)[]): Uint8Array => encodeMulti(commands.map((c) => (c instanceof Uint8Array ? c : encodeCommand(c))));
+  /** Applies one entry as the host does and returns what apply returned, as it is. */
+  const applyOne = async (data: Uint8Array | TableCommand): Promise<{ index: number; result: ApplyResult | ApplyResult[] }> => {
+    const entry = log.add(data);
+    const [result] = await storage.transaction(() => [storage.atomically(() => sm.apply(entry))]);
+    return { index: entry.index, result: result! };
+  };
+  const history = (after: number, limit = 100): [number, string, unknown][] =>
+    sm.history.after(after, limit).changes.map((c) => [c.version, decodeKey(c.key), c.value === null ? null : decodeValue(c.value)]);
+
+  it('returns one result per command, in order, each at the index of the entry', async () => {
+    await applyOne(put('old', 'x'));
+    const { index, result } = await applyOne(multi(
+      put('a', 1),
+      del('old'),
+      del('never'),
+      batch({ op: 'put', key: k('b'), value: v(2) }, { op: 'check', key: k('zz'), expected: null }),
+      cas('c', null, 3),
+    ));
+    assert.equal(index, 21);
+    assert.deepEqual(result, [
+      { ok: true, version: 21 },
+      { ok: true, version: 21, existed: true },
+      { ok: true, version: 21, existed: false },
+      { ok: true, version: 21 },
+      { ok: true, version: 21 },
+    ]);
+    assert.deepEqual(['a', 'b', 'c'].map((key) => [valueOf(sm, key), sm.get(k(key))!.version]), [[1, 21], [2, 21], [3, 21]]);
+    assert.equal(sm.get(k('old')), null);
+    assert.equal(sm.stats.applied, 6, 'each command of the multi counts as applied');
+  });
+
+  it('applies the commands in order: a later command sees the writes of an earlier one', async () => {
+    const { result } = await applyOne(multi(put('n', 1), cas('n', 1, 2), cas('n', 1, 3)));
+    assert.deepEqual(result, [
+      { ok: true, version: 20 },
+      { ok: true, version: 20 },
+      { ok: false, reason: 'mismatch', failed: 0, current: { value: Uint8Array.from(v(2)), version: 20 } },
+    ]);
+    assert.equal(valueOf(sm, 'n'), 2);
+  });
+
+  it('a failed condition fails its own command only; the others apply', async () => {
+    await applyOne(put('q', 'q0'));
+    const { result } = await applyOne(multi(
+      put('p', 1),
+      cas('q', 'wrong', 'q1'),
+      batch({ op: 'put', key: k('s'), value: v('s') }, { op: 'check', key: k('q'), expected: v('nope') }),
+      put('r', 3),
+    ));
+    const current = { value: Uint8Array.from(v('q0')), version: 20 };
+    assert.deepEqual(result, [
+      { ok: true, version: 21 },
+      { ok: false, reason: 'mismatch', failed: 0, current },
+      { ok: false, reason: 'mismatch', failed: 1, current },
+      { ok: true, version: 21 },
+    ]);
+    assert.equal(valueOf(sm, 'q'), 'q0');
+    assert.equal(sm.get(k('s')), null, 'the failed batch wrote nothing');
+    assert.deepEqual([valueOf(sm, 'p'), valueOf(sm, 'r')], [1, 3]);
+    assert.equal(sm.stats.mismatches, 2);
+  });
+
+  it('a malformed inner command gets a malformed result; the rest apply', async () => {
+    const packr = new Packr({ useRecords: false });
+    const data = packr.pack([TABLE_COMMAND_FORMAT, 'm', [encodeCommand(put('m1', 1)), 'not bytes', packr.pack([TABLE_COMMAND_FORMAT, 'p', k('x')]), multi(put('y', 1), put('z', 1)), encodeCommand(put('m2', 2))]]);
+    const { result } = await applyOne(data);
+    assert.ok(Array.isArray(result));
+    assert.equal(result.length, 5);
+    assert.deepEqual([result[0], result[4]], [{ ok: true, version: 20 }, { ok: true, version: 20 }]);
+    for (const [i, reason] of [[1, /not bytes/], [2, /a put needs/], [3, /cannot nest/]] as const) {
+      const r = result[i]!;
+      assert.ok(r.ok === false && r.reason === 'malformed', `command ${i} is malformed`);
+      assert.match(r.message, /^malformed table command at index 20: /);
+      assert.match(r.message, reason);
+    }
+    assert.deepEqual([valueOf(sm, 'm1'), valueOf(sm, 'm2'), sm.get(k('x')), sm.get(k('y')), sm.get(k('z'))], [1, 2, null, null, null]);
+    assert.deepEqual([sm.stats.applied, sm.stats.malformed], [2, 3]);
+  });
+
+  it('a multi malformed as a whole gets one malformed result and writes nothing', async () => {
+    const { result } = await applyOne(new Packr({ useRecords: false }).pack([TABLE_COMMAND_FORMAT, 'm', [encodeCommand(put('lonely', 1))]]));
+    assert.ok(!Array.isArray(result));
+    assert.equal(result.ok === false && result.reason, 'malformed');
+    assert.equal(sm.count(), 0);
+    assert.deepEqual(history(0), []);
+  });
+
+  it('records one history entry at the version, holding the changes of every command in order', async () => {
+    await applyOne(put('gone', 0));
+    const { index } = await applyOne(multi(
+      put('a', 1),
+      del('gone'),
+      cas('a-cas', 'wrong', 9), // a mismatch: no change
+      batch({ op: 'put', key: k('b'), value: v(2) }, { op: 'delete', key: k('c') }),
+      cas('d', null, 4),
+    ));
+    await applyOne(put('after', 5));
+    const expected = [[index, 'a', 1], [index, 'gone', null], [index, 'b', 2], [index, 'c', null], [index, 'd', 4]];
+    // One record: the first version after the previous entry holds every change of the multi.
+    assert.deepEqual(history(index - 1, 1), expected);
+    assert.deepEqual(history(0), [[20, 'gone', 0], ...expected, [22, 'after', 5]]);
+    assert.deepEqual(history(index), [[22, 'after', 5]]);
+  });
+
+  it('reports each change of every command to change listeners, in order', async () => {
+    const seen: TableChange[] = [];
+    sm.onApplied((c) => seen.push(c));
+    await applyOne(multi(put('a', 1), cas('x', 'wrong', 1), del('b'), batch({ op: 'put', key: k('c'), value: v(3) }, { op: 'put', key: k('d'), value: v(4) })));
+    assert.deepEqual(seen.map((c) => [c.op, c.group, c.version, 'key' in c ? decodeKey(c.key) : null, c.op === 'put' ? decodeValue(c.value) : null]), [
+      ['put', 'orders/3', 20, 'a', 1],
+      ['delete', 'orders/3', 20, 'b', null],
+      ['put', 'orders/3', 20, 'c', 3],
+      ['put', 'orders/3', 20, 'd', 4],
+    ]);
   });
 });
