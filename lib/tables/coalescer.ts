@@ -64,6 +64,7 @@ export interface CoalescerOptions<I, R> {
 interface Waiter<I, R> {
   request: CoalescedRequest<I>;
   deadline: number;
+  timeoutMs: number;
   signal: AbortSignal | undefined;
   resolve(value: R): void;
   reject(err: Error): void;
@@ -107,7 +108,7 @@ export class Coalescer<I, R> {
     if (timeoutMs <= 0) return Promise.reject(new TimeoutError(this.opts.what, timeoutMs));
     this.stats.requests++;
     return new Promise<R>((resolve, reject) => {
-      this.batchFor(request).waiters.push({ request, deadline: performance.now() + timeoutMs, signal, resolve, reject });
+      this.batchFor(request).waiters.push({ request, deadline: performance.now() + timeoutMs, timeoutMs, signal, resolve, reject });
       this.schedule();
     });
   }
@@ -166,10 +167,18 @@ export class Coalescer<I, R> {
     if (!this.scheduled && (this.full.length > 0 || this.open !== null)) this.flush();
   }
 
-  private sendBatch(waiters: Waiter<I, R>[]): void {
+  private sendBatch(all: Waiter<I, R>[]): void {
+    const now = performance.now();
+    // A caller who gave up while its batch waited is answered now and not sent: nothing of it was proposed.
+    const waiters = all.filter((w) => {
+      if (w.signal?.aborted) w.reject(new AbortError(this.opts.what, { cause: w.signal.reason }));
+      else if (w.deadline <= now) w.reject(new TimeoutError(this.opts.what, w.timeoutMs));
+      else return true;
+      return false;
+    });
+    if (waiters.length === 0) return;
     this.stats.batches++;
     this.inFlight++;
-    const now = performance.now();
     let deadline = 0;
     for (const w of waiters) deadline = Math.max(deadline, w.deadline);
     const callers = waiters.map((w) => this.guard(w, deadline, now));
@@ -201,7 +210,7 @@ export class Coalescer<I, R> {
     };
     const remaining = Math.max(0, w.deadline - now);
     const what = this.opts.isWrite ? `${this.opts.what} (outcome unknown)` : this.opts.what;
-    const timer = w.deadline < batchDeadline ? setTimeout(() => finish() && w.reject(new TimeoutError(what, remaining)), remaining) : undefined;
+    const timer = w.deadline < batchDeadline ? setTimeout(() => finish() && w.reject(new TimeoutError(what, w.timeoutMs)), remaining) : undefined;
     const onAbort = (): void => {
       if (finish()) w.reject(new AbortError(what, { cause: w.signal?.reason }));
     };

@@ -414,3 +414,28 @@ describe('coalescer: failures, deadlines and signals', () => {
     assert.deepEqual(c.stats, { requests: 7, batches: 2 });
   });
 });
+
+describe('coalescer: callers who give up while their batch waits', () => {
+  it('answers an aborted or expired waiting caller without sending it, and sends the others', async () => {
+    const { c, calls } = setup();
+    const first = c.submit(req('first', ['first']));
+    await sent(calls, 1);
+    const controller = new AbortController();
+    const aborted = track(c.submit(req('aborted', ['aborted']), { signal: controller.signal }));
+    const expiresBy = performance.now() + 1;
+    const expiring = track(c.submit(req('expiring', ['expiring']), { timeoutMs: 1 }));
+    const kept = c.submit(req('kept', ['kept']));
+    await nextTurn();
+    controller.abort();
+    await waitFor(() => performance.now() > expiresBy + 1 || undefined, { timeoutMs: WAIT_MS, what: 'the 1 ms deadline to pass', intervalMs: 1 });
+    answer(calls[0]);
+    assert.equal(await first, 'FIRST');
+    await sent(calls, 2);
+    assert.deepEqual(calls[1]!.items, ['kept'], 'the callers who gave up were not sent');
+    answer(calls[1]);
+    assert.equal(await kept, 'KEPT');
+    await Promise.all([aborted.done, expiring.done]);
+    assert.ok(aborted.error instanceof AbortError, `aborted: ${String(aborted.error)}`);
+    assert.ok(expiring.error instanceof TimeoutError, `expiring: ${String(expiring.error)}`);
+  });
+});
