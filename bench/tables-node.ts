@@ -161,7 +161,8 @@ async function run(cmd: Command): Promise<unknown> {
       return (await tables().list()).find((t) => t.name === cmd['table']);
     case 'raft-stats': {
       const st = node!.raft!.stats();
-      return { batches: st.batches, framesSent: st.framesSent, messagesSent: st.messagesSent, entriesPersisted: st.entriesPersisted };
+      const latency = node!.raft!.host().batchLatency;
+      return { batches: st.batches, framesSent: st.framesSent, messagesSent: st.messagesSent, entriesPersisted: st.entriesPersisted, batchSeconds: latency.sum, batchCount: latency.count };
     }
     case 'members':
       return node!.members().filter((m) => m.state === 'up').length;

@@ -433,9 +433,12 @@ interface RaftCounters {
   messagesSent: number;
   /** Log entries written, all nodes: 3 per entry with factor 3, so 3 / (this per op) is the coalescing factor. */
   entriesPersisted: number;
+  /** Time the write batches took (start to commit and flush), seconds, and how many were timed. */
+  batchSeconds: number;
+  batchCount: number;
 }
 
-const COUNTER_NAMES = ['batches', 'framesSent', 'messagesSent', 'entriesPersisted'] as const;
+const COUNTER_NAMES = ['batches', 'framesSent', 'messagesSent', 'entriesPersisted', 'batchSeconds', 'batchCount'] as const;
 const combine = (a: RaftCounters, b: RaftCounters, sign: 1 | -1): RaftCounters =>
   Object.fromEntries(COUNTER_NAMES.map((k) => [k, a[k] + sign * b[k]])) as unknown as RaftCounters;
 
@@ -479,7 +482,7 @@ async function withCpu<T>(nodes: NodeProc[], phase: string, fn: () => Promise<T>
 const cpuLine = (nodes: NodeProc[], c: PhaseCpu, opsPerSecond: number): string => {
   const ops = opsPerSecond * SECONDS;
   return `node CPU ${nodes.map((n, i) => `${n.name} ${fmt(c.nodes[i]!)}%`).join(' ')} = ${opsPerSecond > 0 ? fmt((c.nodes.reduce((a, b) => a + b, 0) / 100 / opsPerSecond) * 1e6) : '?'} µs per op; ` +
-    `per op: ${ops > 0 ? `${fmt(c.raft.batches / ops, 2)} raft write batches, ${fmt(c.raft.framesSent / ops, 2)} raft frames, ${fmt(c.raft.entriesPersisted / ops, 2)} log entries` : '?'} (3 nodes); RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
+    `per op: ${ops > 0 ? `${fmt(c.raft.batches / ops, 2)} raft write batches, ${fmt(c.raft.framesSent / ops, 2)} raft frames, ${fmt(c.raft.entriesPersisted / ops, 2)} log entries` : '?'} (3 nodes); write batch ${c.raft.batchCount > 0 ? `${fmt((c.raft.batchSeconds / c.raft.batchCount) * 1000, 2)} ms on average` : 'n/a'}; RSS ${c.rss.map((r) => fmt(r, 1)).join('/')} MB`;
 };
 
 interface WriteFigure {

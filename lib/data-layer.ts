@@ -95,7 +95,7 @@ export function startDataLayer(deps: DataLayerDeps): DataLayer {
     tables: started,
     report,
     ready: () => raft.host().status(CATALOGUE_GROUP)?.leader !== null,
-    metrics: () => ({ groups: report.groups(), host: raft.stats(), proposalLatency: raft.host().proposalLatency, router: router.stats, underReplicated: started.control.underReplicated }),
+    metrics: () => ({ groups: report.groups(), host: raft.stats(), proposalLatency: raft.host().proposalLatency, batchLatency: raft.host().batchLatency, router: router.stats, underReplicated: started.control.underReplicated }),
     async stop() {
       started.stop();
       router.close();

@@ -12,8 +12,10 @@
  *   messages, and writes the persists of all of them, and the applies of all
  *   of them, in ONE LMDB transaction, then waits for ONE flush (none when
  *   nothing in it must be synced: applies and commit indexes only), then steps
- *   `persisted` and `applied` for each (group commit across groups). One
- *   batch is in flight at a time; what arrives meanwhile forms the next.
+ *   `persisted` and `applied` for each (group commit across groups). Up to
+ *   `maxWritesInFlight` batches are in flight: the next commits while the
+ *   previous one's flush runs (lmdb-js overlapping sync), they complete in
+ *   start order, and what arrives while all slots are taken forms the next.
  * - Apply. Each group's committed entries go to its StateMachine inside a
  *   child transaction that also records the group's applied index, so data
  *   and applied index commit together or not at all: a restart neither
@@ -60,6 +62,12 @@ export const RAFT_GROUPS_DB_NAME = 'troupe-raft-groups';
 
 /** @default 2 ticks: one quiet tick to let the last commit index reach the followers, one to be sure nothing followed. */
 export const DEFAULT_QUIESCE_AFTER_TICKS = 2;
+/**
+ * Write batches in flight at once. @default 3: the next batch commits while
+ * the previous one's flush runs, so one fsync covers several batches and a
+ * slow disk no longer serializes the node (batches still complete in order).
+ */
+export const DEFAULT_MAX_WRITES_IN_FLIGHT = 3;
 /** Estimated bytes after which a peer's frame is sent within the turn: half the transport's default 8 MiB frame limit. */
 export const MAX_FRAME_BYTES_ESTIMATE = 4 * 1024 * 1024;
 
@@ -98,6 +106,8 @@ export interface RaftHostOptions {
   now?: () => number;
   log: Logger;
   quiesceAfterTicks?: number;
+  /** @default DEFAULT_MAX_WRITES_IN_FLIGHT */
+  maxWritesInFlight?: number;
   /** How the host's continuations reach its mailbox (the actor's dispatch). */
   post: (msg: RaftHostMsg) => void;
   /** Role, leader and membership changes of the groups, and their removal from a group (for the tables' control loop). Must not throw. */
@@ -126,8 +136,12 @@ interface Group {
   readonly sm: StateMachine;
   quiesced: boolean;
   quiescableTicks: number;
-  /** Applied index the state machine holds (durably). */
+  /** Applied index the state machine holds (committed). */
   applied: number;
+  /** Applied index of the last write transaction that ran (batches still in flight included): where the next apply starts. */
+  txnApplied: number;
+  /** The core asked for a snapshot while batches in flight held applies beyond its applied index: taken once they are written. */
+  snapshotDue: boolean;
   /** Proposals appended, by index: settled when that index applies. */
   readonly proposals: Map<number, { term: number; reply: Reply; startedAt: number }>;
   /** Reads with a read point, waiting for the applied index to reach it. */
@@ -140,6 +154,8 @@ export interface RaftHostStats {
   batches: number;
   /** Batches that waited for no flush (applies and commit indexes only). */
   unsyncedBatches: number;
+  /** Most write batches in flight at once so far. */
+  writesInFlightPeak: number;
   persists: number;
   framesSent: number;
   messagesSent: number;
@@ -159,7 +175,7 @@ export interface RaftHostStats {
 
 export class RaftHost {
   readonly stats: RaftHostStats = {
-    ticks: 0, batches: 0, unsyncedBatches: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
+    ticks: 0, batches: 0, unsyncedBatches: 0, writesInFlightPeak: 0, persists: 0, framesSent: 0, messagesSent: 0, heartbeatsSent: 0, framesReceived: 0, malformed: 0, unknownGroup: 0, quiesced: 0, woken: 0,
     proposals: 0, entriesPersisted: 0, leaderChanges: 0,
   };
   /** Frames sent per peer node. */
@@ -171,20 +187,27 @@ export class RaftHost {
   private readonly requests = new Map<string, { group: Group; reply: Reply; startedAt: number; fn?: (sm: StateMachine) => unknown }>();
   /** Time from a proposal's arrival to its apply here, seconds (proposals that took effect). */
   readonly proposalLatency = new LatencyHistogram();
+  /** Time from a batch's start to its commit and flush (etcd's WAL fsync duration, here for the whole batch), seconds. */
+  readonly batchLatency = new LatencyHistogram();
   private readonly addresses = new Map<NodeId, string>();
   private readonly config: RaftConfig;
+  private readonly maxWritesInFlight: number;
   private readonly descriptors: Database<unknown, (string | number)[]>;
   private readonly now: () => number;
   private lastNow = 0;
   private lastTickAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
-  private writing: Promise<void> | null = null;
+  /** Write batches started and not yet written; at most `maxWritesInFlight`. */
+  private writesInFlight = 0;
+  /** Settles once every batch started so far is written (their 'written' messages are posted in start order). */
+  private writeTail: Promise<void> = Promise.resolve();
   private requestSeq = 0;
   private closed = false;
 
   constructor(private readonly opts: RaftHostOptions) {
     this.config = { ...defaultRaftConfig(), ...opts.config };
+    this.maxWritesInFlight = Math.max(1, opts.maxWritesInFlight ?? DEFAULT_MAX_WRITES_IN_FLIGHT);
     this.descriptors = opts.storage.openDB(RAFT_GROUPS_DB_NAME, { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
     const clock = opts.now ?? (() => performance.now());
     this.now = () => (this.lastNow = Math.max(this.lastNow, clock()));
@@ -207,7 +230,8 @@ export class RaftHost {
     const stored = storage.load();
     const applied = (this.descriptors.get(['a', id]) as number | undefined) ?? 0;
     const core = new RaftCore(this.config, { id: this.opts.self, group: id, membership, ...stored, applied }, this.opts.random.fork(), this.now());
-    const g: Group = { id, core, storage, sm, quiesced: false, quiescableTicks: 0, applied: Math.max(applied, stored.snapshot?.meta.index ?? 0), proposals: new Map(), reads: [] };
+    const g: Group = { id, core, storage, sm, quiesced: false, quiescableTicks: 0, applied: 0, txnApplied: 0, snapshotDue: false, proposals: new Map(), reads: [] };
+    g.applied = g.txnApplied = Math.max(applied, stored.snapshot?.meta.index ?? 0);
     this.groups.set(id, g);
     this.awake.add(g);
     this.dirty.add(g); // a restarted group may have committed entries to apply
@@ -263,7 +287,7 @@ export class RaftHost {
     const g = this.groups.get(msg.group);
     if (g !== undefined) this.forget(g, `raft group ${g.id} was destroyed on this node`);
     // A batch in flight may still write this group: destroy after it, so nothing of the group survives.
-    const inFlight = this.writing ?? Promise.resolve();
+    const inFlight = this.writeTail;
     void inFlight.catch(() => {}).then(() => {
       try {
         this.opts.storage.root.transactionSync(() => {
@@ -516,7 +540,7 @@ export class RaftHost {
 
   private process(): void {
     this.scheduled = false;
-    if (this.writing !== null) return; // the write's completion processes what accumulated
+    if (this.writesInFlight >= this.maxWritesInFlight) return; // a write's completion processes what accumulated
     const batch: BatchItem[] = [];
     for (const g of this.dirty) {
       const rd = g.core.ready();
@@ -554,8 +578,7 @@ export class RaftHost {
         this.takeRequest(ev.requestId)?.reply.reject(ev.error);
         return;
       case 'snapshot-due':
-        // The state machine is exactly at the core's applied index here: applies happen only in write().
-        if (g.sm.snapshot !== undefined) g.core.step({ type: 'snapshot-created', index: g.core.status().applied, data: g.sm.snapshot() }, this.now());
+        this.snapshotIfSettled(g);
         return;
       case 'leader-changed':
         this.stats.leaderChanges++;
@@ -569,6 +592,18 @@ export class RaftHost {
       default:
         return;
     }
+  }
+
+  /**
+   * Snapshots the state machine at the core's applied index, once no batch
+   * in flight holds applies of the group beyond it (the state machine's
+   * committed state is then exactly that index); until then it is due.
+   */
+  private snapshotIfSettled(g: Group): void {
+    if (g.sm.snapshot === undefined) return;
+    const applied = g.core.status().applied;
+    g.snapshotDue = g.txnApplied !== applied || g.applied !== applied;
+    if (!g.snapshotDue) g.core.step({ type: 'snapshot-created', index: applied, data: g.sm.snapshot() }, this.now());
   }
 
   /** The persists and applies of every group in this batch: one transaction, one flush. */
@@ -594,18 +629,24 @@ export class RaftHost {
     // LMDB commits reach the disk in order, so a later synced batch covers this one.
     const mustSync = batch.some((item) => item.persist?.mustSync === true);
     if (!mustSync) this.stats.unsyncedBatches++;
-    this.writing = committed
+    const startedAt = performance.now();
+    this.writesInFlight++;
+    this.stats.writesInFlightPeak = Math.max(this.stats.writesInFlightPeak, this.writesInFlight);
+    const done = committed
       .then(() => (mustSync ? storage.flushed() : undefined))
-      .then(
-        () => this.opts.post({ type: 'written', host: this, batch, error: null }),
-        (error: unknown) => this.opts.post({ type: 'written', host: this, batch, error }),
-      );
+      .then(() => this.batchLatency.observe((performance.now() - startedAt) / 1000));
+    done.catch(() => {}); // observed below, after the batches before it
+    // Batches are written in start order: LMDB commits and flushes in that order, and the cores hear it in that order.
+    this.writeTail = this.writeTail.then(() => done).then(
+      () => this.opts.post({ type: 'written', host: this, batch, error: null }),
+      (error: unknown) => this.opts.post({ type: 'written', host: this, batch, error }),
+    );
   }
 
   private applyInTransaction(item: BatchItem): void {
     const { group: g, apply } = item;
     const results: [number, number, unknown][] = [];
-    let applied = g.applied;
+    let applied = g.txnApplied;
     if (apply.snapshot !== null) {
       if (g.sm.restore === undefined) throw new TroupeError('ERR_INTERNAL', `raft group ${g.id} received a snapshot, but its state machine cannot restore one`);
       g.sm.restore(apply.snapshot.data, apply.snapshot.meta.index);
@@ -617,12 +658,13 @@ export class RaftHost {
       applied = e.index;
     }
     this.descriptors.putSync(['a', g.id], applied);
+    g.txnApplied = applied;
     item.results = results;
     item.applied = applied;
   }
 
   private written(batch: BatchItem[], error: unknown): void {
-    this.writing = null;
+    this.writesInFlight--;
     if (error !== null) throw error; // the environment failed: crash, to be rebuilt from what is durable
     const failed = batch.find((item) => item.error !== undefined);
     if (failed !== undefined) throw failed.error;
@@ -645,6 +687,7 @@ export class RaftHost {
           else p.reply.reject(new NotLeaderError(g.id, g.core.leader, g.core.term));
         }
         g.core.step({ type: 'applied', index: item.applied }, now);
+        if (g.snapshotDue) this.snapshotIfSettled(g);
         this.serveReads(g);
         this.opts.onGroupApplied?.(g.id, item.applied);
       }
@@ -722,7 +765,7 @@ export class RaftHost {
         for (const r of g.reads) fail(r.reply, 'read');
       }
     }
-    await this.writing?.catch(() => {});
+    await this.writeTail;
     for (const g of this.groups.values()) await g.storage.close();
   }
 }

@@ -16,6 +16,7 @@ export interface RaftMetricsSnapshot {
   groups: RaftGroupStatus[];
   host: RaftHostStats;
   proposalLatency: Pick<LatencyHistogram, 'cumulative' | 'sum' | 'count'>;
+  batchLatency: Pick<LatencyHistogram, 'cumulative' | 'sum' | 'count'>;
   router: RouterStats;
   /** Tables with fewer voters than their factor in some partition, by name (the voters of the worst partition). */
   underReplicated: ReadonlyMap<string, { voters: number; replicationFactor: number }>;
@@ -61,9 +62,13 @@ export function renderRaftMetrics(s: RaftMetricsSnapshot, prefix: string): strin
   counter('raft_unsynced_batches_total', 'Write batches that only applied entries or moved commit indexes: committed without waiting for a flush.', s.host.unsyncedBatches);
   counter('raft_entries_persisted_total', 'Log entries written; divided by raft_fsyncs_total, the entries per fsync.', s.host.entriesPersisted);
 
-  const hist = family('raft_proposal_duration_seconds', 'histogram', 'Time from a proposal\'s arrival at its leader to its apply there.');
-  for (const b of s.proposalLatency.cumulative()) lines.push(`${hist}_bucket{le="${b.le}"} ${b.count}`);
-  lines.push(`${hist}_sum ${round(s.proposalLatency.sum)}`, `${hist}_count ${s.proposalLatency.count}`);
+  const histogram = (name: string, help: string, h: RaftMetricsSnapshot['proposalLatency']): void => {
+    const hist = family(name, 'histogram', help);
+    for (const b of h.cumulative()) lines.push(`${hist}_bucket{le="${b.le}"} ${b.count}`);
+    lines.push(`${hist}_sum ${round(h.sum)}`, `${hist}_count ${h.count}`);
+  };
+  histogram('raft_proposal_duration_seconds', 'Time from a proposal\'s arrival at its leader to its apply there.', s.proposalLatency);
+  histogram('raft_write_batch_duration_seconds', 'Time a write batch of the raft host takes from its start to its commit and, when it must be durable, its flush (one batch at a time per node).', s.batchLatency);
   return lines.join('\n') + '\n';
 }
 

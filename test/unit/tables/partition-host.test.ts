@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AbortError, BadRequestError, TimeoutError, ValueTooLargeError } from '../../../lib/errors.js';
 import { NotLeaderError } from '../../../lib/protocol/raft/errors.js';
-import { MAX_VALUE_BYTES } from '../../../lib/tables/commands.js';
+import { encodeCommand, encodeKey, encodeValue, MAX_VALUE_BYTES } from '../../../lib/tables/commands.js';
 import { PartitionClient } from '../../../lib/tables/partition-client.js';
 import { MAX_SCAN_LIMIT, PartitionStateMachine } from '../../../lib/tables/partition-state-machine.js';
+import { LmdbRaftStorage } from '../../../lib/storage/lmdb-raft-storage.js';
 import { startRaftCluster, type RaftTestCluster, type TestRaftNode } from '../../harness/raft-host-node.js';
 import { waitFor } from '../../harness/wait-for.js';
 
@@ -185,5 +186,43 @@ describe('table partition on three nodes', () => {
     assert.deepEqual(Buffer.from(states[1]!), Buffer.from(states[0]!));
     assert.deepEqual(Buffer.from(states[2]!), Buffer.from(states[0]!), 'the late replica holds the same bytes');
     assert.ok([...p.applied.keys()].some((id) => id.startsWith(`${n3.name} ${group}`) && id.includes(' restore ')), 'n3 installed a snapshot');
+  });
+
+  it('keeps every replica identical with many write batches in flight and snapshots taken on the way', async () => {
+    const [n1, n2, n3] = cluster.nodes as [TestRaftNode, TestRaftNode, TestRaftNode];
+    const busy = 't/orders/1';
+    await createPartition(cluster, p, [n1, n2, n3], busy, n1);
+    await waitFor(() => n1.raft.host().status(busy)?.role === 'leader', { ...WAIT, what: 'n1 to lead the busy partition' });
+    const batchesBefore = n1.raft.stats().batches;
+    // Raw proposals over several turns, each its own entry: the host starts a batch while earlier ones are still in flight.
+    const expected = new Map<string, number>();
+    const writes: Promise<unknown>[] = [];
+    for (let turn = 0; turn < 40; turn++) {
+      for (let i = 0; i < 10; i++) {
+        const key = `o${(turn * 7 + i) % 50}`;
+        expected.set(key, turn * 10 + i);
+        writes.push(n1.raft.propose(busy, encodeCommand({ op: 'put', key: encodeKey(key), value: encodeValue(turn * 10 + i) })));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const results = (await Promise.all(writes)) as { ok: boolean; version: number }[];
+    assert.ok(results.every((r) => r.ok), 'every put applied');
+    assert.deepEqual(results.map((r) => r.version), [...results.map((r) => r.version)].sort((a, b) => a - b), 'versions follow the order of the proposals');
+    assert.ok(n1.raft.stats().batches - batchesBefore > 1, 'the writes spread over several batches');
+    assert.ok([n1, n2, n3].some((n) => n.raft.stats().writesInFlightPeak > 1), 'a batch started while another was in flight');
+    await waitFor(async () => {
+      const counts = await Promise.all([n1, n2, n3].map(async (n) => (await partitionOf(n, busy)).count()));
+      return counts.every((c) => c === expected.size) && [n2, n3].every((n) => n.raft.host().status(busy)?.applied === n1.raft.host().status(busy)?.applied);
+    }, { ...WAIT, what: 'every replica to apply every write' });
+    const states = await Promise.all([n1, n2, n3].map(async (n) => Buffer.from((await partitionOf(n, busy)).snapshot())));
+    assert.deepEqual(states[1], states[0]);
+    assert.deepEqual(states[2], states[0]);
+    const leaderClient = new PartitionClient(n1.raft, busy);
+    for (const [key, value] of expected) assert.equal((await leaderClient.get(key))!.value, value, `the last write of ${key}`);
+    // Snapshots were taken on the way (threshold 10 entries), each at an index the state machine had exactly reached.
+    for (const n of [n1, n2, n3]) {
+      const stored = new LmdbRaftStorage(n.storage, busy);
+      assert.ok((stored.snapshot()?.meta.index ?? 0) > 0 && stored.firstIndex() > 1, `${n.name} snapshotted and compacted its log (first index ${stored.firstIndex()})`);
+    }
   });
 });
