@@ -223,6 +223,7 @@ export class RaftRouter {
     let hops = 0;
     let attempt = 0;
     let hinted: NodeId | undefined;
+    const hopped: NodeId[] = [];
     let tried = 0;
     for (;;) {
       if (signal?.aborted) throw new AbortError(what, { cause: signal.reason });
@@ -269,7 +270,12 @@ export class RaftRouter {
           // A hint naming the node that just refused, a node down or unlinked, or this node while its own replica does not lead, is stale: wait for the election.
           if (verdict.leader !== target && !this.avoided(verdict.leader) && (verdict.leader !== this.opts.self || this.localStatus(group)?.role === 'leader')) {
             if (verdict.leader !== this.opts.self) this.leaders.set(group, verdict.leader);
-            if (++hops > this.maxHops) throw verdict.err;
+            if (++hops > this.maxHops) {
+              // The hints chase each other: say where they led, so the cause can be found from the error alone.
+              verdict.err.message += ` (after following ${this.maxHops} leader hints: ${[...hopped, target, verdict.leader].join(' → ')})`;
+              throw verdict.err;
+            }
+            if (target !== undefined) hopped.push(target);
             this.stats.hops++;
             hinted = verdict.leader;
             continue;
