@@ -38,7 +38,10 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_TABLE'
   | 'ERR_TABLE_EXISTS'
   | 'ERR_UNAVAILABLE'
-  | 'ERR_WATCH_COMPACTED';
+  | 'ERR_WATCH_COMPACTED'
+  | 'ERR_NO_SUCH_ACTOR'
+  | 'ERR_NODE_DOWN'
+  | 'ERR_MAILBOX_FULL';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -339,5 +342,31 @@ export class ReplicaLostError extends TroupeError {
       `${node} is a voter of raft group ${group} but its data directory is newer than the group: its replica was lost with the old directory, and it will not vote with an empty log. Remove the node (troupe remove ${node}) and let it rejoin, or restore its data directory`,
       { retryable: false },
     );
+  }
+}
+
+/** No actor at the reference: it stopped or never existed. A message to it went to dead letters. */
+export class NoSuchActorError extends TroupeError {
+  constructor(readonly ref: string) {
+    super('ERR_NO_SUCH_ACTOR', `no actor at ${ref}: it stopped or never existed (look it up again, e.g. with whereis, or spawn it)`, { retryable: false });
+  }
+}
+
+/**
+ * The node of the actor is down, left or unknown (or the link to it broke
+ * while a query waited), so the query cannot be answered: it fails now
+ * instead of at its timeout. A query sent before the failure may still have
+ * been handled there.
+ */
+export class NodeDownError extends TroupeError {
+  constructor(readonly node: string, readonly ref: string, readonly reason: string) {
+    super('ERR_NODE_DOWN', `${ref}: node ${node} ${reason}; the query was not answered (it may have been handled before); retry once the node is up, or ask another actor`, { retryable: true });
+  }
+}
+
+/** The actor's mailbox holds as many messages as the node accepts from other nodes: the message was dropped. */
+export class MailboxFullError extends TroupeError {
+  constructor(readonly ref: string, readonly limit: number) {
+    super('ERR_MAILBOX_FULL', `the mailbox of ${ref} holds ${limit} messages, the limit for messages from other nodes: the message was dropped; slow down or add consumers`, { retryable: true });
   }
 }

@@ -19,3 +19,7 @@ export * from './errors.js';
 export type { ClusterNodeApi, MemberState, MemberStatus, NodeStatus, NodeStatsSnapshot, DiscoveryStatus, CallOptions } from './node-api.js';
 export type { Candidate, Discovery, DiscoveryState } from '../discovery/index.js';
 export { registerDiscovery } from '../discovery/index.js';
+export { RemoteRef, isRemoteRef } from './remote/actor-ref.js';
+export type { ActorRef } from './remote/actor-ref.js';
+export { ClusterActors, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_MAX_MAILBOX } from './remote/cluster-actors.js';
+export type { ClusterActorsStats, DeadLetterReason } from './remote/cluster-actors.js';

@@ -3,7 +3,7 @@
  *
  * Order of start: durable state (the node's one LMDB environment; allocate this start's generation) →
  * transport (listen) → actor system with the supervised membership actor →
- * data layer (raft host, router, tables: lib/data-layer.ts) → cluster
+ * data layer (raft host, router, tables: lib/data-layer.ts) → actor layer (lib/actor-layer.ts) → cluster
  * operations → discovery (lib/discovery-feed.ts: candidates feed the
  * membership actor's seed retry) → event-loop
  * monitor (lag is carried in acks) → HTTP facade. Stop runs the reverse, after
@@ -15,6 +15,8 @@ import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { MemberEvents } from '../actors/member-events.js';
 import type { RaftHostHandle } from '../actors/raft-host-actor.js';
 import { startDataLayer, type DataLayer } from './data-layer.js';
+import { startActorLayer, type ActorLayer } from './actor-layer.js';
+import type { ClusterActors } from './remote/cluster-actors.js';
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import type { Discovery } from '../discovery/index.js';
@@ -95,6 +97,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     return this.data?.router;
   }
   private data: DataLayer | undefined;
+  private actorLayer: ActorLayer | undefined;
   private transport: Transport | undefined;
   private membership: MembershipActorHandle | undefined;
   private discoverer: Discovery | undefined;
@@ -166,6 +169,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       members: () => this.members(), dialFailed: (address) => this.linkFailures.dials.has(address), raftConfig: raftConfigFor(config),
       defaultReplicationFactor: config.replicationFactor, random, log, onActorRestart: () => this.actorRestarts++, stateMachines: this.raftStateMachines,
     });
+    this.actorLayer = startActorLayer({ self: this.name, system: this.system, transport, memberEvents: this.memberEvents, members: () => this.members(), log: log.child({ component: 'actors' }) });
     this.operations = new ClusterOperations({
       config, name: this.name, address: () => this.address, transport, rpc, membership: this.membership,
       members: () => this.members(), selfState: () => this.selfState(), events: this as EventEmitter,
@@ -195,6 +199,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     if (actor !== 'membership') return false;
     this.membership?.send({ type: 'crash' });
     return true;
+  }
+
+  /** Actors across nodes (docs/ACTORS.md): dispatch and query on any reference, local or remote. */
+  get actors(): ClusterActors | undefined {
+    return this.actorLayer?.actors;
   }
 
   /** The replicated tables (docs/TABLES.md); served over HTTP under /api/tables. */
@@ -287,6 +296,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor?.stop();
     await this.transport?.stop().catch(() => {});
     this.membership?.stop();
+    this.actorLayer?.stop();
     await this.data?.stop();
     this.memberEvents?.close();
     if (this.system) stopActor(this.system);

@@ -51,6 +51,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   ERR_TABLE_EXISTS: 409,
   ERR_UNAVAILABLE: 503, // a table partition without a majority; retry after Retry-After
   ERR_WATCH_COMPACTED: 410, // a watch asked for changes no longer retained: re-read, then watch again
+  ERR_NO_SUCH_ACTOR: 404,
+  ERR_NODE_DOWN: 503,
+  ERR_MAILBOX_FULL: 503,
   ERR_NAME_IN_USE: 409,
   ERR_INTERNAL: 500,
   ERR_AUTHENTICATION: 502,

@@ -17,7 +17,7 @@ import { TablesControlLoop } from './control-loop.js';
 import { serveReplicaRpc } from './replica-rpc.js';
 import type { TableStateMachines } from './state-machines.js';
 import { TablesService } from './tables-service.js';
-import { MemberStates } from './member-states.js';
+import { MemberStates } from '../member-states.js';
 import { ApplyWaiters, WatchServer } from './watch.js';
 
 export interface NodeTablesDeps {

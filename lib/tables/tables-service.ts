@@ -26,7 +26,7 @@
 import { BadRequestError, NoSuchTableError, PartitionUnavailableError, TableExistsError, TableNotReadyError, TimeoutError, TroupeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallOptions } from '../node-api.js';
-import type { MemberStates } from './member-states.js';
+import type { MemberStates } from '../member-states.js';
 import type { NodeId } from '../protocol/raft/types.js';
 import type { RaftRouter } from '../raft/forwarding.js';
 import type { RequestOptions } from '../raft/requests.js';

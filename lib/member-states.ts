@@ -1,11 +1,11 @@
 /**
  * The state of every member by name, kept current from member events, for
- * the tables' request path: a request asks for a few voters' states, and
+ * the request paths (tables, actors): a request asks for a few voters' states, and
  * rebuilding the node's member list (mapped and sorted) per request was the
  * alternative.
  */
-import type { MemberEvents } from '../../actors/member-events.js';
-import type { MemberState, MemberStatus } from '../node-api.js';
+import type { MemberEvents } from '../actors/member-events.js';
+import type { MemberState, MemberStatus } from './node-api.js';
 
 export class MemberStates {
   private readonly states = new Map<string, MemberState>();

@@ -1,0 +1,304 @@
+/**
+ * Actors across nodes: `dispatch` and `query` on any reference, local (a
+ * nact reference) or remote (a RemoteRef, or a reference that arrived inside
+ * a message), over the transport's 'actor' channel (wire.ts).
+ *
+ * Guarantees, as in Erlang distribution and Akka remoting:
+ * - At most once. A message is sent once and never retried; one lost with a
+ *   broken link is lost. Acknowledge at the application level where it
+ *   matters (a query is such an acknowledgement).
+ * - In order per sender→receiver pair: the transport keeps one ordered link
+ *   per pair of nodes, and nact one mailbox per actor.
+ * - Dead letters: a message to an actor that does not exist, to a node that
+ *   is down, left or unknown, or that the link or mailbox had no room for,
+ *   is counted by reason (`stats.deadLetters`) and logged at most once per
+ *   reason per DEAD_LETTER_LOG_INTERVAL_MS with the number suppressed.
+ * - A query to a node that is down, left or unknown fails at once with
+ *   NodeDownError, and one waiting for an answer fails as soon as
+ *   membership reports the node down or its link breaks — not at its
+ *   timeout. A query to an actor that does not exist fails with
+ *   NoSuchActorError, answered by the node that looked.
+ * - Bounded: a message from another node for an actor whose mailbox already
+ *   holds `maxMailbox` messages is dropped and counted (a query gets
+ *   MailboxFullError), so a fast sender cannot grow a node's memory without
+ *   bound; the transport's per-link queues bound what is in flight.
+ *
+ * A query's message may be a function of the reference to reply to, as in
+ * nact: remotely, that reference is a RemoteRef back to this node, and the
+ * actor answers by dispatching to it (with this layer's `dispatch`). A plain
+ * message is queried on the actor's node with nact's own query, so an actor
+ * that answers `ctx.sender` with nact's dispatch works unchanged.
+ */
+import { dispatch as nactDispatch, query as nactQuery, type Ref } from 'nact';
+import { createRequire } from 'node:module';
+import { MailboxFullError, NodeDownError, NoSuchActorError, TimeoutError, TroupeError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { LogLimiter } from '../transport/log-limiter.js';
+import type { PeerIdentity, Transport } from '../transport/transport.js';
+import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
+import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
+
+const require = createRequire(import.meta.url);
+const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): { mailbox?: { length: number } } | undefined };
+
+/** nact's dispatch takes the sender as a third argument (its typings omit it). */
+const dispatchWithSender = nactDispatch as unknown as (ref: Ref<any>, message: unknown, sender?: unknown) => void;
+
+/** Messages from other nodes an actor's mailbox may hold before more are dropped. @default 10000 */
+export const DEFAULT_MAX_MAILBOX = 10_000;
+/** Timeout of a query that names none, ms. @default 5000 */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+/** Shortest gap between two dead-letter log lines of one reason, ms. @default 10000 */
+export const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
+/** Path prefix of the references a remote query's answer is sent to. */
+const REPLY_PATH = '$reply';
+
+export type DeadLetterReason = 'no-such-actor' | 'node-down' | 'link-full' | 'mailbox-full' | 'malformed';
+
+export interface ClusterActorsStats {
+  sent: number;
+  received: number;
+  queriesSent: number;
+  queriesServed: number;
+  deadLetters: Record<DeadLetterReason, number>;
+}
+
+/** What the layer needs to know of membership. */
+export interface MemberView {
+  /** The node's membership state, or undefined when it is not a member this node knows. */
+  stateOf(node: string): string | undefined;
+  addressOf(node: string): string | undefined;
+  /** Calls `listener` on every member event; returns the unsubscribe. */
+  subscribe(listener: (event: string, node: string) => void): () => void;
+}
+
+export interface ClusterActorsOptions {
+  self: string;
+  /** The node's nact actor system. */
+  system: Ref<never>;
+  transport: Transport;
+  members: MemberView;
+  log: Logger;
+  maxMailbox?: number;
+  now?: () => number;
+}
+
+interface PendingQuery {
+  node: string;
+  ref: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+const GONE_STATES = new Set(['down', 'left', 'removed']);
+
+export class ClusterActors {
+  readonly stats: ClusterActorsStats = {
+    sent: 0, received: 0, queriesSent: 0, queriesServed: 0,
+    deadLetters: { 'no-such-actor': 0, 'node-down': 0, 'link-full': 0, 'mailbox-full': 0, malformed: 0 },
+  };
+  private readonly pending = new Map<number, PendingQuery>();
+  private nextId = 1;
+  private readonly systemName: string;
+  private readonly maxMailbox: number;
+  private readonly deadLetterLog = new LogLimiter({ intervalMs: DEAD_LETTER_LOG_INTERVAL_MS, maxKeys: 16 });
+  private readonly unsubscribe: () => void;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ClusterActorsOptions) {
+    this.systemName = (opts.system as unknown as { system: { name: string } }).system.name;
+    this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
+    this.now = opts.now ?? (() => performance.now());
+    opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
+    opts.transport.onEvent((event) => {
+      if (event.type === 'link-down') this.failQueriesTo(event.peer.name, 'is unreachable: its link broke while the query waited');
+    });
+    this.unsubscribe = opts.members.subscribe((event, node) => {
+      if (event === 'member-down' || event === 'member-left' || event === 'member-removed') this.failQueriesTo(node, `is ${event.slice('member-'.length)}`);
+    });
+  }
+
+  /** This node's name. */
+  get self(): string {
+    return this.opts.self;
+  }
+
+  /** The cluster-wide reference of an actor of this node (what a local reference becomes on the wire). */
+  refOf(ref: ActorRef): RemoteRef {
+    if (isRemoteRef(ref)) return ref;
+    const path = nactPath(ref);
+    if (path === null) throw new TroupeError('ERR_BAD_REQUEST', 'only references to actors have a cluster-wide form (not the actor system, a query\'s temporary reference or nobody)');
+    return new RemoteRef(this.opts.self, path);
+  }
+
+  /** Sends `message` to the actor at `ref`, at most once; `sender` is what the receiver sees as `ctx.sender`. Never throws for delivery problems: those are dead letters. */
+  dispatch(ref: ActorRef, message: unknown, sender?: ActorRef): void {
+    if (!isRemoteRef(ref)) return this.deliverLocal(ref, message, sender, nactPath(ref) ?? []);
+    if (ref.node === this.opts.self) return this.deliverLocal(this.localRef(ref.path), message, sender, ref.path);
+    const address = this.reachable(ref.node);
+    if (address === undefined) return this.deadLetter('node-down', ref.toString());
+    this.stats.sent++;
+    const body = encode(this.opts.self, [message, sender ?? null]);
+    if (!this.opts.transport.send(address, ACTOR_CHANNEL, messageFrame(ref.path, body))) this.deadLetter('link-full', ref.toString());
+  }
+
+  /**
+   * Asks the actor at `ref` and resolves with its answer. `message` is the
+   * message, answered to `ctx.sender`, or a function of the reference to
+   * answer to. Fails with TimeoutError, NodeDownError, NoSuchActorError or
+   * MailboxFullError.
+   */
+  query<T = unknown>(ref: ActorRef, message: unknown, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): Promise<T> {
+    if (!isRemoteRef(ref) || ref.node === this.opts.self) return this.queryLocal<T>(isRemoteRef(ref) ? this.localRef(ref.path) : ref, message, timeoutMs, isRemoteRef(ref) ? ref.toString() : String(nactPath(ref)?.join('/')));
+    const address = this.reachable(ref.node);
+    const where = ref.toString();
+    if (address === undefined) return Promise.reject(new NodeDownError(ref.node, where, this.opts.members.stateOf(ref.node) === undefined ? 'is not a member this node knows' : `is ${this.opts.members.stateOf(ref.node)}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => settle() && reject(new TimeoutError(`query of ${where}`, timeoutMs)), timeoutMs);
+      const settle = (): boolean => {
+        if (!this.pending.delete(id)) return false;
+        clearTimeout(timer);
+        return true;
+      };
+      this.pending.set(id, { node: ref.node, ref: where, resolve: (v) => settle() && resolve(v as T), reject: (e) => settle() && reject(e) });
+      const replyByRef = typeof message === 'function';
+      const payload = replyByRef ? (message as (replyTo: RemoteRef) => unknown)(new RemoteRef(this.opts.self, [REPLY_PATH, String(id)])) : message;
+      this.stats.queriesSent++;
+      const sent = this.opts.transport.send(address, ACTOR_CHANNEL, queryFrame(id, ref.path, encode(this.opts.self, [payload, null]), timeoutMs, replyByRef));
+      if (!sent) this.pending.get(id)?.reject(new NodeDownError(ref.node, where, 'has no room on its link (the outbound queue is full)'));
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.failAll('the node is stopping');
+  }
+
+  // ---- Local delivery ----
+
+  private localRef(path: readonly string[]): Ref<any> {
+    return nactRefAt(this.systemName, path);
+  }
+
+  private deliverLocal(ref: Ref<any>, message: unknown, sender: ActorRef | undefined, path: readonly string[]): void {
+    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), message);
+    const actor = systemMap.find(this.systemName, ref);
+    if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
+    dispatchWithSender(ref, message, sender);
+  }
+
+  private queryLocal<T>(ref: Ref<any>, message: unknown, timeoutMs: number, where: string): Promise<T> {
+    const path = nactPath(ref);
+    if (path !== null && systemMap.find(this.systemName, ref) === undefined) return Promise.reject(new NoSuchActorError(`${this.opts.self}/${path.join('/')}`));
+    return (nactQuery(ref, message as never, timeoutMs) as Promise<T>).catch((err: unknown) => {
+      throw err instanceof Error && err.message === 'Query Timeout' ? new TimeoutError(`query of ${where}`, timeoutMs) : err;
+    });
+  }
+
+  // ---- Inbound ----
+
+  private receive(from: PeerIdentity, payload: unknown): void {
+    const frame = decodeFrame(payload);
+    if (frame === null) return this.deadLetter('malformed', from.name);
+    this.stats.received++;
+    try {
+      switch (frame.kind) {
+        case 'message': {
+          const [message, sender] = decode(frame.body) as [unknown, RemoteRef | null];
+          if (this.mailboxFull(frame.path)) return this.deadLetter('mailbox-full', `${this.opts.self}/${frame.path.join('/')}`);
+          return this.deliverLocal(this.localRef(frame.path), message, sender ?? undefined, frame.path);
+        }
+        case 'query':
+          return this.serveQuery(from, frame.id, frame.path, frame.body, frame.timeoutMs, frame.replyByRef);
+        case 'reply':
+          return this.settleReply(frame.id, frame.ok, frame.body, from);
+      }
+    } catch {
+      this.deadLetter('malformed', from.name); // a body that does not decode
+    }
+  }
+
+  private serveQuery(from: PeerIdentity, id: number, path: string[], body: Uint8Array, timeoutMs: number, replyByRef: boolean): void {
+    this.stats.queriesServed++;
+    const [message] = decode(body) as [unknown];
+    const ref = this.localRef(path);
+    const where = `${this.opts.self}/${path.join('/')}`;
+    const answer = (ok: boolean, value: unknown): void => {
+      this.opts.transport.send(from.address, ACTOR_CHANNEL, replyFrame(id, ok, encode(this.opts.self, value)));
+    };
+    const fail = (err: { code: ErrorCode; message: string }): void => answer(false, { code: err.code, message: err.message });
+    if (systemMap.find(this.systemName, ref) === undefined) {
+      this.deadLetter('no-such-actor', where);
+      return fail(new NoSuchActorError(where));
+    }
+    if (this.mailboxFull(path)) {
+      this.deadLetter('mailbox-full', where);
+      return fail(new MailboxFullError(where, this.maxMailbox));
+    }
+    // Answered by the actor to the reference inside the message: deliver it; the reply travels as a message.
+    if (replyByRef) return nactDispatch(ref, message);
+    nactQuery(ref, message as never, timeoutMs).then(
+      (value) => answer(true, value),
+      (err: unknown) => fail(err instanceof Error && err.message === 'Query Timeout' ? new TimeoutError(`query of ${where}`, timeoutMs) : toWireError(err)),
+    );
+  }
+
+  private settleReply(id: number, ok: boolean, body: Uint8Array, from: PeerIdentity): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined || pending.node !== from.name) return; // late (timed out) or not ours
+    const value = decode(body);
+    if (ok) return pending.resolve(value);
+    pending.reject(remoteError(value, pending.ref));
+  }
+
+  private answerByRef(id: number, message: unknown): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${REPLY_PATH}/${id}`);
+    pending.resolve(message);
+  }
+
+  // ---- Failure ----
+
+  private mailboxFull(path: readonly string[]): boolean {
+    const actor = systemMap.find(this.systemName, this.localRef(path));
+    return (actor?.mailbox?.length ?? 0) >= this.maxMailbox;
+  }
+
+  /** The node's address when it is a member not known to be gone. */
+  private reachable(node: string): string | undefined {
+    const state = this.opts.members.stateOf(node);
+    if (state === undefined || GONE_STATES.has(state)) return undefined;
+    return this.opts.members.addressOf(node);
+  }
+
+  private failQueriesTo(node: string, reason: string): void {
+    for (const p of [...this.pending.values()]) if (p.node === node) p.reject(new NodeDownError(node, p.ref, reason));
+  }
+
+  private failAll(reason: string): void {
+    for (const p of [...this.pending.values()]) p.reject(new NodeDownError(this.opts.self, p.ref, reason));
+  }
+
+  private deadLetter(reason: DeadLetterReason, target: string): void {
+    this.stats.deadLetters[reason]++;
+    const decision = this.deadLetterLog.decide(reason, this.now());
+    if (decision.log) this.opts.log.warn({ reason, target, suppressed: decision.suppressed }, `dead letter (${reason}) for ${target}`);
+  }
+}
+
+function toWireError(err: unknown): { code: ErrorCode; message: string } {
+  const e = err as Partial<TroupeError>;
+  return { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err) };
+}
+
+/** The typed error an error answer stands for. */
+function remoteError(value: unknown, ref: string): Error {
+  const v = (value ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof v.code === 'string' ? v.code : 'ERR_INTERNAL';
+  const message = typeof v.message === 'string' ? v.message : 'the remote query failed';
+  if (code === 'ERR_NO_SUCH_ACTOR') return new NoSuchActorError(ref);
+  if (code === 'ERR_MAILBOX_FULL') return new MailboxFullError(ref, 0);
+  if (code === 'ERR_TIMEOUT') return new TroupeError('ERR_TIMEOUT', message);
+  return new TroupeError(code as ErrorCode, message);
+}

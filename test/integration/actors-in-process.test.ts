@@ -1,0 +1,84 @@
+/**
+ * The actor layer between two nodes in one process (real transport on
+ * loopback): dispatch and query on remote references, references inside
+ * messages, replies by reference, dead letters, the typed failures.
+ * Multi-process behaviour (kill -9, order under load) is in actors.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dispatch, spawn, type Ref } from 'nact';
+import { NodeDownError, NoSuchActorError, RemoteRef, startNode, TimeoutError, type TroupeNode } from '../../lib/index.js';
+import { freePort } from '../harness/troupe-process.js';
+import { waitFor } from '../harness/wait-for.js';
+
+describe('actors across two nodes in one process', () => {
+  const dirs: string[] = [];
+  let a: TroupeNode;
+  let b: TroupeNode;
+
+  async function start(name: string, clusterPort: number, seeds: string[]): Promise<TroupeNode> {
+    const dataDir = mkdtempSync(join(tmpdir(), `troupe-actors-${name}-`));
+    dirs.push(dataDir);
+    return startNode({
+      config: {
+        nodeName: `${name}@127.0.0.1`, clusteringEnabled: true, discoveryTypes: ['static'], clusterNodes: seeds, clusterPort, port: 0,
+        httpBind: '127.0.0.1', clusterBind: '127.0.0.1', dataDir, cookie: 'actors-test', heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500, logLevel: 'silent',
+      },
+    });
+  }
+
+  before(async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    a = await start('aa', pa, []);
+    b = await start('ab', pb, [`aa@127.0.0.1:${pa}`]);
+    await waitFor(() => a.members().filter((m) => m.state === 'up').length === 2 && b.members().filter((m) => m.state === 'up').length === 2, { timeoutMs: 15_000, what: 'both nodes up' });
+  });
+  after(async () => {
+    await Promise.all([a?.stop({ leave: false }), b?.stop({ leave: false })]);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('dispatches and queries an actor on the other node, a reference inside a message included', async () => {
+    const seen: unknown[] = [];
+    // On b: a counter that answers queries (nact style: to ctx.sender) and tells a reference it was given.
+    const counter = spawn(b.system!, (state: number, msg: { type: string; n?: number; tell?: RemoteRef }, ctx) => {
+      if (msg.type === 'add') return state + (msg.n ?? 0);
+      if (msg.type === 'get') dispatch((ctx as unknown as { sender: Ref<any> }).sender, state); // nact's typings omit ctx.sender
+      if (msg.type === 'tell' && msg.tell) b.actors!.dispatch(msg.tell, { count: state, from: ctx.self });
+      return state;
+    }, 'counter', { initialState: 0 });
+    const remote = new RemoteRef(b.name, ['counter']);
+    assert.deepEqual(b.actors!.refOf(counter), remote);
+    for (let i = 1; i <= 10; i++) a.actors!.dispatch(remote, { type: 'add', n: i });
+    assert.equal(await a.actors!.query(remote, { type: 'get' }, 2_000), 55, 'the messages arrived in order before the query');
+
+    const listener = spawn(a.system!, (_s: unknown, msg: unknown) => { seen.push(msg); }, 'listener');
+    a.actors!.dispatch(remote, { type: 'tell', tell: listener });
+    await waitFor(() => seen.length === 1 || undefined, { timeoutMs: 5_000, what: 'the answer sent to the reference inside the message' });
+    const answer = seen[0] as { count: number; from: RemoteRef };
+    assert.equal(answer.count, 55);
+    assert.ok(answer.from instanceof RemoteRef && answer.from.equals(remote), 'a local reference sent from b arrives as b\'s reference');
+  });
+
+  it('a query whose message is a function of the reply reference is answered by dispatch to it', async () => {
+    spawn(b.system!, (_s: unknown, msg: { replyTo: RemoteRef; text: string }) => { b.actors!.dispatch(msg.replyTo, msg.text.toUpperCase()); }, 'shouter');
+    const reply = await a.actors!.query(new RemoteRef(b.name, ['shouter']), (replyTo: RemoteRef) => ({ replyTo, text: 'hello' }), 2_000);
+    assert.equal(reply, 'HELLO');
+  });
+
+  it('a message to an actor that does not exist is a dead letter; a query to it fails with NoSuchActorError', async () => {
+    const before = b.actors!.stats.deadLetters['no-such-actor'];
+    a.actors!.dispatch(new RemoteRef(b.name, ['nobody-here']), 'hello?');
+    await waitFor(() => b.actors!.stats.deadLetters['no-such-actor'] > before || undefined, { timeoutMs: 5_000, what: 'the dead letter counted on b' });
+    await assert.rejects(a.actors!.query(new RemoteRef(b.name, ['nobody-here']), 'anyone?', 2_000), NoSuchActorError);
+  });
+
+  it('a query to an unknown node fails at once with NodeDownError; one the actor never answers times out', async () => {
+    await assert.rejects(a.actors!.query(new RemoteRef('ghost@127.0.0.1', ['x']), 'hi', 60_000), NodeDownError);
+    spawn(b.system!, () => undefined, 'silent');
+    await assert.rejects(a.actors!.query(new RemoteRef(b.name, ['silent']), 'hi', 200), TimeoutError);
+  });
+});
