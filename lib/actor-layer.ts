@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import { MemberStates } from './member-states.js';
 import type { MemberStatus } from './node-api.js';
 import { ClusterActors } from './remote/cluster-actors.js';
+import type { Rpc } from './rpc/rpc.js';
 import type { Transport } from './transport/transport.js';
 
 export interface ActorLayer {
@@ -17,10 +18,10 @@ export interface ActorLayer {
   stop(): void;
 }
 
-export function startActorLayer(deps: { self: string; system: Ref<never>; transport: Transport; memberEvents: MemberEvents; members: () => MemberStatus[]; log: Logger }): ActorLayer {
+export function startActorLayer(deps: { self: string; system: Ref<never>; transport: Transport; rpc: Rpc; memberEvents: MemberEvents; members: () => MemberStatus[]; log: Logger }): ActorLayer {
   const states = new MemberStates(deps.memberEvents, deps.members());
   const actors = new ClusterActors({
-    self: deps.self, system: deps.system, transport: deps.transport, log: deps.log,
+    self: deps.self, system: deps.system, transport: deps.transport, rpc: deps.rpc, log: deps.log,
     members: {
       stateOf: (node) => states.stateOf(node),
       addressOf: (node) => deps.memberEvents.addressOf(node),

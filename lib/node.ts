@@ -169,7 +169,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       members: () => this.members(), dialFailed: (address) => this.linkFailures.dials.has(address), raftConfig: raftConfigFor(config),
       defaultReplicationFactor: config.replicationFactor, random, log, onActorRestart: () => this.actorRestarts++, stateMachines: this.raftStateMachines,
     });
-    this.actorLayer = startActorLayer({ self: this.name, system: this.system, transport, memberEvents: this.memberEvents, members: () => this.members(), log: log.child({ component: 'actors' }) });
+    this.actorLayer = startActorLayer({ self: this.name, system: this.system, transport, rpc, memberEvents: this.memberEvents, members: () => this.members(), log: log.child({ component: 'actors' }) });
     this.operations = new ClusterOperations({
       config, name: this.name, address: () => this.address, transport, rpc, membership: this.membership,
       members: () => this.members(), selfState: () => this.selfState(), events: this as EventEmitter,

@@ -35,7 +35,9 @@ import { MailboxFullError, NodeDownError, NoSuchActorError, TimeoutError, Troupe
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../transport/log-limiter.js';
 import type { PeerIdentity, Transport } from '../transport/transport.js';
+import type { Rpc } from '../rpc/rpc.js';
 import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
+import { Behaviours, type BehaviourFactory, type StopReason } from './behaviours.js';
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
 
 const require = createRequire(import.meta.url);
@@ -50,6 +52,8 @@ export const DEFAULT_MAX_MAILBOX = 10_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 /** Shortest gap between two dead-letter log lines of one reason, ms. @default 10000 */
 export const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
+/** The rpc method that spawns a behaviour on the node serving it. */
+export const RPC_ACTORS_SPAWN = 'actors.spawn';
 /** Path prefix of the references a remote query's answer is sent to. */
 const REPLY_PATH = '$reply';
 
@@ -77,6 +81,8 @@ export interface ClusterActorsOptions {
   /** The node's nact actor system. */
   system: Ref<never>;
   transport: Transport;
+  /** The node's rpc (spawnOn). */
+  rpc: Rpc;
   members: MemberView;
   log: Logger;
   maxMailbox?: number;
@@ -104,8 +110,10 @@ export class ClusterActors {
   private readonly deadLetterLog = new LogLimiter({ intervalMs: DEAD_LETTER_LOG_INTERVAL_MS, maxKeys: 16 });
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
+  private readonly behaviours = new Behaviours();
 
   constructor(private readonly opts: ClusterActorsOptions) {
+    opts.rpc.handle(RPC_ACTORS_SPAWN, (arg) => this.serveSpawn(arg));
     this.systemName = (opts.system as unknown as { system: { name: string } }).system.name;
     this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
     this.now = opts.now ?? (() => performance.now());
@@ -168,6 +176,39 @@ export class ClusterActors {
       const sent = this.opts.transport.send(address, ACTOR_CHANNEL, queryFrame(id, ref.path, encode(this.opts.self, [payload, null]), timeoutMs, replyByRef));
       if (!sent) this.pending.get(id)?.reject(new NodeDownError(ref.node, where, 'has no room on its link (the outbound queue is full)'));
     });
+  }
+
+  // ---- Spawning ----
+
+  /** Registers how to make an actor of behaviour `name`; define it on every node that may run it. */
+  defineBehaviour(name: string, factory: BehaviourFactory): void {
+    this.behaviours.define(name, factory);
+  }
+
+  /** Spawns an actor of a defined behaviour on this node; resolves to its cluster-wide reference. */
+  spawn(behaviour: string, args: unknown = null, options: { name?: string } = {}): RemoteRef {
+    const ref = this.behaviours.spawn(this.opts.system, behaviour, args, options.name, (reason) => this.actorStopped(ref, reason));
+    return this.refOf(ref);
+  }
+
+  /** Spawns an actor of behaviour `behaviour` on `node` (which must define it), with msgpack-encodable `args`. */
+  async spawnOn(node: string, behaviour: string, args: unknown = null, options: { name?: string; timeoutMs?: number } = {}): Promise<RemoteRef> {
+    if (node === this.opts.self) return this.spawn(behaviour, args, options);
+    const address = this.reachable(node);
+    if (address === undefined) throw new NodeDownError(node, `${node}/(spawn ${behaviour})`, this.opts.members.stateOf(node) === undefined ? 'is not a member this node knows' : `is ${this.opts.members.stateOf(node)}`);
+    const path = await this.opts.rpc.call<string[]>(address, RPC_ACTORS_SPAWN, { behaviour, args, name: options.name ?? null }, { timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS });
+    return new RemoteRef(node, path);
+  }
+
+  private serveSpawn(arg: unknown): string[] {
+    const a = arg as { behaviour?: unknown; args?: unknown; name?: unknown } | null;
+    if (a === null || typeof a !== 'object' || typeof a.behaviour !== 'string' || (a.name !== null && typeof a.name !== 'string')) throw new TroupeError('ERR_BAD_REQUEST', 'malformed actors.spawn request');
+    return [...this.spawn(a.behaviour, a.args ?? null, a.name === null ? {} : { name: a.name as string }).path];
+  }
+
+  /** An actor spawned through this layer stopped (monitors hear of it here). */
+  private actorStopped(_ref: Ref<any>, _reason: StopReason): void {
+    // Monitors (watch) attach here.
   }
 
   close(): void {

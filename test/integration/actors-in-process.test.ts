@@ -81,4 +81,17 @@ describe('actors across two nodes in one process', () => {
     spawn(b.system!, () => undefined, 'silent');
     await assert.rejects(a.actors!.query(new RemoteRef(b.name, ['silent']), 'hi', 200), TimeoutError);
   });
+
+  it('spawnOn starts a behaviour defined on the other node and returns its reference; an unknown behaviour or a taken name is refused', async () => {
+    for (const node of [a, b]) node.actors!.defineBehaviour('adder', (args) => ({ initialState: (args as { start: number }).start, f: (state: number, msg: { add?: number; replyTo?: RemoteRef }) => {
+      if (msg.replyTo) node.actors!.dispatch(msg.replyTo, state);
+      return state + (msg.add ?? 0);
+    } }));
+    const ref = await a.actors!.spawnOn(b.name, 'adder', { start: 100 }, { name: 'adder-1' });
+    assert.ok(ref.equals(new RemoteRef(b.name, ['adder-1'])));
+    a.actors!.dispatch(ref, { add: 5 });
+    assert.equal(await a.actors!.query(ref, (replyTo: RemoteRef) => ({ replyTo }), 2_000), 105);
+    await assert.rejects(a.actors!.spawnOn(b.name, 'no-such-behaviour'), (err: Error & { code?: string }) => /no behaviour named/.test(err.message));
+    await assert.rejects(a.actors!.spawnOn(b.name, 'adder', { start: 0 }, { name: 'adder-1' }), (err: Error) => /already runs/.test(err.message));
+  });
 });
