@@ -13,6 +13,8 @@ import { ClusterActors } from './remote/cluster-actors.js';
 import type { Rpc } from './rpc/rpc.js';
 import type { Transport } from './transport/transport.js';
 
+export type { ClusterActors };
+
 export interface ActorLayer {
   actors: ClusterActors;
   stop(): void;

@@ -15,8 +15,7 @@ import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { MemberEvents } from '../actors/member-events.js';
 import type { RaftHostHandle } from '../actors/raft-host-actor.js';
 import { startDataLayer, type DataLayer } from './data-layer.js';
-import { startActorLayer, type ActorLayer } from './actor-layer.js';
-import type { ClusterActors } from './remote/cluster-actors.js';
+import { startActorLayer, type ActorLayer, type ClusterActors } from './actor-layer.js';
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import type { Discovery } from '../discovery/index.js';
@@ -89,13 +88,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   private store: NodeStateStore | undefined;
   private memberEvents: MemberEvents | undefined;
   /** The multi-Raft host: every Raft group replica on this node. */
-  get raft(): RaftHostHandle | undefined {
-    return this.data?.raft;
-  }
+  get raft(): RaftHostHandle | undefined { return this.data?.raft; }
   /** Sends a group's proposals and reads to its leader, from any node (lib/raft/forwarding.ts). */
-  get router(): RaftRouter | undefined {
-    return this.data?.router;
-  }
+  get router(): RaftRouter | undefined { return this.data?.router; }
   private data: DataLayer | undefined;
   private actorLayer: ActorLayer | undefined;
   private transport: Transport | undefined;
@@ -185,7 +180,9 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     this.lagMonitor = startEventLoopMonitor();
     reportLagChanges(this.lagMonitor, (lagMs) => this.membership?.send({ type: 'lag', lagMs }));
 
-    const debug = this.testHooks ? createDebugHooks({ crashActor: (actor) => this.crashActor(actor), restarts: () => this.actorRestarts }) : undefined;
+    // Test hook: crashes a system actor (its supervisor restarts it); false for an unknown actor.
+    const crashActor = (actor: string): boolean => actor === 'membership' && (this.membership?.send({ type: 'crash' }), true);
+    const debug = this.testHooks ? createDebugHooks({ crashActor, restarts: () => this.actorRestarts }) : undefined;
     this.http = await startFacade(this, config, log.child({ component: 'http' }), debug);
     signal?.throwIfAborted();
     this.httpPort = this.http.port;
@@ -194,17 +191,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
     log.info({ address: this.address, httpPort: this.httpPort, generation: this.generation, candidates }, 'node started');
   }
 
-  /** Test hook: makes a system actor crash (its supervisor restarts it). False for an unknown actor. */
-  private crashActor(actor: string): boolean {
-    if (actor !== 'membership') return false;
-    this.membership?.send({ type: 'crash' });
-    return true;
-  }
-
   /** Actors across nodes (docs/ACTORS.md): dispatch and query on any reference, local or remote. */
-  get actors(): ClusterActors | undefined {
-    return this.actorLayer?.actors;
-  }
+  get actors(): ClusterActors | undefined { return this.actorLayer?.actors; }
 
   /** The replicated tables (docs/TABLES.md); served over HTTP under /api/tables. */
   get tables(): TablesApi | undefined {
