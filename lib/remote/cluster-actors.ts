@@ -38,6 +38,7 @@ import type { PeerIdentity, Transport } from '../transport/transport.js';
 import type { Rpc } from '../rpc/rpc.js';
 import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
 import { Behaviours, type BehaviourFactory, type StopReason } from './behaviours.js';
+import { Monitors, type Terminated, type TerminationReason } from './monitors.js';
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
 
 const require = createRequire(import.meta.url);
@@ -111,18 +112,34 @@ export class ClusterActors {
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
   private readonly behaviours = new Behaviours();
+  private readonly monitors: Monitors;
+  /** Cancels of `watch`, by watcher and target. */
+  private readonly watches = new Map<string, () => void>();
 
   constructor(private readonly opts: ClusterActorsOptions) {
     opts.rpc.handle(RPC_ACTORS_SPAWN, (arg) => this.serveSpawn(arg));
+    this.monitors = new Monitors({
+      self: opts.self,
+      exists: (path) => systemMap.find(this.systemName, this.localRef(path)) !== undefined,
+      send: (node, frame) => {
+        const address = this.reachable(node);
+        return address !== undefined && opts.transport.send(address, ACTOR_CHANNEL, frame);
+      },
+      stateOf: (node) => opts.members.stateOf(node),
+    });
     this.systemName = (opts.system as unknown as { system: { name: string } }).system.name;
     this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
     this.now = opts.now ?? (() => performance.now());
     opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
     opts.transport.onEvent((event) => {
       if (event.type === 'link-down') this.failQueriesTo(event.peer.name, 'is unreachable: its link broke while the query waited');
+      if (event.type === 'link-up') this.monitors.linkUp(event.peer.name);
     });
     this.unsubscribe = opts.members.subscribe((event, node) => {
-      if (event === 'member-down' || event === 'member-left' || event === 'member-removed') this.failQueriesTo(node, `is ${event.slice('member-'.length)}`);
+      if (event === 'member-down' || event === 'member-left' || event === 'member-removed') {
+        this.failQueriesTo(node, `is ${event.slice('member-'.length)}`);
+        this.monitors.nodeGone(node, event === 'member-left' ? 'node-left' : 'node-down');
+      }
     });
   }
 
@@ -206,12 +223,47 @@ export class ClusterActors {
     return [...this.spawn(a.behaviour, a.args ?? null, a.name === null ? {} : { name: a.name as string }).path];
   }
 
-  /** An actor spawned through this layer stopped (monitors hear of it here). */
-  private actorStopped(_ref: Ref<any>, _reason: StopReason): void {
-    // Monitors (watch) attach here.
+  /** An actor spawned through this layer stopped: its monitors fire now. */
+  private actorStopped(ref: Ref<any>, reason: StopReason): void {
+    const path = nactPath(ref);
+    if (path !== null) this.monitors.localStopped(path, reason);
   }
 
+  // ---- Monitors (monitors.ts) ----
+
+  /**
+   * `watcher` receives `{ type: 'terminated', ref, reason }` (Terminated)
+   * once, when the actor at `target` stops or crashes, or its node goes down
+   * or leaves; at once when it does not exist. Watching twice is one watch.
+   */
+  watch(watcher: ActorRef, target: ActorRef): void {
+    const ref = this.refOf(target);
+    const key = `${this.refOf(watcher).toString()} ${ref.toString()}`;
+    if (this.watches.has(key)) return;
+    let fired = false;
+    const cancel = this.monitor(ref, (reason) => {
+      fired = true;
+      this.watches.delete(key);
+      this.dispatch(watcher, { type: 'terminated', ref, reason } satisfies Terminated);
+    });
+    if (!fired) this.watches.set(key, cancel); // a dead target fires at once: nothing to keep
+  }
+
+  /** Cancels `watcher`'s watch of `target`; a terminated message already sent may still arrive. */
+  unwatch(watcher: ActorRef, target: ActorRef): void {
+    const key = `${this.refOf(watcher).toString()} ${this.refOf(target).toString()}`;
+    this.watches.get(key)?.();
+    this.watches.delete(key);
+  }
+
+  /** Calls `onTerminated` once when the actor at `target` terminates (see watch); returns the cancel. */
+  monitor(target: ActorRef, onTerminated: (reason: TerminationReason) => void): () => void {
+    return this.monitors.monitor(this.refOf(target), onTerminated);
+  }
+
+
   close(): void {
+    this.monitors.close();
     this.unsubscribe();
     this.failAll('the node is stopping');
   }
@@ -254,6 +306,12 @@ export class ClusterActors {
           return this.serveQuery(from, frame.id, frame.path, frame.body, frame.timeoutMs, frame.replyByRef);
         case 'reply':
           return this.settleReply(frame.id, frame.ok, frame.body, from);
+        case 'watch':
+          return this.monitors.watchRequested(from, frame.id, frame.path);
+        case 'unwatch':
+          return this.monitors.unwatchRequested(from, frame.id);
+        case 'terminated':
+          return this.monitors.terminated(from, frame.id, frame.reason);
       }
     } catch {
       this.deadLetter('malformed', from.name); // a body that does not decode

@@ -14,6 +14,9 @@
  *                                                 dispatched, not queried
  *   ['r', id, ok, body]                           the answer of query `id`: body = the reply, or
  *                                                 { code, message } when ok is false
+ *   ['w', id, path]                               watch the actor at path (monitor `id` of the sender)
+ *   ['u', id]                                     unwatch: monitor `id` of the sender is cancelled
+ *   ['t', id, reason]                             the actor of monitor `id` terminated (reason: see monitors.ts)
  *
  * `decodeFrame` never throws: a malformed frame is reported as null and the
  * caller counts and drops it.
@@ -73,7 +76,10 @@ export function isPath(value: unknown): value is string[] {
 export type ActorFrame =
   | { kind: 'message'; path: string[]; body: Uint8Array }
   | { kind: 'query'; id: number; path: string[]; body: Uint8Array; timeoutMs: number; replyByRef: boolean }
-  | { kind: 'reply'; id: number; ok: boolean; body: Uint8Array };
+  | { kind: 'reply'; id: number; ok: boolean; body: Uint8Array }
+  | { kind: 'watch'; id: number; path: string[] }
+  | { kind: 'unwatch'; id: number }
+  | { kind: 'terminated'; id: number; reason: string };
 
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -90,6 +96,18 @@ export function replyFrame(id: number, ok: boolean, body: Uint8Array): unknown[]
   return ['r', id, ok, body];
 }
 
+export function watchFrame(id: number, path: readonly string[]): unknown[] {
+  return ['w', id, path];
+}
+
+export function unwatchFrame(id: number): unknown[] {
+  return ['u', id];
+}
+
+export function terminatedFrame(id: number, reason: string): unknown[] {
+  return ['t', id, reason];
+}
+
 /** The frame `payload` stands for, or null when it is malformed. */
 export function decodeFrame(payload: unknown): ActorFrame | null {
   if (!Array.isArray(payload)) return null;
@@ -103,6 +121,12 @@ export function decodeFrame(payload: unknown): ActorFrame | null {
         : null;
     case 'r':
       return payload.length === 4 && isId(a) && typeof b === 'boolean' && isBytes(c) ? { kind: 'reply', id: a, ok: b, body: c } : null;
+    case 'w':
+      return payload.length === 3 && isId(a) && isPath(b) ? { kind: 'watch', id: a, path: b } : null;
+    case 'u':
+      return payload.length === 2 && isId(a) ? { kind: 'unwatch', id: a } : null;
+    case 't':
+      return payload.length === 3 && isId(a) && typeof b === 'string' && b.length <= 64 ? { kind: 'terminated', id: a, reason: b } : null;
     default:
       return null;
   }

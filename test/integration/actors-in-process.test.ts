@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dispatch, spawn, type Ref } from 'nact';
+import { dispatch, spawn, stop, type Ref } from 'nact';
 import { NodeDownError, NoSuchActorError, RemoteRef, startNode, TimeoutError, type TroupeNode } from '../../lib/index.js';
 import { freePort } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -94,4 +94,75 @@ describe('actors across two nodes in one process', () => {
     await assert.rejects(a.actors!.spawnOn(b.name, 'no-such-behaviour'), (err: Error & { code?: string }) => /no behaviour named/.test(err.message));
     await assert.rejects(a.actors!.spawnOn(b.name, 'adder', { start: 0 }, { name: 'adder-1' }), (err: Error) => /already runs/.test(err.message));
   });
+
+  it('watch delivers terminated once when a watched actor stops or crashes, at once for a dead one, and not after unwatch', async () => {
+    const seen: { ref: RemoteRef; reason: string }[] = [];
+    const watcher = spawn(a.system!, (_s: unknown, msg: { type: string; ref: RemoteRef; reason: string }) => { if (msg.type === 'terminated') seen.push(msg); }, 'watcher');
+    for (const node of [a, b]) node.actors!.defineBehaviour('fragile', () => ({ f: (_s: unknown, msg: string) => {
+      if (msg === 'crash') throw new Error('asked to crash');
+      if (msg === 'stop') return undefined;
+      return null;
+    } }));
+    const stopping = await a.actors!.spawnOn(b.name, 'fragile', null, { name: 'stopping' });
+    const crashing = await a.actors!.spawnOn(b.name, 'fragile', null, { name: 'crashing' });
+    const kept = await a.actors!.spawnOn(b.name, 'fragile', null, { name: 'kept' });
+    a.actors!.watch(watcher, stopping);
+    a.actors!.watch(watcher, crashing);
+    a.actors!.watch(watcher, kept);
+    a.actors!.unwatch(watcher, kept);
+    a.actors!.watch(watcher, new RemoteRef(b.name, ['never-was']));
+    await waitFor(() => seen.some((m) => m.reason === 'not-found') || undefined, { timeoutMs: 5_000, what: 'terminated not-found for an actor that never was' });
+    // A round trip on the same link: the watch frames, sent before it, have reached b before the actors go.
+    await waitFor(async () => (await a.actors!.query(new RemoteRef(b.name, ['counter']), { type: 'get' }, 2_000)) !== undefined || undefined, { timeoutMs: 5_000, what: 'a round trip to b after the watches' });
+    stopActorAt(b, 'stopping');
+    b.actors!.dispatch(new RemoteRef(b.name, ['crashing']), 'crash');
+    await waitFor(() => seen.length === 3 || undefined, { timeoutMs: 5_000, what: 'terminated for the stopped and the crashed actor' });
+    const byName = new Map(seen.map((m) => [m.ref.path.join('/'), m.reason]));
+    assert.equal(byName.get('stopping'), 'stopped');
+    assert.equal(byName.get('crashing'), 'crashed');
+    assert.equal(byName.get('never-was'), 'not-found');
+    stopActorAt(b, 'kept');
+    a.actors!.dispatch(new RemoteRef(b.name, ['counter']), { type: 'add', n: 0 });
+    assert.equal(await a.actors!.query(new RemoteRef(b.name, ['counter']), { type: 'get' }, 2_000), 55);
+    assert.ok(!seen.some((m) => m.ref.path[0] === 'kept'), 'no terminated after unwatch');
+  });
 });
+
+describe('monitors across a node that leaves', () => {
+  it('a watcher hears node-left for the actors of a node that leaves, and a query waiting there fails with NodeDownError', async () => {
+    const dirs: string[] = [];
+    const start = async (name: string, clusterPort: number, seeds: string[]): Promise<TroupeNode> => {
+      const dataDir = mkdtempSync(join(tmpdir(), `troupe-actors-${name}-`));
+      dirs.push(dataDir);
+      return startNode({ config: {
+        nodeName: `${name}@127.0.0.1`, clusteringEnabled: true, discoveryTypes: ['static'], clusterNodes: seeds, clusterPort, port: 0,
+        httpBind: '127.0.0.1', clusterBind: '127.0.0.1', dataDir, cookie: 'actors-test-2', heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1500, logLevel: 'silent',
+      } });
+    };
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a = await start('ma', pa, []);
+    const b = await start('mb', pb, [`ma@127.0.0.1:${pa}`]);
+    try {
+      await waitFor(() => a.members().filter((m) => m.state === 'up').length === 2 || undefined, { timeoutMs: 15_000, what: 'both nodes up' });
+      spawn(b.system!, () => undefined, 'quiet');
+      const seen: { reason: string }[] = [];
+      const watcher = spawn(a.system!, (_s: unknown, msg: { type: string; reason: string }) => { seen.push(msg); }, 'watcher');
+      const quiet = new RemoteRef(b.name, ['quiet']);
+      a.actors!.watch(watcher, quiet);
+      const waiting = a.actors!.query(quiet, 'never answered', 60_000);
+      const outcome = waiting.then(() => 'answered', (err: unknown) => err);
+      await b.stop(); // a graceful leave
+      await waitFor(() => seen.length === 1 || undefined, { timeoutMs: 15_000, what: 'terminated after the node left' });
+      assert.equal(seen[0]!.reason, 'node-left');
+      assert.ok((await outcome) instanceof NodeDownError, 'the waiting query failed with NodeDownError, long before its 60 s timeout');
+    } finally {
+      await Promise.all([a.stop({ leave: false }), b.stop({ leave: false })]);
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Stops the top-level actor `name` of `node` with nact's stop. */
+function stopActorAt(node: TroupeNode, name: string): void {
+  stop({ type: 'actor', path: { parts: [name] }, system: { name: (node.system as unknown as { system: { name: string } }).system.name } } as unknown as Ref<any>);
+}
