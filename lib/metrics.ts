@@ -67,11 +67,16 @@ const COUNTERS: ReadonlyArray<{ key: ScalarKey; name: string; help: string }> = 
   { key: 'linkFramesDropped', name: 'link_frames_dropped_total', help: 'Outbound frames dropped because a link queue was full or the link closed.' },
   { key: 'linkReconnects', name: 'link_reconnects_total', help: 'Reconnection attempts of inter-node links.' },
   { key: 'discoveryQueries', name: 'discovery_queries_total', help: 'Discovery polls and queries made (DNS queries, multicast queries).' },
+  { key: 'actorMessagesSent', name: 'actor_remote_messages_sent_total', help: 'Actor messages and queries this node sent to actors on other nodes.' },
+  { key: 'actorMessagesReceived', name: 'actor_remote_frames_received_total', help: 'Actor frames (messages, queries, replies, watches) received from other nodes.' },
+  { key: 'actorQueriesSent', name: 'actor_remote_queries_sent_total', help: 'Queries this node sent to actors on other nodes.' },
+  { key: 'actorQueriesServed', name: 'actor_remote_queries_served_total', help: 'Queries from other nodes served by actors on this node.' },
 ];
 
 const COUNTERS_BY_REASON: ReadonlyArray<{ key: ByReasonKey; name: string; help: string }> = [
   { key: 'handshakeFailures', name: 'link_handshake_failures_total', help: 'Inter-node handshakes that failed, by reason (cookie, cluster name, version, timeout…).' },
   { key: 'discoveryFailures', name: 'discovery_failures_total', help: 'Discovery polls that failed, by reason.' },
+  { key: 'actorDeadLetters', name: 'actor_dead_letters_total', help: 'Actor messages that could not be delivered, by reason (no-such-actor, node-down, link-full, mailbox-full, malformed).' },
 ];
 
 /**

@@ -125,6 +125,12 @@ export interface NodeStatsSnapshot {
   discoveryCandidates: number;
   /** The Raft groups on this node and their counters (absent before the raft host runs). */
   raft?: RaftMetricsSnapshot;
+  /** The actor layer: messages and queries to and from other nodes, dead letters by reason. */
+  actorMessagesSent: number;
+  actorMessagesReceived: number;
+  actorQueriesSent: number;
+  actorQueriesServed: number;
+  actorDeadLetters: Record<string, number>;
 }
 
 export interface CallOptions {

@@ -7,6 +7,7 @@ import type { MemberState, NodeStatsSnapshot } from './node-api.js';
 import type { MemberView, MembershipStats } from './protocol/swim/membership.js';
 import type { TransportStats } from './transport/transport.js';
 import type { RaftMetricsSnapshot } from './raft/raft-metrics.js';
+import type { ClusterActorsStats } from './remote/cluster-actors.js';
 
 export interface NodeStatsInput {
   members: readonly MemberView[];
@@ -18,6 +19,7 @@ export interface NodeStatsInput {
   discovery: DiscoveryState | undefined;
   eventLoopLagMs: number;
   raft?: RaftMetricsSnapshot;
+  actors?: ClusterActorsStats | undefined;
 }
 
 export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
@@ -45,5 +47,10 @@ export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
     discoveryQueries: discovery?.queries ?? 0,
     discoveryFailures: discovery?.failures ?? {},
     discoveryCandidates: discovery?.candidates.length ?? 0,
+    actorMessagesSent: input.actors?.sent ?? 0,
+    actorMessagesReceived: input.actors?.received ?? 0,
+    actorQueriesSent: input.actors?.queriesSent ?? 0,
+    actorQueriesServed: input.actors?.queriesServed ?? 0,
+    actorDeadLetters: { ...(input.actors?.deadLetters ?? {}) },
   };
 }

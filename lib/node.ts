@@ -241,7 +241,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       links: this.transport?.links().length ?? 0,
       discovery: this.discoverer?.state(),
       eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
-      ...(this.data ? { raft: this.data.metrics() } : {}),
+      ...(this.data ? { raft: this.data.metrics() } : {}), actors: this.actors?.stats,
     });
   }
 

@@ -74,6 +74,10 @@ describe('actors across two nodes in one process', () => {
     a.actors!.dispatch(new RemoteRef(b.name, ['nobody-here']), 'hello?');
     await waitFor(() => b.actors!.stats.deadLetters['no-such-actor'] > before || undefined, { timeoutMs: 5_000, what: 'the dead letter counted on b' });
     await assert.rejects(a.actors!.query(new RemoteRef(b.name, ['nobody-here']), 'anyone?', 2_000), NoSuchActorError);
+    await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
+      return /troupe_actor_dead_letters_total\{reason="no-such-actor"\} [1-9]/.test(text) || undefined;
+    }, { timeoutMs: 5_000, what: 'the dead letters in b\'s /metrics' });
   });
 
   it('a query to an unknown node fails at once with NodeDownError; one the actor never answers times out', async () => {

@@ -46,6 +46,11 @@ export function zeroStats(): NodeStatsSnapshot {
     discoveryQueries: 5,
     discoveryFailures: { timeout: 2 },
     discoveryCandidates: 3,
+    actorMessagesSent: 7,
+    actorMessagesReceived: 6,
+    actorQueriesSent: 2,
+    actorQueriesServed: 1,
+    actorDeadLetters: { 'no-such-actor': 1 },
   };
 }
 

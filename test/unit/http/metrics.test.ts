@@ -15,6 +15,8 @@ describe('createMetrics', () => {
     let text = await metrics.render();
     assert.equal(valueOf(text, 'troupe_swim_probes_sent_total'), 10);
     assert.equal(valueOf(text, 'troupe_discovery_failures_total{reason="timeout"}'), 2);
+    assert.equal(valueOf(text, 'troupe_actor_dead_letters_total{reason="no-such-actor"}'), 1);
+    assert.equal(valueOf(text, 'troupe_actor_remote_queries_served_total'), 1);
     assert.equal(valueOf(text, 'troupe_event_loop_lag_seconds'), 0.004);
     assert.equal(valueOf(text, 'troupe_members{state="down"}'), 1);
 
