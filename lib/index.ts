@@ -23,3 +23,5 @@ export { RemoteRef, isRemoteRef } from './remote/actor-ref.js';
 export type { ActorRef } from './remote/actor-ref.js';
 export { ClusterActors, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_MAX_MAILBOX } from './remote/cluster-actors.js';
 export type { ClusterActorsStats, DeadLetterReason } from './remote/cluster-actors.js';
+export type { Terminated, TerminationReason } from './remote/monitors.js';
+export type { Behaviour, BehaviourFactory } from './remote/behaviours.js';
