@@ -40,6 +40,11 @@ export interface LoadRequest {
   durationMs: number;
   /** Latency kinds: requests in flight at once. */
   inFlight?: number;
+  /**
+   * Latency kinds: the requests take these kinds in turn (request i is of `rotate[i % n]`), so that the round
+   * trips of several paths are measured under the same conditions of the machine; `byKind` has each one's figures.
+   */
+  rotate?: LoadKind[];
   /** Remote query: the echo actors of the peer the requests are spread over (request i goes to `echo-${i % actors}`). @default 1 */
   actors?: number;
   /** Throughput kinds: messages sent per event-loop turn. */
@@ -62,6 +67,8 @@ export interface LoadSummary {
   sent: number;
   p50: number;
   p99: number;
+  /** Latency kinds: the figures of each kind (one entry without `rotate`). */
+  byKind: Record<string, { ops: number; p50: number; p99: number }>;
   errors: number;
   firstError: string | null;
   /** Dead letters by reason during the load, both nodes summed. */
@@ -211,7 +218,8 @@ function request(kind: LoadKind, i: number, actors: number): Promise<unknown> {
 async function load(req: LoadRequest): Promise<LoadSummary> {
   const throughput = req.kind === 'local-dispatch' || req.kind === 'raw-send' || req.kind === 'dispatch';
   const sample = async (): Promise<number> => (req.kind === 'local-dispatch' ? received : peerCall<number>(req.kind === 'raw-send' ? 'raw-count' : 'count'));
-  const latencies: number[] = [];
+  const kinds = req.rotate ?? [req.kind];
+  const latencies = kinds.map((): number[] => []);
   let errors = 0;
   let firstError: string | null = null;
   let measuring = false;
@@ -222,8 +230,9 @@ async function load(req: LoadRequest): Promise<LoadSummary> {
     while (!stop) {
       const started = performance.now();
       try {
-        await request(req.kind, next++, Math.min(req.actors ?? 1, SPREAD_ECHOES));
-        if (measuring) latencies.push(performance.now() - started);
+        const i = next++;
+        await request(kinds[i % kinds.length]!, i, Math.min(req.actors ?? 1, SPREAD_ECHOES));
+        if (measuring) latencies[i % kinds.length]!.push(performance.now() - started);
       } catch (err) {
         if (measuring) (errors++, (firstError ??= (err as Error).message));
       }
@@ -246,10 +255,11 @@ async function load(req: LoadRequest): Promise<LoadSummary> {
   const deadLetters: Record<string, number> = {};
   addInto(deadLetters, node!.actors!.stats.deadLetters, deadBefore[0] as Record<string, number>, 1);
   addInto(deadLetters, (await peerCall<{ deadLetters: Record<string, number> }>('stats')).deadLetters, (deadBefore[1] as { deadLetters: Record<string, number> }).deadLetters, 1);
-  const ops = throughput ? count1 - count0 : latencies.length;
+  const ops = throughput ? count1 - count0 : latencies.reduce((n, l) => n + l.length, 0);
   const cpu = [0, 1].map((i) => ((cpuMicros(cpu1[i]!) - cpuMicros(cpu0[i]!)) / 1000 / durationMs) * 100) as [number, number];
-  const { p50, p99 } = latencySummary(latencies);
-  return { durationMs, ops, perSecond: ops / (durationMs / 1000), sent: sent1 - sent0, p50, p99, errors, firstError, deadLetters, cpu };
+  const { p50, p99 } = latencySummary(latencies.flat());
+  const byKind = Object.fromEntries(kinds.map((kind, i) => [kind, { ops: latencies[i]!.length, ...latencySummary(latencies[i]!) }]));
+  return { durationMs, ops, perSecond: ops / (durationMs / 1000), sent: sent1 - sent0, p50, p99, byKind, errors, firstError, deadLetters, cpu };
 }
 
 async function run(cmd: Command): Promise<unknown> {

@@ -21,9 +21,11 @@
  *                            about BENCH_WINDOW messages wait (below the mailbox bound, 10,000)
  *   remote dispatch, unacknowledged  the same without the queries: what the bounds drop is counted
  *   local nact query         1 in flight
- *   raw transport echo       a frame to n2, answered on another channel: 1 and 64 in flight
- *   rpc call                 Rpc.call of an `echo` method on n2: 1 and 64 in flight
- *   remote query             node.actors.query of n2's echo actor: 1 and 64 in flight; then 64 in
+ *   round trips              1 in flight, the three below in turn (request i of the i-th kind mod 3),
+ *                            so the latency ratios hold under the same conditions of the machine
+ *   raw transport echo       a frame to n2, answered on another channel; 64 in flight
+ *   rpc call                 Rpc.call of an `echo` method on n2; 64 in flight
+ *   remote query             node.actors.query of n2's echo actor; 64 in flight; then 64 in
  *                            flight spread over 8 echo actors (nact runs one message of an actor
  *                            per event-loop turn: this tells that limit from the layer's)
  *
@@ -36,7 +38,7 @@
  * (1); BENCH_BATCH (500) messages per turn; BENCH_WINDOW (4000);
  * BENCH_IN_FLIGHT (64); BENCH_ONLY (a comma-separated list of phase keys:
  * local-dispatch, raw-send, dispatch, dispatch-unacked, local-query,
- * raw-echo, rpc, query, query-spread); BENCH_CPU_PROF=<dir>: both nodes profiled (V8's
+ * round-trip, raw-echo, rpc, query, query-spread); BENCH_CPU_PROF=<dir>: both nodes profiled (V8's
  * profiler through node:inspector) over the measured window of each phase,
  * into <dir>/<phase>-<node>.cpuprofile (read them with
  * bench/cpu-profile-top.ts --by-area).
@@ -77,6 +79,7 @@ interface Phase {
   inFlight?: number;
   window?: number;
   actors?: number;
+  rotate?: LoadKind[];
 }
 
 const PHASES: Phase[] = [
@@ -85,14 +88,14 @@ const PHASES: Phase[] = [
   { key: 'dispatch', label: `remote dispatch n1 → n2, windowed (${fmt(WINDOW)})`, kind: 'dispatch', window: WINDOW },
   { key: 'dispatch-unacked', label: 'remote dispatch n1 → n2, unacknowledged', kind: 'dispatch', window: 0 },
   { key: 'local-query', label: 'local nact query, 1 in flight', kind: 'local-query', inFlight: 1 },
-  { key: 'raw-echo', label: 'raw transport echo, 1 in flight', kind: 'raw-echo', inFlight: 1 },
+  { key: 'round-trip', label: 'round trips, 1 in flight, in turn:', kind: 'query', inFlight: 1, rotate: ['raw-echo', 'rpc', 'query'] },
   { key: 'raw-echo', label: `raw transport echo, ${IN_FLIGHT} in flight`, kind: 'raw-echo', inFlight: IN_FLIGHT },
-  { key: 'rpc', label: 'rpc call, 1 in flight', kind: 'rpc', inFlight: 1 },
   { key: 'rpc', label: `rpc call, ${IN_FLIGHT} in flight`, kind: 'rpc', inFlight: IN_FLIGHT },
-  { key: 'query', label: 'remote query, 1 in flight', kind: 'query', inFlight: 1 },
   { key: 'query', label: `remote query, ${IN_FLIGHT} in flight`, kind: 'query', inFlight: IN_FLIGHT },
   { key: 'query-spread', label: `remote query, ${IN_FLIGHT} in flight over 8 actors`, kind: 'query', inFlight: IN_FLIGHT, actors: 8 },
 ];
+
+const ROUND_TRIP_LABELS: Partial<Record<LoadKind, string>> = { 'raw-echo': 'raw transport echo', rpc: 'rpc call', query: 'remote query' };
 
 function describeResult(phase: Phase, s: LoadSummary): string {
   const dead = Object.entries(s.deadLetters).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${fmt(n)}`).join(', ');
@@ -130,11 +133,21 @@ async function main(): Promise<void> {
         ...(phase.inFlight === undefined ? {} : { inFlight: phase.inFlight }),
         ...(phase.window === undefined ? {} : { window: phase.window }),
         ...(phase.actors === undefined ? {} : { actors: phase.actors }),
+        ...(phase.rotate === undefined ? {} : { rotate: phase.rotate }),
         ...(CPU_PROF ? { profile: join(CPU_PROF, id) } : {}),
       };
       const summary = await n1.call<LoadSummary>('load', { request }, (SECONDS + WARMUP_SECONDS) * 1000 + 60_000);
-      results.set(id, summary);
-      console.log(`  ${phase.label.padEnd(46)} ${describeResult(phase, summary)}`);
+      if (phase.rotate === undefined) {
+        results.set(id, summary);
+        console.log(`  ${phase.label.padEnd(46)} ${describeResult(phase, summary)}`);
+        continue;
+      }
+      console.log(`  ${phase.label} CPU n1 ${fmt(summary.cpu[0])}% n2 ${fmt(summary.cpu[1])}%; errors ${summary.errors}${summary.firstError ? ` (${summary.firstError})` : ''}`);
+      for (const kind of phase.rotate) {
+        const k = summary.byKind[kind]!;
+        results.set(`${kind}-1`, { ...summary, ...k, perSecond: k.ops / (summary.durationMs / 1000) });
+        console.log(`    ${ROUND_TRIP_LABELS[kind]!.padEnd(44)} ${fmt(k.ops / (summary.durationMs / 1000)).padStart(10)} req/s   p50 ${us(k.p50)}  p99 ${us(k.p99)}`);
+      }
     }
   } finally {
     await group.cleanup();
