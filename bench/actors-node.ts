@@ -65,6 +65,8 @@ export interface LoadSummary {
   perSecond: number;
   /** Messages sent in the window (throughput kinds). */
   sent: number;
+  /** Frames the peer's actor layer received in the window (messages, queries and replies, delivered or not). */
+  peerFrames: number;
   p50: number;
   p99: number;
   /** Latency kinds: the figures of each kind (one entry without `rotate`). */
@@ -242,12 +244,12 @@ async function load(req: LoadRequest): Promise<LoadSummary> {
   const running = throughput ? [sendLoad(req, () => stop, sent)] : Array.from({ length: req.inFlight ?? 1 }, client);
   await sleep(req.warmupMs);
   if (req.profile) await Promise.all([profileStart(), peerCall('profile-start')]);
-  const [count0, sent0, cpu0] = [await sample(), sent.n, [process.cpuUsage(), await peerCall<NodeJS.CpuUsage>('cpu')]];
+  const [count0, sent0, cpu0, frames0] = [await sample(), sent.n, [process.cpuUsage(), await peerCall<NodeJS.CpuUsage>('cpu')], (await peerCall<{ received: number }>('stats')).received];
   const started = performance.now();
   measuring = true;
   await sleep(req.durationMs);
   measuring = false;
-  const [count1, sent1, cpu1] = [await sample(), sent.n, [process.cpuUsage(), await peerCall<NodeJS.CpuUsage>('cpu')]];
+  const [count1, sent1, cpu1, frames1] = [await sample(), sent.n, [process.cpuUsage(), await peerCall<NodeJS.CpuUsage>('cpu')], (await peerCall<{ received: number }>('stats')).received];
   const durationMs = performance.now() - started;
   if (req.profile) await Promise.all([profileStop(`${req.profile}-${node!.name.split('@')[0]}.cpuprofile`), peerCall('profile-stop', { path: `${req.profile}-${peer!.node.split('@')[0]}.cpuprofile` })]);
   stop = true;
@@ -259,7 +261,7 @@ async function load(req: LoadRequest): Promise<LoadSummary> {
   const cpu = [0, 1].map((i) => ((cpuMicros(cpu1[i]!) - cpuMicros(cpu0[i]!)) / 1000 / durationMs) * 100) as [number, number];
   const { p50, p99 } = latencySummary(latencies.flat());
   const byKind = Object.fromEntries(kinds.map((kind, i) => [kind, { ops: latencies[i]!.length, ...latencySummary(latencies[i]!) }]));
-  return { durationMs, ops, perSecond: ops / (durationMs / 1000), sent: sent1 - sent0, p50, p99, byKind, errors, firstError, deadLetters, cpu };
+  return { durationMs, ops, perSecond: ops / (durationMs / 1000), sent: sent1 - sent0, peerFrames: frames1 - frames0, p50, p99, byKind, errors, firstError, deadLetters, cpu };
 }
 
 async function run(cmd: Command): Promise<unknown> {

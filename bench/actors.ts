@@ -102,7 +102,9 @@ function describeResult(phase: Phase, s: LoadSummary): string {
   const cpu = `CPU n1 ${fmt(s.cpu[0])}% n2 ${fmt(s.cpu[1])}%`;
   if (phase.inFlight === undefined) {
     const sentNote = phase.kind === 'local-dispatch' ? '' : `, sent ${fmt(s.sent / (s.durationMs / 1000))}/s`;
-    return `${fmt(s.perSecond).padStart(10)} msgs/s received${sentNote}; dead letters: ${dead || 'none'}; ${cpu}`;
+    const frames = s.peerFrames / (s.durationMs / 1000);
+    const perFrame = phase.kind === 'dispatch' && frames > 0 ? `; n2's actor layer took ${fmt(frames)} frames/s, ${fmt((s.cpu[1] / 100 / frames) * 1e6, 2)} µs of n2's CPU each` : '';
+    return `${fmt(s.perSecond).padStart(10)} msgs/s received${sentNote}; dead letters: ${dead || 'none'}; ${cpu}${perFrame}`;
   }
   return `${fmt(s.perSecond).padStart(10)} req/s   p50 ${us(s.p50)}  p99 ${us(s.p99)}; errors ${s.errors}${s.firstError ? ` (${s.firstError})` : ''}; ${cpu}`;
 }
