@@ -42,7 +42,12 @@ import { Monitors, type Terminated, type TerminationReason } from './monitors.js
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
 
 const require = createRequire(import.meta.url);
-const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): { mailbox?: { length: number } } | undefined };
+/** nact's concrete actor, as its system map finds it: what nact's own dispatch calls. */
+interface NactActor {
+  mailbox?: { length: number };
+  dispatch(message: unknown, sender?: unknown): void;
+}
+const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): NactActor | undefined };
 
 /** nact's dispatch takes the sender as a third argument (its typings omit it). */
 const dispatchWithSender = nactDispatch as unknown as (ref: Ref<any>, message: unknown, sender?: unknown) => void;
@@ -297,11 +302,8 @@ export class ClusterActors {
     this.stats.received++;
     try {
       switch (frame.kind) {
-        case 'message': {
-          const [message, sender] = decode(frame.body) as [unknown, RemoteRef | null];
-          if (this.mailboxFull(frame.path)) return this.deadLetter('mailbox-full', `${this.opts.self}/${frame.path.join('/')}`);
-          return this.deliverLocal(this.localRef(frame.path), message, sender ?? undefined, frame.path);
-        }
+        case 'message':
+          return this.receiveMessage(frame.path, frame.body);
         case 'query':
           return this.serveQuery(from, frame.id, frame.path, frame.body, frame.timeoutMs, frame.replyByRef);
         case 'reply':
@@ -316,6 +318,20 @@ export class ClusterActors {
     } catch {
       this.deadLetter('malformed', from.name); // a body that does not decode
     }
+  }
+
+  /**
+   * A message from another node. Its target is found once and checked before the body is decoded, so a
+   * message that is dropped (no such actor, mailbox full) costs no decoding; such a message is counted under
+   * that reason even when its body would not have decoded.
+   */
+  private receiveMessage(path: string[], body: Uint8Array): void {
+    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), (decode(body) as [unknown])[0]);
+    const actor = systemMap.find(this.systemName, this.localRef(path));
+    if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
+    if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.deadLetter('mailbox-full', `${this.opts.self}/${path.join('/')}`);
+    const [message, sender] = decode(body) as [unknown, RemoteRef | null];
+    actor.dispatch(message, sender ?? undefined);
   }
 
   private serveQuery(from: PeerIdentity, id: number, path: string[], body: Uint8Array, timeoutMs: number, replyByRef: boolean): void {
