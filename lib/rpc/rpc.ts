@@ -73,11 +73,16 @@ export class Rpc {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly pending = new Map<string, Pending>();
   private readonly inFlight = new Map<string, number>();
+  /** Calls being served, by the caller's address: aborted when its link goes down. */
+  private readonly serving = new Map<string, Set<AbortController>>();
 
   constructor(private readonly transport: Transport, private readonly maxInFlightPerPeer = DEFAULT_MAX_IN_FLIGHT_PER_PEER) {
     transport.onMessage(RPC_CHANNEL, (from, payload) => this.receive(from, payload));
     transport.onEvent((event) => {
-      if (event.type === 'link-down') this.failPeer(event.peer.address, `link to ${event.peer.name} went down before the reply arrived`, 'ERR_LINK_CLOSED');
+      if (event.type === 'link-down') {
+        this.failPeer(event.peer.address, `link to ${event.peer.name} went down before the reply arrived`, 'ERR_LINK_CLOSED');
+        this.abortServing(event.peer.address, `the link to ${event.peer.name}, who made the call, went down`);
+      }
       // No link could be made: the calls queued for it were never sent (safe to retry elsewhere), and would otherwise wait out their deadline.
       if (event.type === 'dial-failed') this.failPeer(this.transport.resolve(event.address), `could not connect to ${event.address} (${event.message}); the call was not sent`, 'ERR_UNREACHABLE');
     });
@@ -134,18 +139,38 @@ export class Rpc {
     this.stats.callsReceived++;
     const handler = this.handlers.get(method);
     let reply: Record<string, unknown>;
+    const controller = new AbortController();
     if (handler === undefined) {
       reply = { t: 'reply', id, ok: false, error: { code: 'ERR_NOT_FOUND', message: `no rpc method ${JSON.stringify(method)} on this node` } };
     } else {
       try {
-        reply = { t: 'reply', id, ok: true, value: await handler(arg, from, AbortSignal.timeout(DEFAULT_CALL_TIMEOUT_MS * 12)) };
+        reply = { t: 'reply', id, ok: true, value: await handler(arg, from, this.servingSignal(from.address, controller)) };
       } catch (err) {
         const e = err as Partial<TroupeError>;
         const error = { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err), retryable: e.retryable === true, data: errorData(err) };
         reply = { t: 'reply', id, ok: false, error };
       }
     }
+    this.serving.get(from.address)?.delete(controller);
     this.transport.send(from.address, RPC_CHANNEL, reply);
+  }
+
+  /**
+   * The signal a handler gets: aborted when the caller's link goes down (nobody will read the answer).
+   * Handlers bound their own work by the deadline the caller sent; a timer per call here cost a quarter of a
+   * busy server's time (AbortSignal.timeout).
+   */
+  private servingSignal(peer: string, controller: AbortController): AbortSignal {
+    let calls = this.serving.get(peer);
+    if (calls === undefined) this.serving.set(peer, (calls = new Set()));
+    calls.add(controller);
+    return controller.signal;
+  }
+
+  private abortServing(peer: string, reason: string): void {
+    const calls = this.serving.get(peer);
+    this.serving.delete(peer);
+    for (const c of calls ?? []) c.abort(new Error(reason));
   }
 
   private settle(id: string, msg: Record<string, unknown>, from: PeerIdentity): void {
