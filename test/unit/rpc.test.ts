@@ -97,6 +97,20 @@ describe('Rpc', () => {
     assert.ok(err instanceof TroupeError && err.code === 'ERR_LINK_CLOSED', String(err));
   });
 
+  it('aborts the signal of a call being served when the caller\'s link goes down', async () => {
+    const { a, b, bAddress, bTransport } = await pair();
+    let served: AbortSignal | undefined;
+    b.handle('hang', (_arg, _from, signal) => {
+      served = signal;
+      return new Promise(() => {});
+    });
+    void a.call(bAddress, 'hang', null, { timeoutMs: 10_000 }).catch(() => {});
+    await waitUntil(() => served !== undefined);
+    assert.equal(served!.aborted, false, 'not aborted while the caller is linked');
+    await bTransport.stop();
+    await waitUntil(() => served!.aborted);
+  });
+
   it('bounds the calls in flight per peer', async () => {
     const { a, b, bAddress } = await pair({ maxInFlight: 2 });
     b.handle('hang', () => new Promise(() => {}));
