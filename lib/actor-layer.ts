@@ -1,38 +1,64 @@
 /**
- * The node's actor layer (lib/remote/cluster-actors.ts) wired to its
- * membership: member states kept current from member events (a dispatch
- * checks its target's node without rebuilding the member list), addresses
- * from the member-events address book.
+ * The node's actor layer (lib/remote/cluster-actors.ts) and pub/sub
+ * (lib/remote/topics.ts) wired to its membership: member states kept
+ * current from member events (a dispatch checks its target's node without
+ * rebuilding the member list), addresses from the member-events address
+ * book; the `$cluster` topic fed with this node's member events and the
+ * leader changes of its Raft replicas (lib/remote/cluster-topic.ts).
  */
 import type { Ref } from 'nact';
 import type { MemberEvents } from '../actors/member-events.js';
+import type { LeaderChange } from './data-layer.js';
 import type { Logger } from './log.js';
 import { MemberStates } from './member-states.js';
 import type { MemberStatus } from './node-api.js';
-import { ClusterActors } from './remote/cluster-actors.js';
+import { ClusterActors, type MemberView } from './remote/cluster-actors.js';
+import { CLUSTER_TOPIC, leaderChangedMessage, publishMemberEvents } from './remote/cluster-topic.js';
+import { Topics } from './remote/topics.js';
 import type { Rpc } from './rpc/rpc.js';
 import type { Transport } from './transport/transport.js';
 
-export type { ClusterActors };
+export type { ClusterActors, Topics };
 
 export interface ActorLayer {
   actors: ClusterActors;
+  topics: Topics;
   stop(): void;
 }
 
-export function startActorLayer(deps: { self: string; system: Ref<never>; transport: Transport; rpc: Rpc; memberEvents: MemberEvents; members: () => MemberStatus[]; log: Logger }): ActorLayer {
+export interface ActorLayerDeps {
+  self: string;
+  /** This start's generation (the epoch of this node's pub/sub subscriptions). */
+  generation: number;
+  system: Ref<never>;
+  transport: Transport;
+  rpc: Rpc;
+  memberEvents: MemberEvents;
+  members: () => MemberStatus[];
+  /** Subscribes to the leader changes of this node's Raft replicas (DataLayer.onLeaderChange), for `$cluster`. */
+  leaderChanges?: (listener: (change: LeaderChange) => void) => () => void;
+  log: Logger;
+}
+
+export function startActorLayer(deps: ActorLayerDeps): ActorLayer {
   const states = new MemberStates(deps.memberEvents, deps.members());
-  const actors = new ClusterActors({
-    self: deps.self, system: deps.system, transport: deps.transport, rpc: deps.rpc, log: deps.log,
-    members: {
-      stateOf: (node) => states.stateOf(node),
-      addressOf: (node) => deps.memberEvents.addressOf(node),
-      subscribe: (listener) => deps.memberEvents.subscribe((msg) => listener(msg.event, msg.member.name)),
-    },
-  });
+  const members: MemberView = {
+    stateOf: (node) => states.stateOf(node),
+    addressOf: (node) => deps.memberEvents.addressOf(node),
+    subscribe: (listener) => deps.memberEvents.subscribe((msg) => listener(msg.event, msg.member.name)),
+  };
+  const actors = new ClusterActors({ self: deps.self, system: deps.system, transport: deps.transport, rpc: deps.rpc, log: deps.log, members });
+  const initialPeers = deps.members().filter((m) => !m.self && m.state === 'up').map((m) => ({ name: m.name, address: m.address }));
+  const topics = new Topics({ self: deps.self, generation: deps.generation, system: deps.system, transport: deps.transport, members, initialPeers, log: deps.log });
+  const stopMemberTopic = publishMemberEvents(topics, deps.memberEvents, deps.self);
+  const stopLeaderTopic = deps.leaderChanges?.((change) => topics.publishLocal(CLUSTER_TOPIC, leaderChangedMessage(change, deps.self)));
   return {
     actors,
+    topics,
     stop: () => {
+      stopMemberTopic();
+      stopLeaderTopic?.();
+      topics.close();
       actors.close();
       states.close();
     },

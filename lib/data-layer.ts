@@ -45,6 +45,13 @@ export interface DataLayerDeps {
   stateMachines?: StateMachineFactory | undefined;
 }
 
+/** A Raft group's leader as this node's replica learnt it (null: none known). */
+export interface LeaderChange {
+  group: string;
+  leader: string | null;
+  term: number;
+}
+
 export interface DataLayer {
   raft: RaftHostHandle;
   router: RaftRouter;
@@ -54,6 +61,8 @@ export interface DataLayer {
   metrics(): RaftMetricsSnapshot;
   /** Ready for requests: the catalogue has a leader, when this node holds a copy of it (none yet: no table exists). */
   ready(): boolean;
+  /** Calls `listener` for every leader change of a group replica on this node (the `$cluster` topic); returns the unsubscribe. */
+  onLeaderChange(listener: (change: LeaderChange) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -61,13 +70,17 @@ export function startDataLayer(deps: DataLayerDeps): DataLayer {
   const { self, memberEvents, log } = deps;
   const machines = new TableStateMachines(deps.storage);
   let tables: NodeTables | undefined;
+  const leaderListeners = new Set<(change: LeaderChange) => void>();
   const raft = spawnRaftHostActor(deps.system, {
     self,
     storage: deps.storage,
     transport: deps.transport,
     members: memberEvents,
     stateMachineFor: deps.stateMachines ?? machines.stateMachineFor,
-    onGroupEvent: () => tables?.control.trigger(),
+    onGroupEvent: (group, event) => {
+      tables?.control.trigger();
+      if (event.type === 'leader-changed') for (const listener of leaderListeners) listener({ group, leader: event.leader, term: event.term });
+    },
     onGroupApplied: (group) => tables?.waiters.notify(group),
     config: deps.raftConfig,
     random: deps.random.fork(),
@@ -95,8 +108,13 @@ export function startDataLayer(deps: DataLayerDeps): DataLayer {
     tables: started,
     report,
     ready: () => raft.host().status(CATALOGUE_GROUP)?.leader !== null,
+    onLeaderChange: (listener) => {
+      leaderListeners.add(listener);
+      return () => leaderListeners.delete(listener);
+    },
     metrics: () => ({ groups: report.groups(), host: raft.stats(), proposalLatency: raft.host().proposalLatency, batchLatency: raft.host().batchLatency, router: router.stats, underReplicated: started.control.underReplicated }),
     async stop() {
+      leaderListeners.clear();
       started.stop();
       router.close();
       await raft.stop().catch(() => {});

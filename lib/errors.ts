@@ -267,6 +267,16 @@ export class BatchTooLargeError extends LimitExceededError {
   }
 }
 
+/**
+ * A subscribe would take this node past one of pub/sub's per-node limits
+ * (topics with subscribers, or (topic, subscriber) pairs; lib/protocol/pubsub/config.ts).
+ */
+export class TopicLimitError extends LimitExceededError {
+  constructor(readonly unit: 'topics' | 'subscriptions', limit: number) {
+    super(limit, limit, `this node already has ${limit} ${unit === 'topics' ? 'topics with subscribers' : 'subscriptions (topic, subscriber pairs)'}, the limit: unsubscribe what is no longer needed, or subscribe on another node`);
+  }
+}
+
 /** A table of that name exists already (or is still being dropped): choose another name, or wait until the drop completes. */
 export class TableExistsError extends TroupeError {
   constructor(readonly table: string, readonly state?: string) {

@@ -25,3 +25,10 @@ export { ClusterActors, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_MAX_MAILBOX } from './
 export type { ClusterActorsStats, DeadLetterReason } from './remote/cluster-actors.js';
 export type { Terminated, TerminationReason } from './remote/monitors.js';
 export type { Behaviour, BehaviourFactory } from './remote/behaviours.js';
+export { Topics, PUBSUB_CHANNEL, LOCAL_SWEEP_INTERVAL_MS } from './remote/topics.js';
+export type { TopicMessage, PublishReceipt, TopicsStats, TopicDropReason, TopicsApi } from './remote/topics.js';
+export { CLUSTER_TOPIC } from './remote/cluster-topic.js';
+export { MAX_TOPIC_STREAMS, MAX_STREAMED_TOPICS, RECENT_MESSAGES_PER_TOPIC, RECENT_BYTES_PER_TOPIC, FEED_LINGER_MS, MAX_QUEUED_EVENTS_PER_STREAM } from './remote/topic-feeds.js';
+export type { FeedEvent, FeedStream } from './remote/topic-feeds.js';
+export { DEFAULT_MAX_TOPICS_PER_NODE, DEFAULT_MAX_SUBSCRIPTIONS_PER_NODE, DEFAULT_DIGEST_INTERVAL_MS } from './protocol/pubsub/config.js';
+export { MAX_TOPIC_CHARS, SYSTEM_TOPIC_PREFIX, topicNameProblem } from './protocol/pubsub/topic-name.js';

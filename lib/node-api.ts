@@ -5,6 +5,7 @@
  */
 import type { TroupeConfig } from './config.js';
 import type { TablesApi } from './tables/tables-api.js';
+import type { TopicsApi } from './remote/topics.js';
 import type { RaftMetricsSnapshot } from './raft/raft-metrics.js';
 import type { RaftGroupStatus } from './raft/group-report.js';
 
@@ -142,6 +143,8 @@ export interface ClusterNodeApi {
   readonly config: TroupeConfig;
   /** The replicated tables, when this node serves them; the HTTP facade serves `/api/tables` only then. */
   readonly tables?: TablesApi | undefined;
+  /** Pub/sub, when this node runs it; the HTTP facade serves `/api/topics` only then. */
+  readonly topics?: TopicsApi | undefined;
   status(): NodeStatus;
   /** Discovery's raw view and, per candidate, whether it was joined and why not. */
   discovery(): DiscoveryReport;

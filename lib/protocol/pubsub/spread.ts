@@ -120,7 +120,7 @@ export class TopicSpread implements ProtocolCore<SpreadInput, PubSubMessage, Spr
     syncsSent: 0, syncsApplied: 0, deltasSent: 0, deltasApplied: 0, digestsSent: 0, syncRequestsSent: 0,
     staleDropped: 0, gapsDetected: 0, syncPartsDropped: 0, malformedDropped: 0, fromNonPeerDropped: 0, overLimitDropped: 0,
   };
-  private readonly config: SpreadConfig;
+  readonly config: SpreadConfig;
   private readonly limits: SubscriptionLimits;
   private readonly local = new SubscriptionSet();
   private version = 0;
@@ -179,6 +179,11 @@ export class TopicSpread implements ProtocolCore<SpreadInput, PubSubMessage, Spr
 
   localCounts(): { topics: number; subscriptions: number } {
     return { topics: this.local.topicCount, subscriptions: this.local.size };
+  }
+
+  /** Every topic with subscribers on this node, system topics included, and its subscribers. */
+  localSubscriptions(): IterableIterator<[string, ReadonlySet<string>]> {
+    return this.local.entries();
   }
 
   localSubscribersOf(topic: string): ReadonlySet<string> {
