@@ -14,8 +14,8 @@
  *
  * Never shed: `/health*` (a Kubernetes liveness probe must not fail because
  * the node is busy: busy is not dead) and mutating calls (POST, DELETE: rare,
- * and an operator must be able to act on a loaded node). Table watches are
- * long-lived streams: they are bounded by their own limit instead.
+ * and an operator must be able to act on a loaded node). Table watches and
+ * topic event streams are long-lived: they are bounded by their own limits instead.
  */
 
 import { ConfigError } from '../errors.js';
@@ -27,11 +27,13 @@ export const RETRY_AFTER_SECONDS = 1;
 
 /** A table watch: a long-lived stream, bounded by its own limit (routes/table-watch.ts), not by this one. */
 const WATCH_PATH = /^\/api\/tables\/[^/?]+\/watch(\?|$)/;
+/** A topic's event stream: long-lived, bounded by the feeds' limits (lib/remote/topic-feeds.ts). */
+const TOPIC_EVENTS_PATH = /^\/api\/topics\/[^/?]+\/events(\?|$)/;
 
-/** True for requests that are never shed (health probes, mutations) or not counted here (watches). */
+/** True for requests that are never shed (health probes, mutations) or not counted here (watches, event streams). */
 export function isExempt(method: string | undefined, url: string | undefined): boolean {
   if (method !== 'GET' && method !== 'HEAD') return true;
-  return url === '/health' || (url ?? '').startsWith('/health/') || (url ?? '').startsWith('/health?') || WATCH_PATH.test(url ?? '');
+  return url === '/health' || (url ?? '').startsWith('/health/') || (url ?? '').startsWith('/health?') || WATCH_PATH.test(url ?? '') || TOPIC_EVENTS_PATH.test(url ?? '');
 }
 
 export class Admission {

@@ -34,6 +34,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import { debugRoutes, type DebugHooks } from './routes/debug.js';
 import { healthRoutes } from './routes/health.js';
 import { tableRoutes } from './routes/tables.js';
+import { topicRoutes } from './routes/topics.js';
 import type { HttpEnv } from './types.js';
 
 /** Largest request body accepted, bytes. The API takes small JSON documents only. @default 64 KiB */
@@ -79,6 +80,8 @@ export interface HttpAppOptions {
   metricsMaxAgeMs?: number;
   /** @default DEFAULT_STATUS_MAX_AGE_MS */
   statusMaxAgeMs?: number;
+  /** Interval of the keep-alive comment on topic event streams, ms. @default TOPIC_KEEP_ALIVE_MS (15000) */
+  topicKeepAliveMs?: number;
   /** Fault hooks for integration tests; `/debug/*` exists only when set. */
   debug?: DebugHooks | undefined;
 }
@@ -116,6 +119,7 @@ export function createHttpApp(node: ClusterNodeApi, opts: HttpAppOptions): Hono<
   const guard = requireOperator({ apiToken: opts.apiToken });
   app.route('/api/cluster', clusterRoutes(node, guard, status));
   if (tables) app.route('/api/tables', tableRoutes(tables, guard));
+  if (node.topics) app.route('/api/topics', topicRoutes(node.topics, guard, { keepAliveMs: opts.topicKeepAliveMs }));
   if (opts.debug) app.route('/debug', debugRoutes(opts.debug, guard));
   app.get('/metrics', async (c) => c.body(await metrics(), 200, { 'Content-Type': opts.metrics.contentType }));
 

@@ -61,6 +61,10 @@ describe('isExempt', () => {
     ['GET', '/metrics?name[]=x', false],
     ['POST', '/api/cluster/join', true],
     ['DELETE', '/api/cluster/nodes/n2@127.0.0.1', true],
+    ['GET', '/api/topics/chat/events', true],
+    ['GET', '/api/topics/$cluster/events?lastEventId=a-1', true],
+    ['GET', '/api/topics/chat', false],
+    ['GET', '/api/topics/chat/events/more', false],
   ] as const) {
     it(`${method} ${url}: ${exempt ? 'never shed' : 'may be shed'}`, () => assert.equal(isExempt(method, url), exempt));
   }
