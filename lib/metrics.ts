@@ -71,12 +71,18 @@ const COUNTERS: ReadonlyArray<{ key: ScalarKey; name: string; help: string }> = 
   { key: 'actorMessagesReceived', name: 'actor_remote_frames_received_total', help: 'Actor frames (messages, queries, replies, watches) received from other nodes.' },
   { key: 'actorQueriesSent', name: 'actor_remote_queries_sent_total', help: 'Queries this node sent to actors on other nodes.' },
   { key: 'actorQueriesServed', name: 'actor_remote_queries_served_total', help: 'Queries from other nodes served by actors on this node.' },
+  { key: 'pubsubPublished', name: 'pubsub_published_total', help: 'Messages published on this node (publish and local system-topic publishes).' },
+  { key: 'pubsubFramesSent', name: 'pubsub_frames_sent_total', help: 'Publish frames sent to other nodes: one per node with subscribers per message.' },
+  { key: 'pubsubFramesReceived', name: 'pubsub_frames_received_total', help: 'Publish frames received from other nodes.' },
+  { key: 'pubsubDelivered', name: 'pubsub_delivered_total', help: 'Messages delivered to subscribers on this node.' },
+  { key: 'pubsubSyncRequests', name: 'pubsub_sync_requests_total', help: 'Full subscription sets this node asked of peers to repair a gap or a lost frame.' },
 ];
 
 const COUNTERS_BY_REASON: ReadonlyArray<{ key: ByReasonKey; name: string; help: string }> = [
   { key: 'handshakeFailures', name: 'link_handshake_failures_total', help: 'Inter-node handshakes that failed, by reason (cookie, cluster name, version, timeout…).' },
   { key: 'discoveryFailures', name: 'discovery_failures_total', help: 'Discovery polls that failed, by reason.' },
   { key: 'actorDeadLetters', name: 'actor_dead_letters_total', help: 'Actor messages that could not be delivered, by reason (no-such-actor, node-down, link-full, mailbox-full, malformed).' },
+  { key: 'pubsubDropped', name: 'pubsub_dropped_total', help: 'Pub/sub messages not delivered, by reason (link-full, mailbox-full, subscriber-gone, malformed).' },
 ];
 
 /**
@@ -151,6 +157,9 @@ export function createMetrics(source: () => NodeStatsSnapshot): Metrics {
   gauge('links', 'Open inter-node links.', (s) => s.links);
   gauge('event_loop_lag_seconds', 'Recent event-loop lag of this process, as it reports it to peers.', (s) => s.eventLoopLagMs / 1000);
   gauge('discovery_candidates', 'Candidate nodes in the last discovery result.', (s) => s.discoveryCandidates);
+  gauge('pubsub_topics', 'Topics with subscribers on this node.', (s) => s.pubsubTopics);
+  gauge('pubsub_subscriptions', '(topic, subscriber) pairs on this node.', (s) => s.pubsubSubscriptions);
+  gauge('pubsub_streams', 'Open topic event streams (SSE) on this node.', (s) => s.pubsubStreams);
 
   const httpLabels = ['route', 'method', 'status'] as const;
   const httpRequests = new Counter({

@@ -124,6 +124,18 @@ export interface NodeStatsSnapshot {
   discoveryQueries: number;
   discoveryFailures: Record<string, number>;
   discoveryCandidates: number;
+  /** Pub/sub on this node (lib/remote/topics.ts): publish calls, publish frames sent and received, deliveries to subscribers, drops by reason. */
+  pubsubPublished: number;
+  pubsubFramesSent: number;
+  pubsubFramesReceived: number;
+  pubsubDelivered: number;
+  pubsubDropped: Record<string, number>;
+  /** Full sets asked of peers by this node: how often the subscription spread repaired a gap or a lost frame. */
+  pubsubSyncRequests: number;
+  /** Topics with subscribers on this node, its (topic, subscriber) pairs, and its open topic event streams. */
+  pubsubTopics: number;
+  pubsubSubscriptions: number;
+  pubsubStreams: number;
   /** The Raft groups on this node and their counters (absent before the raft host runs). */
   raft?: RaftMetricsSnapshot;
   /** The actor layer: messages and queries to and from other nodes, dead letters by reason. */

@@ -8,6 +8,7 @@ import type { MemberView, MembershipStats } from './protocol/swim/membership.js'
 import type { TransportStats } from './transport/transport.js';
 import type { RaftMetricsSnapshot } from './raft/raft-metrics.js';
 import type { ClusterActorsStats } from './remote/cluster-actors.js';
+import type { TopicsStats } from './remote/topics.js';
 
 export interface NodeStatsInput {
   members: readonly MemberView[];
@@ -20,6 +21,7 @@ export interface NodeStatsInput {
   eventLoopLagMs: number;
   raft?: RaftMetricsSnapshot;
   actors?: ClusterActorsStats | undefined;
+  pubsub?: TopicsStats | undefined;
 }
 
 export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
@@ -52,5 +54,14 @@ export function nodeStatsSnapshot(input: NodeStatsInput): NodeStatsSnapshot {
     actorQueriesSent: input.actors?.queriesSent ?? 0,
     actorQueriesServed: input.actors?.queriesServed ?? 0,
     actorDeadLetters: { ...(input.actors?.deadLetters ?? {}) },
+    pubsubPublished: input.pubsub?.published ?? 0,
+    pubsubFramesSent: input.pubsub?.framesSent ?? 0,
+    pubsubFramesReceived: input.pubsub?.framesReceived ?? 0,
+    pubsubDelivered: input.pubsub?.delivered ?? 0,
+    pubsubDropped: { ...(input.pubsub?.dropped ?? {}) },
+    pubsubSyncRequests: input.pubsub?.spread.syncRequestsSent ?? 0,
+    pubsubTopics: input.pubsub?.localTopics ?? 0,
+    pubsubSubscriptions: input.pubsub?.localSubscriptions ?? 0,
+    pubsubStreams: input.pubsub?.streams ?? 0,
   };
 }

@@ -240,7 +240,7 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       links: this.transport?.links().length ?? 0,
       discovery: this.discoverer?.state(),
       eventLoopLagMs: this.lagMonitor?.lagMs() ?? 0,
-      ...(this.data ? { raft: this.data.metrics() } : {}), actors: this.actors?.stats,
+      ...(this.data ? { raft: this.data.metrics() } : {}), actors: this.actors?.stats, pubsub: this.topics?.stats,
     });
   }
 

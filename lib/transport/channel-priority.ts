@@ -12,7 +12,9 @@
  * Classes, highest first:
  * - 'high': failure detection and control (SWIM probes and acks, rpc). Late
  *   acks make healthy nodes suspect, so they must not queue behind bulk data.
- * - 'normal': Raft appends and votes, actor messages, any channel not listed.
+ * - 'normal': Raft appends and votes, actor messages, pub/sub (publish frames
+ *   and subscription gossip, whose order on one link the spread relies on),
+ *   any channel not listed.
  * - 'low': bulk transfers (snapshot chunks): large, and nobody waits on one
  *   chunk in particular.
  *
@@ -30,7 +32,7 @@ export type ChannelPriority = 'high' | 'normal' | 'low';
 export const CHANNEL_PRIORITIES: readonly ChannelPriority[] = ['high', 'normal', 'low'];
 
 /**
- * @default swim and rpc high; raft and actor normal; raft-snapshot and bulk low. Channels not named here are
+ * @default swim and rpc high; raft, actor and pubsub normal; raft-snapshot and bulk low. Channels not named here are
  * 'normal'. `TransportOptions.channelPriorities` adds to or overrides these.
  */
 export const DEFAULT_CHANNEL_PRIORITIES: Readonly<Record<string, ChannelPriority>> = Object.freeze({
@@ -38,6 +40,7 @@ export const DEFAULT_CHANNEL_PRIORITIES: Readonly<Record<string, ChannelPriority
   rpc: 'high',
   raft: 'normal',
   actor: 'normal',
+  pubsub: 'normal',
   'raft-snapshot': 'low',
   bulk: 'low',
 });

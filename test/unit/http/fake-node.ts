@@ -51,6 +51,15 @@ export function zeroStats(): NodeStatsSnapshot {
     actorQueriesSent: 2,
     actorQueriesServed: 1,
     actorDeadLetters: { 'no-such-actor': 1 },
+    pubsubPublished: 7,
+    pubsubFramesSent: 6,
+    pubsubFramesReceived: 5,
+    pubsubDelivered: 4,
+    pubsubDropped: { 'link-full': 1 },
+    pubsubSyncRequests: 2,
+    pubsubTopics: 3,
+    pubsubSubscriptions: 8,
+    pubsubStreams: 1,
   };
 }
 

@@ -34,6 +34,17 @@ describe('createMetrics', () => {
     assert.equal(valueOf(text, 'troupe_swim_probes_sent_total'), 28);
   });
 
+  it('exposes pub/sub counts: counters, drops by reason, and the local gauges', async () => {
+    const text = await createMetrics(zeroStats).render();
+    assert.equal(valueOf(text, 'troupe_pubsub_published_total'), 7);
+    assert.equal(valueOf(text, 'troupe_pubsub_frames_sent_total'), 6);
+    assert.equal(valueOf(text, 'troupe_pubsub_delivered_total'), 4);
+    assert.equal(valueOf(text, 'troupe_pubsub_dropped_total{reason="link-full"}'), 1);
+    assert.equal(valueOf(text, 'troupe_pubsub_sync_requests_total'), 2);
+    assert.equal(valueOf(text, 'troupe_pubsub_subscriptions'), 8);
+    assert.equal(valueOf(text, 'troupe_pubsub_streams'), 1);
+  });
+
   it('reads the source once per scrape and survives a throwing source', async () => {
     let reads = 0;
     let fail = false;
