@@ -30,10 +30,10 @@
  * Subscribers receive `{ type: 'topic-message', topic, message }`.
  */
 import { dispatch as nactDispatch, type Ref } from 'nact';
-import { BadRequestError, TopicLimitError } from '../errors.js';
+import { BadRequestError, NoSuchActorError, TopicLimitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TopicSpread, type SpreadConfig, type SpreadInput, type SpreadStats } from '../protocol/pubsub/spread.js';
-import { isSystemTopic, topicNameProblem } from '../protocol/pubsub/topic-name.js';
+import { isSystemTopic, MAX_SUBSCRIBER_ID_CHARS, topicNameProblem } from '../protocol/pubsub/topic-name.js';
 import type { PeerIdentity, Transport } from '../transport/transport.js';
 import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
 import { DEFAULT_MAX_MAILBOX, type MemberView } from './cluster-actors.js';
@@ -134,11 +134,13 @@ export class Topics {
 
   /**
    * Subscribes the actor at `ref` (an actor of this node) to `topic`; idempotent. Throws BadRequestError for
-   * a malformed topic or a reference to another node's actor, TopicLimitError beyond this node's limits.
+   * a malformed topic or a reference to another node's actor, NoSuchActorError when the actor does not
+   * exist, TopicLimitError beyond this node's limits.
    */
   subscribe(topic: string, ref: ActorRef): void {
     checkTopic(topic);
     const subscriber = this.localId(ref);
+    if (findLocalActor(this.systemName, nactRefAt(this.systemName, subscriber.split('/'))) === undefined) throw new NoSuchActorError(`${this.opts.self}/${subscriber}`);
     const problem = this.spread.localLimitProblem(topic, subscriber);
     if (problem !== null) throw new TopicLimitError(problem, problem === 'topics' ? this.limit('maxTopicsPerNode') : this.limit('maxSubscriptionsPerNode'));
     this.step({ type: 'subscribe', topic, subscriber });
@@ -311,14 +313,16 @@ export class Topics {
     this.wake = { at, timer };
   }
 
+  /** The subscriber id of an actor of this node: its path, `a/b`. */
   private localId(ref: ActorRef): string {
-    if (isRemoteRef(ref)) {
-      if (ref.node !== this.opts.self) throw new BadRequestError(`${ref.toString()} is an actor of ${ref.node}: subscribe it on its own node (node.topics there)`);
-      return ref.path.join('/');
+    if (isRemoteRef(ref) && ref.node !== this.opts.self) throw new BadRequestError(`${ref.toString()} is an actor of ${ref.node}: subscribe it on its own node (node.topics there)`);
+    const path = isRemoteRef(ref) ? ref.path : nactPath(ref);
+    if (path === null || path.length === 0 || path.some((part) => part === '' || part.includes('/'))) {
+      throw new BadRequestError('only actors can subscribe (not the actor system, a query\'s temporary reference or nobody)');
     }
-    const path = nactPath(ref);
-    if (path === null) throw new BadRequestError('only actors can subscribe (not the actor system, a query\'s temporary reference or nobody)');
-    return path.join('/');
+    const id = path.join('/');
+    if (id.length > MAX_SUBSCRIBER_ID_CHARS) throw new BadRequestError(`an actor path of ${id.length} characters is too long to subscribe (at most ${MAX_SUBSCRIBER_ID_CHARS})`);
+    return id;
   }
 
   private limit(key: 'maxTopicsPerNode' | 'maxSubscriptionsPerNode'): number {

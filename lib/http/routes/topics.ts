@@ -48,6 +48,8 @@ export function topicRoutes(topics: TopicsApi, guard: MiddlewareHandler<HttpEnv>
     const topic = topicParam(c);
     const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId');
     if (lastEventId !== undefined && lastEventId.length > MAX_EVENT_ID_CHARS) throw new BadRequestError('Last-Event-ID is too long: send back the id of an event of this stream, unchanged');
+    // A HEAD gets the headers only: a stream nobody reads would hold its feed open.
+    if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     const feed = topics.follow(topic, { lastEventId });
     const signal = requestSignal(c);
     return streamSSE(c, async (stream) => {

@@ -123,11 +123,14 @@ describe('GET /api/topics/:topic/events', () => {
     assert.ok(feed.closed(), 'the feed is closed once the client cancelled the stream');
   });
 
-  it('refuses a malformed topic or an oversized Last-Event-ID before streaming', async () => {
+  it('refuses a malformed topic or an oversized Last-Event-ID before streaming, and answers HEAD without a stream', async () => {
     const topics = new FakeTopics();
     const app = appWith(topics);
     assert.equal((await app.request('/api/topics/a%2Fb/events')).status, 400);
     assert.equal((await app.request('/api/topics/chat/events', { headers: { 'Last-Event-ID': 'x'.repeat(201) } })).status, 400);
-    assert.deepEqual(topics.follows, []);
+    const head = await app.request('/api/topics/chat/events', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/event-stream');
+    assert.deepEqual(topics.follows, [], 'a HEAD opens no stream');
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { spawn, start, stop, type Ref } from 'nact';
 import pino from 'pino';
-import { BadRequestError, TopicLimitError } from '../../../lib/errors.js';
+import { BadRequestError, NoSuchActorError, TopicLimitError } from '../../../lib/errors.js';
 import { SeededRandom } from '../../../lib/protocol/random.js';
 import { RemoteRef } from '../../../lib/remote/actor-ref.js';
 import type { MemberView } from '../../../lib/remote/cluster-actors.js';
@@ -115,6 +115,8 @@ describe('Topics (shell)', () => {
     assert.throws(() => a.topics.subscribe('bad topic', r.ref), BadRequestError);
     assert.throws(() => a.topics.subscribe('t', new RemoteRef('b@h', ['x'])), /subscribe it on its own node/);
     assert.throws(() => a.topics.publish('$cluster', {}), /system topic/);
+    assert.throws(() => a.topics.subscribe('t', new RemoteRef('a@h', ['nobody'])), NoSuchActorError);
+    assert.throws(() => a.topics.subscribe('t', new RemoteRef('a@h', ['a/b'])), BadRequestError);
     a.topics.subscribe('t', r.ref);
     assert.throws(() => a.topics.subscribe('u', r.ref), (err: unknown) => err instanceof TopicLimitError && err.code === 'ERR_LIMIT_EXCEEDED' && err.limit === 1);
     assert.equal(a.topics.unsubscribe('u', r.ref), false);
