@@ -23,7 +23,8 @@ const BENCHMARKS: Array<[string, string[]]> = [
   ['dns-discovery', ['10']],
   ['multicast-discovery', ['10']],
   ['tables', []], // knobs from the environment (BENCH_SECONDS, …); about 3 minutes
-  ['actors', []], // knobs from the environment (BENCH_SECONDS, …); about 45 s
+  ['actors', []],
+  ['pubsub', []], // knobs from the environment (BENCH_SECONDS, …); about 45 s
 ];
 
 const filter = process.argv[2];
