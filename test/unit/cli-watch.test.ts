@@ -87,4 +87,12 @@ describe('troupe watch', () => {
     assert.equal(res.status, 400);
     assert.match(await res.text(), /\\"from\\" must be a version/);
   });
+
+  it('the route answers HEAD with the stream\'s headers and opens no watch', async () => {
+    const before = node.tables.calls.length;
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/tables/users/watch`, { method: 'HEAD' });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    assert.equal(node.tables.calls.slice(before).filter((c) => c.method === 'watch').length, 0, 'no watch opened');
+  });
 });

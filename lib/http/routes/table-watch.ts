@@ -33,6 +33,8 @@ export function watchHandler(tables: TablesApi) {
     if (open >= MAX_WATCHES) {
       throw new TroupeError('ERR_QUEUE_FULL', `this node serves ${MAX_WATCHES} watches already: watch through another node or close one`, { retryable: true });
     }
+    // A HEAD gets the headers only: a watch nobody reads would stay open, holding a slot and a long poll.
+    if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     const abort = new AbortController();
     const events = tables.watch(table, { ...options, signal: abort.signal })[Symbol.asyncIterator]();
     // Wait briefly for the first result, so that an unknown table or a bad cursor is a plain 4xx rather than an event.
