@@ -46,6 +46,13 @@ export { DEFAULT_NAMES_TIMEOUT_MS } from './names-table.js';
 export const SWEEP_ATTEMPTS = 5;
 /** Longest a graceful leave waits for the hand-over (singletons stopped, names released), ms. @default 3000 */
 export const HANDOVER_TIMEOUT_MS = 3_000;
+/**
+ * How long after it first sees another member up a node looks for names its
+ * former process registered, ms. @default 5000: the join settles first (the
+ * sweep reads the catalogue and every partition), and nothing waits for it
+ * but the stale names of a node that restarted faster than a down verdict.
+ */
+export const FORMER_LIFE_SWEEP_DELAY_MS = 5_000;
 
 const GONE_EVENTS = new Set(['member-down', 'member-left', 'member-removed']);
 const LIVE_STATES = new Set(['up', 'joining', 'suspect', 'leaving']);
@@ -119,13 +126,13 @@ export class ClusterNames {
       tables: opts.tables, replicationFactor: opts.replicationFactor, log: opts.log, now: this.now, signal: this.stopping.signal,
       onReady: () => {
         this.startWatch();
-        this.sweepFormerLifeOnce();
+        this.sweepFormerLifeOnce(0);
       },
     });
     this.unsubscribe = opts.members.subscribe((event, node) => {
       if (node === opts.self) return;
       if (GONE_EVENTS.has(event)) this.later(sweepDelayMs(opts.self, opts.members.up(), node), () => this.sweep(node, 1));
-      if (event === 'member-up') this.sweepFormerLifeOnce(); // in a cluster after a start
+      if (event === 'member-up') this.sweepFormerLifeOnce(FORMER_LIFE_SWEEP_DELAY_MS); // in a cluster after a start
     });
   }
 
@@ -331,12 +338,12 @@ export class ClusterNames {
   }
 
   /** Once per start: a former process of this node is dead (a node name runs once), so its names and claims are deleted. */
-  private sweepFormerLifeOnce(): void {
+  private sweepFormerLifeOnce(delayMs: number): void {
     if (this.formerLifeSwept) return;
     this.formerLifeSwept = true;
     const sweep = (attempt: number): Promise<void> =>
       this.sweepWhere((entry) => formerLife(entry, this.opts.self, this.owner), () => null, 'names of a former process of this node', attempt, sweep);
-    this.later(0, () => sweep(1));
+    this.later(delayMs, () => sweep(1));
   }
 
   private async sweepWhere(match: (entry: NameEntry) => boolean, replacement: (entry: NameEntry) => unknown, what: string, attempt: number, again: (attempt: number) => Promise<void>): Promise<void> {
