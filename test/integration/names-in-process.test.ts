@@ -115,7 +115,9 @@ describe('cluster-wide names on three nodes', () => {
     for (const n of nodes) await waitFor(async () => (await n.names!.whereis('worker')) === null || undefined, { timeoutMs: 10_000, what: `whereis on ${n.name} after the actor stopped` });
     const other = quiet(nodes[2]!, 'worker');
     await nodes[2]!.names!.register('worker', other);
-    assert.ok((await nodes[0]!.names!.whereis('worker'))?.equals(new RemoteRef(nodes[2]!.name, ['worker'])));
+    const moved = new RemoteRef(nodes[2]!.name, ['worker']);
+    assert.ok((await nodes[0]!.names!.whereis('worker', { fresh: true }))?.equals(moved), 'a fresh whereis sees a registration that completed before it');
+    await waitFor(async () => (await nodes[0]!.names!.whereis('worker'))?.equals(moved) || undefined, { timeoutMs: 10_000, what: 'the cached answer replaced after the watch event' });
   });
 
   it('unregister releases only the holder\'s registration; reserved and empty names are refused', async () => {
