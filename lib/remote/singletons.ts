@@ -68,6 +68,8 @@ export class SingletonContender implements SingletonHandle {
   private readonly actorName: string;
   /** The stored value of this node's claim (the exact bytes a release compares), and its version. */
   private claim: { value: unknown; version: number } | null = null;
+  /** The value and version a read found, when it was this process's claim (adopted as `claim` if the decision accepts the read). */
+  private found: { value: unknown; version: number } | null = null;
   /** The value a read found, when it was a former life's claim. */
   private former: unknown = null;
   /** What the last read found when the key was free: null (absent) or a swept mark; a claim expects it. */
@@ -168,7 +170,7 @@ export class SingletonContender implements SingletonHandle {
       return found === null ? 'none' : 'swept';
     }
     if (entry !== null && entry.kind === 'singleton' && ownEntry(entry, this.host.self, this.host.owner)) {
-      this.claim = { value: found.value, version: found.version };
+      this.found = { value: found.value, version: found.version };
       return 'self';
     }
     if (entry !== null && formerLife(entry, this.host.self, this.host.owner)) {
@@ -180,12 +182,17 @@ export class SingletonContender implements SingletonHandle {
 
   /** Steps the decision and performs its actions, one input at a time. */
   private apply(input: SingletonInput): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      const { state, actions } = stepSingleton(this.state, input, this.host.now(), this.config);
-      this.state = state;
-      for (const action of actions) await this.perform(action);
-    }).catch((err: unknown) => this.host.log.error({ err, singleton: this.name }, 'singleton step failed'));
+    this.chain = this.chain.then(() => this.applyNow(input)).catch((err: unknown) => this.host.log.error({ err, singleton: this.name }, 'singleton step failed'));
     return this.chain;
+  }
+
+  /** Steps within the chain (from an action already running in it). */
+  private async applyNow(input: SingletonInput): Promise<void> {
+    const { state, actions } = stepSingleton(this.state, input, this.host.now(), this.config);
+    // A read that found this process's claim: the claim to confirm, or to give back; a stale read (ignored) changes nothing.
+    if (input.type === 'observed' && input.holder === 'self' && (actions.includes('release') || (state.phase === 'holding' && !state.releasing))) this.claim = this.found;
+    this.state = state;
+    for (const action of actions) await this.perform(action);
   }
 
   private async perform(action: SingletonAction): Promise<void> {
@@ -231,15 +238,9 @@ export class SingletonContender implements SingletonHandle {
       return this.applyNow({ type: 'claimed', startedAt, afterSweep });
     }
     // A retried claim can find its own entry (the first attempt landed).
-    const holder = this.classify(outcome.current);
-    return this.applyNow(holder === 'self' ? { type: 'claimed', startedAt, afterSweep } : { type: 'claim-lost' });
-  }
-
-  /** Steps within the chain (from an action already running in it). */
-  private async applyNow(input: SingletonInput): Promise<void> {
-    const { state, actions } = stepSingleton(this.state, input, this.host.now(), this.config);
-    this.state = state;
-    for (const action of actions) await this.perform(action);
+    if (this.classify(outcome.current) !== 'self') return this.applyNow({ type: 'claim-lost' });
+    this.claim = this.found;
+    return this.applyNow({ type: 'claimed', startedAt, afterSweep });
   }
 
   private spawnInstance(): void {
