@@ -9,8 +9,9 @@
  *   it confirms over rpc (`membership.await`). Fails fast, by transport
  *   event, on a refused connection, a refused handshake (cookie, cluster
  *   name, protocol version) or a port that does not speak troupe.
- * - leave(): graceful leave, then the confirmation of every member that was
- *   up that it sees this node `left`.
+ * - leave(): the hand-over (`beforeLeave`: the actor layer stops its
+ *   singletons and releases its names), graceful leave, then the
+ *   confirmation of every member that was up that it sees this node `left`.
  * - remove(name): forgets a down or left member; done once it is gone here.
  *
  * Everything waits on events (membership, transport), never on polling.
@@ -68,6 +69,8 @@ export interface ClusterOperationsDeps {
   selfState(): MemberState;
   /** Emits the MemberEvents (the node itself). */
   events: EventEmitter;
+  /** Runs before a graceful leave is announced (the actor layer hands its singletons and names over); must not throw. */
+  beforeLeave?: () => Promise<void> | undefined;
 }
 
 /** The target of a join once resolved: where to dial, and the name when known. */
@@ -189,6 +192,7 @@ export class ClusterOperations {
     const deadline = deadlineOf(options.timeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
     const witnesses = this.deps.members().filter((m) => !m.self && m.state === 'up');
     if (this.deps.selfState() !== 'left') {
+      await this.deps.beforeLeave?.();
       const complete = this.waitForEvent('graceful leave', remaining(deadline), options.signal, (done) => {
         const off = this.onMemberEvents(['leave-complete'], () => done());
         queueMicrotask(() => this.deps.selfState() === 'left' && done());

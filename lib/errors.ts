@@ -41,7 +41,8 @@ export type ErrorCode =
   | 'ERR_WATCH_COMPACTED'
   | 'ERR_NO_SUCH_ACTOR'
   | 'ERR_NODE_DOWN'
-  | 'ERR_MAILBOX_FULL';
+  | 'ERR_MAILBOX_FULL'
+  | 'ERR_NAME_TAKEN';
 
 export interface TroupeErrorOptions extends ErrorOptions {
   retryable?: boolean;
@@ -378,5 +379,19 @@ export class NodeDownError extends TroupeError {
 export class MailboxFullError extends TroupeError {
   constructor(readonly ref: string, readonly limit: number) {
     super('ERR_MAILBOX_FULL', `the mailbox of ${ref} holds ${limit} messages, the limit for messages from other nodes: the message was dropped; slow down or add consumers`, { retryable: true });
+  }
+}
+
+/**
+ * A cluster-wide name is registered already, to the actor `holder`
+ * (`node/path`), by node `registeredBy`. Nothing was written.
+ */
+export class NameTakenError extends TroupeError {
+  constructor(readonly registeredName: string, readonly holder: string, readonly registeredBy: string) {
+    super(
+      'ERR_NAME_TAKEN',
+      `the name ${JSON.stringify(registeredName)} is registered to ${holder} (by ${registeredBy}): choose another name, send to that actor (whereis), or register again once it is released (unregister on ${registeredBy}, or when the actor stops)`,
+      { retryable: false },
+    );
   }
 }

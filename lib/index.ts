@@ -32,3 +32,7 @@ export { MAX_TOPIC_STREAMS, MAX_STREAMED_TOPICS, RECENT_MESSAGES_PER_TOPIC, RECE
 export type { FeedEvent, FeedStream } from './remote/topic-feeds.js';
 export { DEFAULT_MAX_TOPICS_PER_NODE, DEFAULT_MAX_SUBSCRIPTIONS_PER_NODE, DEFAULT_DIGEST_INTERVAL_MS } from './protocol/pubsub/config.js';
 export { MAX_TOPIC_CHARS, SYSTEM_TOPIC_PREFIX, topicNameProblem } from './protocol/pubsub/topic-name.js';
+export { ClusterNames, DEFAULT_NAMES_TIMEOUT_MS } from './remote/names.js';
+export type { NameInfo, WhereisOptions } from './remote/names.js';
+export { NAMES_TABLE, SINGLETON_PREFIX, singletonKey } from './remote/name-entry.js';
+export type { SingletonHandle } from './remote/singletons.js';

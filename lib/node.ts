@@ -15,7 +15,7 @@ import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
 import { MemberEvents } from '../actors/member-events.js';
 import type { RaftHostHandle } from '../actors/raft-host-actor.js';
 import { startDataLayer, type DataLayer } from './data-layer.js';
-import { startActorLayer, type ActorLayer, type ClusterActors, type Topics } from './actor-layer.js';
+import { startActorLayer, type ActorLayer, type ClusterActors, type ClusterNames, type Topics } from './actor-layer.js';
 import type { StateMachineFactory } from './raft/state-machine.js';
 import { spawnMembershipActor, type MembershipActorHandle, type MembershipSnapshot } from '../actors/membership-actor.js';
 import type { Discovery } from '../discovery/index.js';
@@ -164,12 +164,11 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
       members: () => this.members(), dialFailed: (address) => this.linkFailures.dials.has(address), raftConfig: raftConfigFor(config),
       defaultReplicationFactor: config.replicationFactor, random, log, onActorRestart: () => this.actorRestarts++, stateMachines: this.raftStateMachines,
     });
-    this.actorLayer = startActorLayer({ self: this.name, generation: this.generation, system: this.system, transport, rpc, memberEvents: this.memberEvents, members: () => this.members(), leaderChanges: this.data.onLeaderChange, log: log.child({ component: 'actors' }) });
+    this.actorLayer = startActorLayer({ self: this.name, generation: this.generation, system: this.system, transport, rpc, memberEvents: this.memberEvents, members: () => this.members(), leaderChanges: this.data.onLeaderChange, tables: this.data.tables.service, config, log: log.child({ component: 'actors' }) });
     this.operations = new ClusterOperations({
       config, name: this.name, address: () => this.address, transport, rpc, membership: this.membership,
-      members: () => this.members(), selfState: () => this.selfState(), events: this as EventEmitter,
+      members: () => this.members(), selfState: () => this.selfState(), events: this as EventEmitter, beforeLeave: () => this.actorLayer?.beforeLeave(),
     });
-
     const feed = await startDiscoveryFeed({
       config, log: log.child({ component: 'discovery' }), transport, membership: this.membership, signal,
       self: { name: this.name, address: this.address, port: this.clusterPort, generation: this.generation },
@@ -195,6 +194,8 @@ export class TroupeNode extends EventEmitter<TroupeNodeEvents> implements Cluste
   get actors(): ClusterActors | undefined { return this.actorLayer?.actors; }
   /** Pub/sub across the cluster (docs/ACTORS.md, "Pub/sub"); served over HTTP under /api/topics. */
   get topics(): Topics | undefined { return this.actorLayer?.topics; }
+  /** Cluster-wide names and singletons (docs/ACTORS.md#names-and-singletons). */
+  get names(): ClusterNames | undefined { return this.actorLayer?.names; }
   /** The replicated tables (docs/TABLES.md); served over HTTP under /api/tables. */
   get tables(): TablesApi | undefined { return this.data?.tables.service; }
 

@@ -207,6 +207,11 @@ export class ClusterActors {
     this.behaviours.define(name, factory);
   }
 
+  /** Whether a behaviour of that name is defined on this node. */
+  hasBehaviour(name: string): boolean {
+    return this.behaviours.has(name);
+  }
+
   /** Spawns an actor of a defined behaviour on this node; resolves to its cluster-wide reference. */
   spawn(behaviour: string, args: unknown = null, options: { name?: string } = {}): RemoteRef {
     const ref = this.behaviours.spawn(this.opts.system, behaviour, args, options.name, (reason) => this.actorStopped(ref, reason));

@@ -4,6 +4,8 @@
  * answers each command `{ id, type, ...args }` with `{ id, ok, value }` or
  * `{ id, ok: false, error }`).
  *
+ * `serveCommands` is the child's side of the same protocol.
+ *
  * A call settles exactly once: with the child's answer, with an error when
  * the child exits first (its stderr tail attached), or at the call's
  * deadline. `ForkedNodeGroup.cleanup()` kills every child it started by PID
@@ -124,4 +126,28 @@ export class ForkedNodeGroup {
     for (const n of this.nodes) rmSync(n.dataDir, { recursive: true, force: true });
     this.nodes.length = 0;
   }
+}
+
+/** A command as the child program receives it. */
+export type ChildCommand = { id: number; type: string; [key: string]: unknown };
+
+/**
+ * The child's side: answers every command with what `run` resolves to, or
+ * with the name and message of what it throws (a ChildCommandError at the
+ * driver); exits when the driver goes away.
+ */
+export function serveCommands(run: (cmd: ChildCommand) => Promise<unknown>): void {
+  process.on('message', (cmd: ChildCommand) => {
+    run(cmd).then(
+      (value) => process.send!({ id: cmd.id, ok: true, value }),
+      (err: unknown) => process.send!({ id: cmd.id, type: cmd.type, ok: false, error: { name: (err as Error)?.name ?? 'Error', message: (err as Error)?.message ?? String(err) } }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** Answers a `stop` command and exits once the answer is out; never resolves. */
+export function answerAndExit(cmd: ChildCommand): Promise<never> {
+  process.send!({ id: cmd.id, ok: true, value: null }, () => process.exit(0));
+  return new Promise(() => {});
 }
