@@ -31,6 +31,7 @@ import { Rpc } from '../lib/rpc/rpc.js';
 import type { PeerIdentity, Transport } from '../lib/transport/transport.js';
 import { loopbackTransport } from './loopback-transport.js';
 import { latencySummary } from './tables-common.js';
+import { serveCommands } from '../test/harness/forked-node.js';
 
 export type LoadKind = 'local-dispatch' | 'raw-send' | 'dispatch' | 'local-query' | 'raw-echo' | 'rpc' | 'query';
 
@@ -280,12 +281,4 @@ async function run(cmd: Command): Promise<unknown> {
   }
 }
 
-if (process.argv[2] === '--node' && process.send !== undefined) {
-  process.on('message', (cmd: Command) => {
-    run(cmd).then(
-      (value) => process.send!({ id: cmd.id, ok: true, value }),
-      (err: unknown) => process.send!({ id: cmd.id, type: cmd.type, ok: false, error: { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) } }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+if (process.argv[2] === '--node' && process.send !== undefined) serveCommands((cmd) => run(cmd as Command));

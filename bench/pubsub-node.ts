@@ -12,6 +12,7 @@
  */
 import { spawn } from 'nact';
 import { startNode, type TopicMessage, type TroupeNode } from '../lib/index.js';
+import { serveCommands } from '../test/harness/forked-node.js';
 
 let node: TroupeNode | undefined;
 let deliveries = 0;
@@ -64,12 +65,4 @@ async function run(cmd: Command): Promise<unknown> {
   }
 }
 
-if (process.argv[2] === '--node' && process.send !== undefined) {
-  process.on('message', (cmd: Command) => {
-    run(cmd).then(
-      (value) => process.send!({ id: cmd.id, ok: true, value }),
-      (err: unknown) => process.send!({ id: cmd.id, type: cmd.type, ok: false, error: { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) } }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+if (process.argv[2] === '--node' && process.send !== undefined) serveCommands((cmd) => run(cmd as Command));

@@ -40,6 +40,7 @@
  *   stats          → { actors: node.actors.stats, linkFramesDropped: frames the transport refused (its queues full), all channels }
  */
 import { isRemoteRef, RemoteRef, startNode, type ActorRef, type TroupeNode } from '../../lib/index.js';
+import { serveCommands } from './forked-node.js';
 
 type Command = { id: number; type: string; [key: string]: unknown };
 interface Recorded {
@@ -206,12 +207,4 @@ async function run(cmd: Command): Promise<unknown> {
   }
 }
 
-if (process.argv[2] === '--node' && process.send !== undefined) {
-  process.on('message', (cmd: Command) => {
-    run(cmd).then(
-      (value) => process.send!({ id: cmd.id, ok: true, value }),
-      (err: unknown) => process.send!({ id: cmd.id, type: cmd.type, ok: false, error: errorOf(err) }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+if (process.argv[2] === '--node' && process.send !== undefined) serveCommands((cmd) => run(cmd as Command));
