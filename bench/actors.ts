@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   if (dispatch) console.log(`  remote dispatch ≥ ${fmt(GOAL_DISPATCH_PER_SECOND)} msgs/s pipelined: ${fmt(dispatch.perSecond)}/s → ${verdict(dispatch.perSecond >= GOAL_DISPATCH_PER_SECOND)}`);
   if (query64) console.log(`  remote query ≥ ${fmt(GOAL_QUERY_PER_SECOND)}/s with ${IN_FLIGHT} in flight: ${fmt(query64.perSecond)}/s → ${verdict(query64.perSecond >= GOAL_QUERY_PER_SECOND)}`);
   if (query1 && echo1) console.log(`  remote query p50 ≤ ${GOAL_QUERY_P50_RATIO}× the raw transport round trip: ${us(query1.p50)} vs ${us(echo1.p50)} = ${fmt(query1.p50 / echo1.p50, 2)}× → ${verdict(query1.p50 <= GOAL_QUERY_P50_RATIO * echo1.p50)}`);
-  console.log('  pub/sub fan-out to 100 subscribers over 3 nodes: not measured (node.topics does not exist yet)');
+  console.log('  pub/sub fan-out to 100 subscribers over 3 nodes: measured by bench/pubsub.ts (node dist/bench/pubsub.js)');
   console.log(`\nload average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; whole run ${fmt((performance.now() - startedAt) / 1000)} s${CPU_PROF ? `; CPU profiles of the nodes in ${CPU_PROF}` : ''}`);
 }
 
