@@ -30,7 +30,6 @@
  * that answers `ctx.sender` with nact's dispatch works unchanged.
  */
 import { dispatch as nactDispatch, query as nactQuery, type Ref } from 'nact';
-import { createRequire } from 'node:module';
 import { MailboxFullError, NodeDownError, NoSuchActorError, TimeoutError, TroupeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../transport/log-limiter.js';
@@ -39,15 +38,8 @@ import type { Rpc } from '../rpc/rpc.js';
 import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
 import { Behaviours, type BehaviourFactory, type StopReason } from './behaviours.js';
 import { Monitors, type Terminated, type TerminationReason } from './monitors.js';
+import { findLocalActor, systemNameOf } from './local-actors.js';
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
-
-const require = createRequire(import.meta.url);
-/** nact's concrete actor, as its system map finds it: what nact's own dispatch calls. */
-interface NactActor {
-  mailbox?: { length: number };
-  dispatch(message: unknown, sender?: unknown): void;
-}
-const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): NactActor | undefined };
 
 /** nact's dispatch takes the sender as a third argument (its typings omit it). */
 const dispatchWithSender = nactDispatch as unknown as (ref: Ref<any>, message: unknown, sender?: unknown) => void;
@@ -125,14 +117,14 @@ export class ClusterActors {
     opts.rpc.handle(RPC_ACTORS_SPAWN, (arg) => this.serveSpawn(arg));
     this.monitors = new Monitors({
       self: opts.self,
-      exists: (path) => systemMap.find(this.systemName, this.localRef(path)) !== undefined,
+      exists: (path) => findLocalActor(this.systemName, this.localRef(path)) !== undefined,
       send: (node, frame) => {
         const address = this.reachable(node);
         return address !== undefined && opts.transport.send(address, ACTOR_CHANNEL, frame);
       },
       stateOf: (node) => opts.members.stateOf(node),
     });
-    this.systemName = (opts.system as unknown as { system: { name: string } }).system.name;
+    this.systemName = systemNameOf(opts.system);
     this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
     this.now = opts.now ?? (() => performance.now());
     opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
@@ -286,14 +278,14 @@ export class ClusterActors {
 
   private deliverLocal(ref: Ref<any>, message: unknown, sender: ActorRef | undefined, path: readonly string[]): void {
     if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), message);
-    const actor = systemMap.find(this.systemName, ref);
+    const actor = findLocalActor(this.systemName, ref);
     if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
     dispatchWithSender(ref, message, sender);
   }
 
   private queryLocal<T>(ref: Ref<any>, message: unknown, timeoutMs: number, where: string): Promise<T> {
     const path = nactPath(ref);
-    if (path !== null && systemMap.find(this.systemName, ref) === undefined) return Promise.reject(new NoSuchActorError(`${this.opts.self}/${path.join('/')}`));
+    if (path !== null && findLocalActor(this.systemName, ref) === undefined) return Promise.reject(new NoSuchActorError(`${this.opts.self}/${path.join('/')}`));
     return (nactQuery(ref, message as never, timeoutMs) as Promise<T>).catch((err: unknown) => {
       throw err instanceof Error && err.message === 'Query Timeout' ? new TimeoutError(`query of ${where}`, timeoutMs) : err;
     });
@@ -332,7 +324,7 @@ export class ClusterActors {
    */
   private receiveMessage(path: string[], body: Uint8Array): void {
     if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), (decode(body) as [unknown])[0]);
-    const actor = systemMap.find(this.systemName, this.localRef(path));
+    const actor = findLocalActor(this.systemName, this.localRef(path));
     if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
     if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.deadLetter('mailbox-full', `${this.opts.self}/${path.join('/')}`);
     const [message, sender] = decode(body) as [unknown, RemoteRef | null];
@@ -348,7 +340,7 @@ export class ClusterActors {
       this.opts.transport.send(from.address, ACTOR_CHANNEL, replyFrame(id, ok, encode(this.opts.self, value)));
     };
     const fail = (err: { code: ErrorCode; message: string }): void => answer(false, { code: err.code, message: err.message });
-    if (systemMap.find(this.systemName, ref) === undefined) {
+    if (findLocalActor(this.systemName, ref) === undefined) {
       this.deadLetter('no-such-actor', where);
       return fail(new NoSuchActorError(where));
     }
@@ -381,7 +373,7 @@ export class ClusterActors {
   // ---- Failure ----
 
   private mailboxFull(path: readonly string[]): boolean {
-    const actor = systemMap.find(this.systemName, this.localRef(path));
+    const actor = findLocalActor(this.systemName, this.localRef(path));
     return (actor?.mailbox?.length ?? 0) >= this.maxMailbox;
   }
 
