@@ -14,8 +14,9 @@
  * one hop per attempt).
  *
  * Retries, all within the caller's deadline and signal:
- * - NotLeader with a hint: follow it at once, at most `maxHops` times per
- *   request (then the NotLeaderError goes to the caller).
+ * - NotLeader with a hint: follow it at once, at most `maxHops` times in a
+ *   row (then the NotLeaderError goes to the caller: the hints chase each
+ *   other); a back-off in between starts the count again.
  * - NotLeader without a hint, no known target, a retryable refusal before
  *   anything was appended (ProposalDropped: transferring, full pipeline), an
  *   rpc that could not be sent: back off (exponential, jittered) and retry.
@@ -284,6 +285,10 @@ export class RaftRouter {
         case 'retry':
           break;
       }
+      // A back-off ends a chase: the hop limit is for hints that bounce between nodes without a pause, not for a
+      // leader that is named correctly but cannot be reached yet (a node just restarted, a link coming up).
+      hops = 0;
+      hopped.length = 0;
       this.stats.retries++;
       await this.sleep(Math.min(this.backoffMs(attempt++), deadline - performance.now()), signal);
     }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AbortError, TimeoutError } from '../../../lib/errors.js';
 import { NotLeaderError } from '../../../lib/protocol/raft/errors.js';
-import { RaftRouter, RPC_RAFT_PROPOSE, type RaftRouterOptions } from '../../../lib/raft/forwarding.js';
+import { RaftRouter, RPC_RAFT_PROPOSE, UnknownReplicaError, type RaftRouterOptions } from '../../../lib/raft/forwarding.js';
 import { OutcomeUnknownError } from '../../../lib/raft/requests.js';
 import type { StateMachine } from '../../../lib/raft/state-machine.js';
 import { Rpc } from '../../../lib/rpc/rpc.js';
@@ -95,6 +95,28 @@ describe('forwarding to the leader', () => {
       makeRouter(outsider);
     }
     assert.equal(await router(n1).propose('a', enc('after-loop')), 'applied after-loop');
+  });
+
+  it('keeps following a correct hint to a leader that cannot serve yet, backing off in between, instead of giving up after the hop limit', async () => {
+    const [, n2, n3] = replicas as [TestRaftNode, TestRaftNode, TestRaftNode];
+    let leaderCalls = 0;
+    rpcs.get(n2)!.handle(RPC_RAFT_PROPOSE, () => {
+      throw new NotLeaderError('late', n3.name, 7);
+    });
+    rpcs.get(n3)!.handle(RPC_RAFT_PROPOSE, () => {
+      // The named leader is not ready for its first five calls (a replica still being created there: retried elsewhere).
+      if (++leaderCalls <= 5) throw new UnknownReplicaError('late');
+      return 'served by the named leader';
+    });
+    try {
+      const r = makeRouter(outsider, { replicasOf: (g) => (g === 'late' ? [n2.name] : replicasOf(g)), maxHops: 3 });
+      assert.equal(await r.propose('late', enc('x'), { timeoutMs: 5_000 }), 'served by the named leader');
+      assert.equal(leaderCalls, 6, 'five refusals, then served: more hint follows than maxHops, each after a back-off');
+    } finally {
+      makeRouter(n2);
+      makeRouter(n3);
+      makeRouter(outsider);
+    }
   });
 
   it('respects the deadline and the abort signal while no leader is known', async () => {
