@@ -209,6 +209,7 @@ describe('a node restarted with an empty data directory', () => {
     await waitFor(() => lines.some((l) => l.includes('will not vote with an empty log') && l.includes('kept/')), { timeoutMs: 20_000, what: 'the refusal to recreate a lost replica' });
     assert.deepEqual(again.raft!.host().groupIds().filter((g) => g.startsWith('kept/')), [], 'no replica recreated empty');
     await c.nodes[0]!.tables!.put('kept', 'k', 2);
-    assert.equal((await again.tables!.get('kept', 'k'))?.value, 2, 'the table serves through the restarted node');
+    // The restarted node is a new identity whose links and catalogue view are still forming: it may time out at first.
+    await waitFor(async () => (await again.tables!.get('kept', 'k', { timeoutMs: 2_000 }).catch(() => null))?.value === 2 || undefined, { timeoutMs: 30_000, what: 'the table to serve through the restarted node' });
   });
 });
