@@ -31,7 +31,7 @@ import { Rpc } from '../lib/rpc/rpc.js';
 import type { PeerIdentity, Transport } from '../lib/transport/transport.js';
 import { loopbackTransport } from './loopback-transport.js';
 import { latencySummary } from './tables-common.js';
-import { serveCommands } from '../test/harness/forked-node.js';
+import { forkedNodeConfig, serveCommands } from '../test/harness/forked-node.js';
 
 export type LoadKind = 'local-dispatch' | 'raw-send' | 'dispatch' | 'local-query' | 'raw-echo' | 'rpc' | 'query';
 
@@ -104,23 +104,7 @@ const countingActor = (state: null, msg: { sync?: unknown }, ctx: { sender?: unk
 };
 
 async function start(cmd: Command): Promise<{ rawAddress: string }> {
-  node = await startNode({
-    config: {
-      nodeName: `${cmd['name'] as string}@127.0.0.1`,
-      clusteringEnabled: true,
-      discoveryTypes: ['static'],
-      clusterNodes: cmd['seeds'] as string[],
-      clusterPort: cmd['clusterPort'] as number,
-      port: 0,
-      httpBind: '127.0.0.1',
-      clusterBind: '127.0.0.1',
-      dataDir: cmd['dataDir'] as string,
-      cookie: 'bench-actors-cookie',
-      heartbeatIntervalMs: 500,
-      heartbeatTimeoutMs: 2000,
-      logLevel: 'warn',
-    },
-  });
+  node = await startNode({ config: forkedNodeConfig(cmd, 'bench-actors-cookie') });
   counter = spawn(node.system!, countingActor as never, 'counter');
   const echoActor = ((state: null, msg: unknown, ctx: { sender?: unknown }) => (dispatch(ctx.sender as Ref<any>, msg), state)) as never;
   echo = spawn(node.system!, echoActor, 'echo');

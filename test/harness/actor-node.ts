@@ -40,7 +40,7 @@
  *   stats          → { actors: node.actors.stats, linkFramesDropped: frames the transport refused (its queues full), all channels }
  */
 import { isRemoteRef, RemoteRef, startNode, type ActorRef, type TroupeNode } from '../../lib/index.js';
-import { serveCommands } from './forked-node.js';
+import { forkedNodeConfig, serveCommands } from './forked-node.js';
 
 type Command = { id: number; type: string; [key: string]: unknown };
 interface Recorded {
@@ -135,24 +135,7 @@ function defineBehaviours(n: TroupeNode): void {
 }
 
 async function start(cmd: Command): Promise<{ pid: number }> {
-  node = await startNode({
-    config: {
-      nodeName: `${cmd['name'] as string}@127.0.0.1`,
-      clusteringEnabled: true,
-      discoveryTypes: ['static'],
-      clusterNodes: cmd['seeds'] as string[],
-      clusterPort: cmd['clusterPort'] as number,
-      port: 0,
-      httpBind: '127.0.0.1',
-      clusterBind: '127.0.0.1',
-      dataDir: cmd['dataDir'] as string,
-      cookie: 'actors-test-cookie',
-      // The harness's timers (test/harness/troupe-process.ts): SWIM down after about 2.5 s.
-      heartbeatIntervalMs: 500,
-      heartbeatTimeoutMs: 2000,
-      logLevel: 'warn',
-    },
-  });
+  node = await startNode({ config: forkedNodeConfig(cmd, 'actors-test-cookie') });
   defineBehaviours(node);
   return { pid: process.pid };
 }

@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TroupeConfig } from '../../lib/config.js';
 
 /** The error a child reported for a command: its name, code and message. */
 export class ChildCommandError extends Error {
@@ -150,4 +151,27 @@ export function serveCommands(run: (cmd: ChildCommand) => Promise<unknown>): voi
 export function answerAndExit(cmd: ChildCommand): Promise<never> {
   process.send!({ id: cmd.id, ok: true, value: null }, () => process.exit(0));
   return new Promise(() => {});
+}
+
+/**
+ * The configuration of a node started by a forked node program from its `start` command
+ * ({ name, seeds, clusterPort, dataDir }): static discovery on loopback, the harness's timers
+ * (test/harness/troupe-process.ts: SWIM down after about 2.5 s), warnings only.
+ */
+export function forkedNodeConfig(cmd: ChildCommand, cookie: string): Partial<TroupeConfig> {
+  return {
+    nodeName: `${cmd['name'] as string}@127.0.0.1`,
+    clusteringEnabled: true,
+    discoveryTypes: ['static'],
+    clusterNodes: cmd['seeds'] as string[],
+    clusterPort: cmd['clusterPort'] as number,
+    port: 0,
+    httpBind: '127.0.0.1',
+    clusterBind: '127.0.0.1',
+    dataDir: cmd['dataDir'] as string,
+    cookie,
+    heartbeatIntervalMs: 500,
+    heartbeatTimeoutMs: 2000,
+    logLevel: 'warn',
+  };
 }
