@@ -38,7 +38,8 @@ import type { Rpc } from '../rpc/rpc.js';
 import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './actor-ref.js';
 import { Behaviours, type BehaviourFactory, type StopReason } from './behaviours.js';
 import { Monitors, type Terminated, type TerminationReason } from './monitors.js';
-import { findLocalActor, systemNameOf } from './local-actors.js';
+import { findLocalActor, replyReference, systemNameOf } from './local-actors.js';
+import { ServedQueries } from './served-queries.js';
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
 
 /** nact's dispatch takes the sender as a third argument (its typings omit it). */
@@ -88,8 +89,9 @@ export interface ClusterActorsOptions {
 }
 
 interface PendingQuery {
-  node: string;
-  ref: string;
+  target: RemoteRef;
+  timeoutMs: number;
+  timer: NodeJS.Timeout;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -112,6 +114,8 @@ export class ClusterActors {
   private readonly monitors: Monitors;
   /** Cancels of `watch`, by watcher and target. */
   private readonly watches = new Map<string, () => void>();
+  /** Queries from other nodes waiting for this node's actors to answer. */
+  private readonly served: ServedQueries;
 
   constructor(private readonly opts: ClusterActorsOptions) {
     opts.rpc.handle(RPC_ACTORS_SPAWN, (arg) => this.serveSpawn(arg));
@@ -127,6 +131,7 @@ export class ClusterActors {
     this.systemName = systemNameOf(opts.system);
     this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
     this.now = opts.now ?? (() => performance.now());
+    this.served = new ServedQueries(this.now);
     opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
     opts.transport.onEvent((event) => {
       if (event.type === 'link-down') this.failQueriesTo(event.peer.name, 'is unreachable: its link broke while the query waited');
@@ -173,24 +178,32 @@ export class ClusterActors {
   query<T = unknown>(ref: ActorRef, message: unknown, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): Promise<T> {
     if (!isRemoteRef(ref) || ref.node === this.opts.self) return this.queryLocal<T>(isRemoteRef(ref) ? this.localRef(ref.path) : ref, message, timeoutMs, isRemoteRef(ref) ? ref.toString() : String(nactPath(ref)?.join('/')));
     const address = this.reachable(ref.node);
-    const where = ref.toString();
-    if (address === undefined) return Promise.reject(new NodeDownError(ref.node, where, this.opts.members.stateOf(ref.node) === undefined ? 'is not a member this node knows' : `is ${this.opts.members.stateOf(ref.node)}`));
+    if (address === undefined) return Promise.reject(new NodeDownError(ref.node, ref.toString(), this.opts.members.stateOf(ref.node) === undefined ? 'is not a member this node knows' : `is ${this.opts.members.stateOf(ref.node)}`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => settle() && reject(new TimeoutError(`query of ${where}`, timeoutMs)), timeoutMs);
-      const settle = (): boolean => {
-        if (!this.pending.delete(id)) return false;
-        clearTimeout(timer);
-        return true;
-      };
-      this.pending.set(id, { node: ref.node, ref: where, resolve: (v) => settle() && resolve(v as T), reject: (e) => settle() && reject(e) });
+      const pending: PendingQuery = { target: ref, timeoutMs, resolve: resolve as (value: unknown) => void, reject, timer: setTimeout(this.expireQuery, timeoutMs, id) };
+      this.pending.set(id, pending);
       const replyByRef = typeof message === 'function';
       const payload = replyByRef ? (message as (replyTo: RemoteRef) => unknown)(new RemoteRef(this.opts.self, [REPLY_PATH, String(id)])) : message;
       this.stats.queriesSent++;
       const sent = this.opts.transport.send(address, ACTOR_CHANNEL, queryFrame(id, ref.path, encode(this.opts.self, [payload, null]), timeoutMs, replyByRef));
-      if (!sent) this.pending.get(id)?.reject(new NodeDownError(ref.node, where, 'has no room on its link (the outbound queue is full)'));
+      if (!sent) this.settle(id)?.reject(new NodeDownError(ref.node, ref.toString(), 'has no room on its link (the outbound queue is full)'));
     });
   }
+
+  /** Takes query `id` out of the waiting ones (its timer stopped); undefined when it already settled. */
+  private settle(id: number): PendingQuery | undefined {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return undefined;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  private readonly expireQuery = (id: number): void => {
+    const pending = this.settle(id);
+    pending?.reject(new TimeoutError(`query of ${pending.target.toString()}`, pending.timeoutMs));
+  };
 
   // ---- Spawning ----
 
@@ -266,6 +279,7 @@ export class ClusterActors {
 
   close(): void {
     this.monitors.close();
+    this.served.close();
     this.unsubscribe();
     this.failAll('the node is stopping');
   }
@@ -333,49 +347,46 @@ export class ClusterActors {
 
   private serveQuery(from: PeerIdentity, id: number, path: string[], body: Uint8Array, timeoutMs: number, replyByRef: boolean): void {
     this.stats.queriesServed++;
+    const actor = findLocalActor(this.systemName, this.localRef(path));
+    if (actor === undefined) return this.refuseQuery(from, id, 'no-such-actor', path);
+    if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.refuseQuery(from, id, 'mailbox-full', path);
     const [message] = decode(body) as [unknown];
-    const ref = this.localRef(path);
-    const where = `${this.opts.self}/${path.join('/')}`;
-    const answer = (ok: boolean, value: unknown): void => {
-      this.opts.transport.send(from.address, ACTOR_CHANNEL, replyFrame(id, ok, encode(this.opts.self, value)));
-    };
-    const fail = (err: { code: ErrorCode; message: string }): void => answer(false, { code: err.code, message: err.message });
-    if (findLocalActor(this.systemName, ref) === undefined) {
-      this.deadLetter('no-such-actor', where);
-      return fail(new NoSuchActorError(where));
-    }
-    if (this.mailboxFull(path)) {
-      this.deadLetter('mailbox-full', where);
-      return fail(new MailboxFullError(where, this.maxMailbox));
-    }
     // Answered by the actor to the reference inside the message: deliver it; the reply travels as a message.
-    if (replyByRef) return nactDispatch(ref, message);
-    nactQuery(ref, message as never, timeoutMs).then(
-      (value) => answer(true, value),
-      (err: unknown) => fail(err instanceof Error && err.message === 'Query Timeout' ? new TimeoutError(`query of ${where}`, timeoutMs) : toWireError(err)),
-    );
+    if (replyByRef) return actor.dispatch(message);
+    const replyTo = replyReference(this.systemName, (value) => {
+      done();
+      this.answerQuery(from, id, true, value);
+    });
+    const done = this.served.hold(timeoutMs, replyTo.release);
+    actor.dispatch(message, replyTo.ref);
+  }
+
+  private refuseQuery(from: PeerIdentity, id: number, reason: 'no-such-actor' | 'mailbox-full', path: readonly string[]): void {
+    const where = `${this.opts.self}/${path.join('/')}`;
+    this.deadLetter(reason, where);
+    const err = reason === 'no-such-actor' ? new NoSuchActorError(where) : new MailboxFullError(where, this.maxMailbox);
+    this.answerQuery(from, id, false, { code: err.code, message: err.message });
+  }
+
+  private answerQuery(to: PeerIdentity, id: number, ok: boolean, value: unknown): void {
+    this.opts.transport.send(to.address, ACTOR_CHANNEL, replyFrame(id, ok, encode(this.opts.self, value)));
   }
 
   private settleReply(id: number, ok: boolean, body: Uint8Array, from: PeerIdentity): void {
-    const pending = this.pending.get(id);
-    if (pending === undefined || pending.node !== from.name) return; // late (timed out) or not ours
+    if (this.pending.get(id)?.target.node !== from.name) return; // late (timed out) or not ours
     const value = decode(body);
+    const pending = this.settle(id)!;
     if (ok) return pending.resolve(value);
-    pending.reject(remoteError(value, pending.ref));
+    pending.reject(remoteError(value, pending.target.toString()));
   }
 
   private answerByRef(id: number, message: unknown): void {
-    const pending = this.pending.get(id);
+    const pending = this.settle(id);
     if (pending === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${REPLY_PATH}/${id}`);
     pending.resolve(message);
   }
 
   // ---- Failure ----
-
-  private mailboxFull(path: readonly string[]): boolean {
-    const actor = findLocalActor(this.systemName, this.localRef(path));
-    return (actor?.mailbox?.length ?? 0) >= this.maxMailbox;
-  }
 
   /** The node's address when it is a member not known to be gone. */
   private reachable(node: string): string | undefined {
@@ -385,11 +396,11 @@ export class ClusterActors {
   }
 
   private failQueriesTo(node: string, reason: string): void {
-    for (const p of [...this.pending.values()]) if (p.node === node) p.reject(new NodeDownError(node, p.ref, reason));
+    for (const [id, p] of [...this.pending]) if (p.target.node === node) this.settle(id)?.reject(new NodeDownError(node, p.target.toString(), reason));
   }
 
   private failAll(reason: string): void {
-    for (const p of [...this.pending.values()]) p.reject(new NodeDownError(this.opts.self, p.ref, reason));
+    for (const [id, p] of [...this.pending]) this.settle(id)?.reject(new NodeDownError(this.opts.self, p.target.toString(), reason));
   }
 
   private deadLetter(reason: DeadLetterReason, target: string): void {
@@ -397,11 +408,6 @@ export class ClusterActors {
     const decision = this.deadLetterLog.decide(reason, this.now());
     if (decision.log) this.opts.log.warn({ reason, target, suppressed: decision.suppressed }, `dead letter (${reason}) for ${target}`);
   }
-}
-
-function toWireError(err: unknown): { code: ErrorCode; message: string } {
-  const e = err as Partial<TroupeError>;
-  return { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err) };
 }
 
 /** The typed error an error answer stands for. */

@@ -25,3 +25,30 @@ export function systemNameOf(system: Ref<never>): string {
 export function findLocalActor(systemName: string, ref: Ref<any>): LocalActor | undefined {
   return systemMap.find(systemName, ref);
 }
+
+/** A reference an actor answers to with nact's `dispatch(ctx.sender, reply)`: nact finds it among its system's temporary references. */
+export interface ReplyReference {
+  readonly ref: unknown;
+  /** Forgets it; an answer after this is dropped by nact. */
+  release(): void;
+}
+
+interface NactSystem {
+  tempReferences: Map<unknown, { resolve(value: unknown): void }>;
+}
+
+let nextReplyId = 0;
+
+/**
+ * Registers a temporary reference of system `systemName` whose first answer calls `onAnswer`, as nact's
+ * own `query` does, without its timer, deferral and promise chain (the caller keeps its own deadline).
+ * Its ids are strings, so they never meet nact's numeric ones.
+ */
+export function replyReference(systemName: string, onAnswer: (value: unknown) => void): ReplyReference {
+  const system = systemMap.find(systemName, undefined) as unknown as NactSystem | undefined;
+  if (system === undefined) throw new Error(`actor system ${systemName} is stopped`);
+  const id = `troupe-reply-${nextReplyId++}`;
+  const release = (): void => void system.tempReferences.delete(id);
+  system.tempReferences.set(id, { resolve: (value) => (release(), onAnswer(value)) });
+  return { ref: { system: { name: systemName }, id, type: 'temp' }, release };
+}
