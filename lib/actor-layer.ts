@@ -15,7 +15,7 @@ import type { LeaderChange } from './data-layer.js';
 import type { Logger } from './log.js';
 import { MemberStates } from './member-states.js';
 import type { MemberStatus } from './node-api.js';
-import { setActorMessagesPerTurn } from './remote/actor-turns.js';
+import { useDefaultActorMessagesPerTurn } from './remote/actor-turns.js';
 import { ClusterActors, type MemberView } from './remote/cluster-actors.js';
 import { CLUSTER_TOPIC, leaderChangedMessage, publishMemberEvents } from './remote/cluster-topic.js';
 import { ClusterNames } from './remote/names.js';
@@ -54,7 +54,7 @@ export interface ActorLayerDeps {
 }
 
 export function startActorLayer(deps: ActorLayerDeps): ActorLayer {
-  setActorMessagesPerTurn();
+  useDefaultActorMessagesPerTurn();
   const states = new MemberStates(deps.memberEvents, deps.members());
   const members: MemberView = {
     stateOf: (node) => states.stateOf(node),

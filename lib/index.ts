@@ -22,6 +22,7 @@ export { registerDiscovery } from '../discovery/index.js';
 export { RemoteRef, isRemoteRef } from './remote/actor-ref.js';
 export type { ActorRef } from './remote/actor-ref.js';
 export { ClusterActors, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_MAX_MAILBOX } from './remote/cluster-actors.js';
+export { setActorMessagesPerTurn, actorMessagesPerTurn, DEFAULT_ACTOR_MESSAGES_PER_TURN } from './remote/actor-turns.js';
 export type { ClusterActorsStats, DeadLetterReason } from './remote/cluster-actors.js';
 export type { Terminated, TerminationReason } from './remote/monitors.js';
 export type { Behaviour, BehaviourFactory } from './remote/behaviours.js';

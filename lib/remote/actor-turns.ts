@@ -43,12 +43,19 @@ const { Actor } = require('nact/lib/actor.js') as { Actor: { prototype: { handle
 const nactHandleMessage = Actor.prototype.handleMessage;
 
 let messagesPerTurn = 1;
+let chosen = false;
 
-/** Sets how many messages an actor of this process handles per turn (1 is nact's own scheduling). */
+/** Sets how many messages an actor of this process handles per turn (1 is nact's own scheduling); it stays for the process. */
 export function setActorMessagesPerTurn(n: number = DEFAULT_ACTOR_MESSAGES_PER_TURN): void {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`messages per turn must be a whole number ≥ 1, got ${n}`);
   messagesPerTurn = n;
+  chosen = true;
   Actor.prototype.handleMessage = n === 1 ? nactHandleMessage : handleMessage;
+}
+
+/** At a node's start: the default, unless the application chose a setting. */
+export function useDefaultActorMessagesPerTurn(): void {
+  if (!chosen) setActorMessagesPerTurn(DEFAULT_ACTOR_MESSAGES_PER_TURN);
 }
 
 /** The current setting. */
