@@ -32,6 +32,9 @@ export interface Recorded {
   sender: any;
 }
 
+/** The answer of actor-node.ts's query command. */
+export type QueryOutcome = { value: any } | { error: { name: string; code: string | null; message: string } };
+
 /** The reference of the actor at `path` on `node`. */
 export const ref = (node: ForkedNode, ...path: string[]): Ref => ({ $ref: node.nodeName, path });
 

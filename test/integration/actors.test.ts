@@ -23,7 +23,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ref, startActorCluster, type Recorded, type Ref } from '../harness/actor-cluster.js';
+import { ref, startActorCluster, type QueryOutcome, type Recorded, type Ref } from '../harness/actor-cluster.js';
 import { ForkedNodeGroup, type ForkedNode } from '../harness/forked-node.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -34,7 +34,6 @@ const PUMP_BATCH = 500;
 /** Messages a pump sends between two acknowledgements in the order test; 2 pumps × this stays below the mailbox bound (10,000). */
 const WINDOW = 2_000;
 
-type QueryOutcome = { value: any } | { error: { name: string; code: string | null; message: string } };
 interface Stats {
   actors: { sent: number; received: number; deadLetters: Record<string, number> };
   linkFramesDropped: number;

@@ -33,7 +33,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ref, startActorCluster, type ActorCluster, type Recorded, type Ref } from '../harness/actor-cluster.js';
+import { ref, startActorCluster, type ActorCluster, type QueryOutcome, type Recorded, type Ref } from '../harness/actor-cluster.js';
 import { ForkedNodeGroup, type ForkedNode } from '../harness/forked-node.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -43,8 +43,6 @@ const SYNC_TIMEOUT_MS = 5_000;
 const NOTICE_TIMEOUT_MS = 10_000;
 /** How long a node-down or node-left notice may take: membership's verdict first (SWIM down after about 2.5 s with the harness's timers), ms. */
 const VERDICT_TIMEOUT_MS = 20_000;
-
-type QueryOutcome = { value: any } | { error: { name: string; code: string | null; message: string } };
 
 /** A notice as `node/path reason`, for comparing whole lists. */
 const describeNotice = (r: Recorded): string => `${r.message?.type} ${r.message?.ref?.$ref}/${(r.message?.ref?.path ?? []).join('/')} ${r.message?.reason}`;
