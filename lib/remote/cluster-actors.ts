@@ -135,7 +135,7 @@ export class ClusterActors {
     opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
     opts.transport.onEvent((event) => {
       if (event.type === 'link-down') this.failQueriesTo(event.peer.name, 'is unreachable: its link broke while the query waited');
-      if (event.type === 'link-up') this.monitors.linkUp(event.peer.name);
+      if (event.type === 'link-up') this.monitors.linkUp(event.peer);
     });
     this.unsubscribe = opts.members.subscribe((event, node) => {
       if (event === 'member-down' || event === 'member-left' || event === 'member-removed') {

@@ -23,6 +23,12 @@
  * lost with a broken link, so a watcher's node sends its watches again when
  * a link to that node comes up (the target's node keys them by watcher node
  * and id, so a repeat is harmless).
+ *
+ * Those watches belong to one process of the watcher node: a node restarted
+ * under its name (a newer generation, on its link or its watch frames)
+ * numbers its monitors from 1 again, so the watches of its former process
+ * are dropped then, as when the node goes down. Kept, they would answer the
+ * new process's monitors of the same ids when the former's targets stop.
  */
 import type { PeerIdentity } from '../transport/transport.js';
 import { RemoteRef } from './actor-ref.js';
@@ -63,6 +69,8 @@ export class Monitors {
   private readonly mine = new Map<number, Monitor>();
   /** Watches other nodes asked of actors here: path key → watcher node → their monitor ids. */
   private readonly theirs = new Map<string, Map<string, Set<number>>>();
+  /** The generation of each node's process last heard from (link up, watch frame): the one whose watches `theirs` holds. */
+  private readonly watcherGenerations = new Map<string, number>();
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
 
@@ -110,17 +118,19 @@ export class Monitors {
   /** Membership's verdict on a node: its actors' monitors fire; its watches of actors here are dropped. */
   nodeGone(node: string, reason: 'node-down' | 'node-left'): void {
     for (const m of [...this.mine.values()]) if (m.target.node === node) this.fire(m.id, reason);
-    for (const watchers of this.theirs.values()) watchers.delete(node);
+    this.dropWatchesOf(node);
   }
 
-  /** A link to `node` came up: frames to it may have been lost, so our watches of its actors go again. */
-  linkUp(node: string): void {
-    for (const m of this.mine.values()) if (m.target.node === node) this.host.send(node, ['w', m.id, [...m.target.path]]);
+  /** A link to `peer` came up: frames to it may have been lost, so our watches of its actors go again. */
+  linkUp(peer: PeerIdentity): void {
+    this.isCurrentProcess(peer);
+    for (const m of this.mine.values()) if (m.target.node === peer.name) this.host.send(peer.name, ['w', m.id, [...m.target.path]]);
   }
 
   // ---- Frames from other nodes ----
 
   watchRequested(from: PeerIdentity, id: number, path: string[]): void {
+    if (!this.isCurrentProcess(from)) return; // a former process's watch, delivered late: nobody to tell
     if (!this.host.exists(path)) {
       this.host.send(from.name, ['t', id, 'not-found']);
       return;
@@ -149,6 +159,7 @@ export class Monitors {
     this.timer = undefined;
     this.mine.clear();
     this.theirs.clear();
+    this.watcherGenerations.clear();
   }
 
   // ---- Internals ----
@@ -162,6 +173,23 @@ export class Monitors {
     } catch {
       // A watcher's callback must not break the others.
     }
+  }
+
+  /**
+   * Whether `peer` is the process of its node whose watches this node keeps (or may keep): false for an
+   * older generation. A newer one restarted the node: the watches of its former process are dropped.
+   */
+  private isCurrentProcess(peer: PeerIdentity): boolean {
+    const known = this.watcherGenerations.get(peer.name);
+    if (known !== undefined && peer.generation < known) return false;
+    if (known !== undefined && peer.generation > known) this.dropWatchesOf(peer.name);
+    this.watcherGenerations.set(peer.name, peer.generation);
+    return true;
+  }
+
+  private dropWatchesOf(node: string): void {
+    for (const watchers of this.theirs.values()) watchers.delete(node);
+    this.watcherGenerations.delete(node);
   }
 
   /** Local actors not spawned through the layer stop without telling: look for them now and then while any is watched. */

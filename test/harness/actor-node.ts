@@ -23,6 +23,7 @@
  *   asker     `{ ask: ref, text }`: dispatches `{ text, replyTo: ctx.self }`
  *             to `ref` (a local nact reference inside a message to another
  *             node); records every other message, like recorder
+ *   crasher   throws on any message, so its supervision stops it (a crash)
  *
  * References cross IPC (JSON) as `{ $ref: node, path }` both ways.
  *
@@ -31,6 +32,7 @@
  *   member-states  → { [node]: state }, this node included
  *   spawn          { behaviour, args?, name } → ref
  *   spawn-on       { node, behaviour, args?, name } → ref (errors as { error })
+ *   spawn-direct   { name } → ref: an actor spawned with nact's spawn, not through the layer, that ignores every message
  *   dispatch       { to, message, sender? } → null
  *   pump           { pump, to, count, batch, window? } → null once the pump actor sent them all
  *   query          { to, message, timeoutMs, byRef? } → { value } | { error: { name, code, message } };
@@ -38,8 +40,17 @@
  *   recorded       { name, from? } → what recorder/asker `name` received from index `from` on: [{ message, sender }]
  *   recorded-count { name } → how many
  *   stats          → { actors: node.actors.stats, linkFramesDropped: frames the transport refused (its queues full), all channels }
+ *   watch          { watcher, target } → null: node.actors.watch (a recorder as the watcher records its terminated notices)
+ *   unwatch        { watcher, target } → null: node.actors.unwatch
+ *   monitor        { target, as } → null: node.actors.monitor, whose callback records `{ type: 'terminated', ref: target, reason }`
+ *                  under the name `as` (read with recorded)
+ *   stop           { name } → null: stops this node's top-level actor `name` (nact's stop)
+ *   leave          → null once node.leave() resolved: a graceful leave; the process keeps running
  */
 import { isRemoteRef, RemoteRef, startNode, type ActorRef, type TroupeNode } from '../../lib/index.js';
+import { spawn, stop } from 'nact';
+import { nactRefAt } from '../../lib/remote/actor-ref.js';
+import { systemNameOf } from '../../lib/remote/local-actors.js';
 import { forkedNodeConfig, serveCommands } from './forked-node.js';
 
 type Command = { id: number; type: string; [key: string]: unknown };
@@ -132,6 +143,11 @@ function defineBehaviours(n: TroupeNode): void {
       record(ctx.name, msg, (ctx as { sender?: unknown }).sender);
     },
   }));
+  a.defineBehaviour('crasher', () => ({
+    f: () => {
+      throw new Error('crasher: asked to crash');
+    },
+  }));
 }
 
 async function start(cmd: Command): Promise<{ pid: number }> {
@@ -153,6 +169,8 @@ async function run(cmd: Command): Promise<unknown> {
       return Object.fromEntries(node!.members().map((m) => [m.name, m.state]));
     case 'spawn':
       return toIpc(actors().spawn(cmd['behaviour'] as string, cmd['args'] ?? null, { name: cmd['name'] as string }));
+    case 'spawn-direct':
+      return toIpc(actors().refOf(spawn(node!.system!, (state: unknown) => state, cmd['name'] as string)));
     case 'spawn-on':
       return actors().spawnOn(cmd['node'] as string, cmd['behaviour'] as string, cmd['args'] ?? null, { name: cmd['name'] as string }).then(
         (ref) => ({ value: toIpc(ref) }),
@@ -185,6 +203,23 @@ async function run(cmd: Command): Promise<unknown> {
       return records.get(cmd['name'] as string)?.length ?? 0;
     case 'stats':
       return { actors: actors().stats, linkFramesDropped: node!.stats().linkFramesDropped };
+    case 'watch':
+      actors().watch(fromIpc(cmd['watcher']) as ActorRef, fromIpc(cmd['target']) as ActorRef);
+      return null;
+    case 'unwatch':
+      actors().unwatch(fromIpc(cmd['watcher']) as ActorRef, fromIpc(cmd['target']) as ActorRef);
+      return null;
+    case 'monitor': {
+      const target = fromIpc(cmd['target']) as RemoteRef;
+      actors().monitor(target, (reason) => record(cmd['as'] as string, { type: 'terminated', ref: target, reason }, null));
+      return null;
+    }
+    case 'stop':
+      stop(nactRefAt(systemNameOf(node!.system!), [cmd['name'] as string]));
+      return null;
+    case 'leave':
+      await node!.leave();
+      return null;
     default:
       throw new Error(`unknown command ${cmd.type}`);
   }

@@ -22,14 +22,11 @@
  * dropped — at most once, counted — as the burst test shows.
  */
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { ref, startActorCluster, type QueryOutcome, type Recorded, type Ref } from '../harness/actor-cluster.js';
 import { ForkedNodeGroup, type ForkedNode } from '../harness/forked-node.js';
-import { reservePorts } from '../harness/ports.js';
 import { waitFor } from '../harness/wait-for.js';
 
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../harness/actor-node.js');
 /** Messages each pump sends: twice the mailbox bound on messages from other nodes. */
 const PUMPED = 20_000;
 /** Messages a pump dispatches per event-loop turn. */
@@ -37,21 +34,11 @@ const PUMP_BATCH = 500;
 /** Messages a pump sends between two acknowledgements in the order test; 2 pumps × this stays below the mailbox bound (10,000). */
 const WINDOW = 2_000;
 
-interface Ref {
-  $ref: string;
-  path: string[];
-}
-interface Recorded {
-  message: any;
-  sender: any;
-}
-type QueryOutcome = { value: any } | { error: { name: string; code: string | null; message: string } };
 interface Stats {
   actors: { sent: number; received: number; deadLetters: Record<string, number> };
   linkFramesDropped: number;
 }
 
-const ref = (node: ForkedNode, ...path: string[]): Ref => ({ $ref: node.nodeName, path });
 const sameRef = (a: unknown, b: Ref): boolean => JSON.stringify(a) === JSON.stringify(b);
 const seqsFrom = (received: Recorded[], sender: Ref): number[] => received.filter((r) => sameRef(r.sender, sender)).map((r) => r.message.seq as number);
 const deadLetterTotal = (s: Stats): number => Object.values(s.actors.deadLetters).reduce((x, y) => x + y, 0);
@@ -79,16 +66,7 @@ describe('actors across node processes', () => {
   const exited = (): string | undefined => [a, b, c].map((n) => n?.exitedReason()).find((r) => r !== undefined);
 
   before(async () => {
-    const ports = await reservePorts(3);
-    const names = ['actor-a', 'actor-b', 'actor-c'];
-    const seeds = names.map((n, i) => `${n}@127.0.0.1:${ports[i]}`);
-    [a, b, c] = names.map((name) => group.start({ script: SCRIPT, name })) as [ForkedNode, ForkedNode, ForkedNode];
-    await Promise.all([a, b, c].map((n, i) => n.call('start', { name: names[i], clusterPort: ports[i], seeds, dataDir: n.dataDir })));
-    for (const n of [a, b, c]) {
-      await waitFor(async () => Object.values(await n.call<Record<string, string>>('member-states')).filter((s) => s === 'up').length === 3, {
-        timeoutMs: 20_000, what: `${n.nodeName} to see 3 members up`, abortIf: exited,
-      });
-    }
+    [a, b, c] = (await startActorCluster(group, ['actor-a', 'actor-b', 'actor-c'])).nodes as [ForkedNode, ForkedNode, ForkedNode];
   });
   after(() => group.cleanup());
 
