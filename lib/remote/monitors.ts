@@ -24,6 +24,12 @@
  * a link to that node comes up (the target's node keys them by watcher node
  * and id, so a repeat is harmless).
  *
+ * A monitor watches one process of the target's node: when a link to that
+ * node comes up from a newer process (the node restarted faster than the
+ * failure detector's verdict), the monitor fires node-down — its actor died
+ * with the former process — rather than watching whatever now runs at that
+ * path.
+ *
  * Those watches belong to one process of the watcher node: a node restarted
  * under its name (a newer generation, on its link or its watch frames)
  * numbers its monitors from 1 again, so the watches of its former process
@@ -61,6 +67,8 @@ export interface MonitorHost {
 interface Monitor {
   id: number;
   target: RemoteRef;
+  /** The generation of the target node's process being watched; undefined until a link to that node came up. */
+  generation: number | undefined;
   notify(reason: TerminationReason): void;
 }
 
@@ -71,6 +79,8 @@ export class Monitors {
   private readonly theirs = new Map<string, Map<string, Set<number>>>();
   /** The generation of each node's process last heard from (link up, watch frame): the one whose watches `theirs` holds. */
   private readonly watcherGenerations = new Map<string, number>();
+  /** The generation of each node's process on the last link that came up: the process a new monitor of its actors watches. */
+  private readonly linkGenerations = new Map<string, number>();
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
 
@@ -79,7 +89,7 @@ export class Monitors {
   /** Calls `notify` once when the actor at `target` terminates; returns the cancel. */
   monitor(target: RemoteRef, notify: (reason: TerminationReason) => void): () => void {
     const id = this.nextId++;
-    this.mine.set(id, { id, target, notify });
+    this.mine.set(id, { id, target, generation: this.linkGenerations.get(target.node), notify });
     if (target.node === this.host.self) {
       if (!this.host.exists(target.path)) this.fire(id, 'not-found');
       else this.armLocalCheck();
@@ -121,10 +131,23 @@ export class Monitors {
     this.dropWatchesOf(node);
   }
 
-  /** A link to `peer` came up: frames to it may have been lost, so our watches of its actors go again. */
+  /**
+   * A link to `peer` came up: frames to it may have been lost, so our watches of its actors go again — to the
+   * same process. A newer process restarted the node: the actors watched died with the former one (node-down),
+   * and are not silently exchanged for new actors at the same paths.
+   */
   linkUp(peer: PeerIdentity): void {
     this.isCurrentProcess(peer);
-    for (const m of this.mine.values()) if (m.target.node === peer.name) this.host.send(peer.name, ['w', m.id, [...m.target.path]]);
+    this.linkGenerations.set(peer.name, peer.generation);
+    for (const m of [...this.mine.values()]) {
+      if (m.target.node !== peer.name) continue;
+      if (m.generation !== undefined && m.generation < peer.generation) {
+        this.fire(m.id, 'node-down');
+        continue;
+      }
+      m.generation = peer.generation;
+      this.host.send(peer.name, ['w', m.id, [...m.target.path]]);
+    }
   }
 
   // ---- Frames from other nodes ----
@@ -160,6 +183,7 @@ export class Monitors {
     this.mine.clear();
     this.theirs.clear();
     this.watcherGenerations.clear();
+    this.linkGenerations.clear();
   }
 
   // ---- Internals ----

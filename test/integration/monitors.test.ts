@@ -23,6 +23,9 @@
  *   surviving node, once membership declared it down, and at once for a
  *   watch placed after that;
  * - a node that leaves gracefully: node-left, and at once after it left.
+ * - a target node restarted under its name at once: node-down for the watch
+ *   of its former process's actor, not a silent move to the new actor the
+ *   new process runs at the same path.
  * The restart runs first (see there); the kill and the leave run last, in
  * that order: each takes a node away.
  *
@@ -108,6 +111,20 @@ describe('monitors across node processes', () => {
     await waitFor(async () => (await watched(c, 'watcher-0')).length >= 1, { timeoutMs: NOTICE_TIMEOUT_MS, what: 'the new process\'s notice', abortIf: exitedAny(a, b, c) });
     await roundTrips(c, [b]);
     assert.deepEqual(await watched(c, 'watcher-0'), [notice(target, 'stopped')]);
+  });
+
+  it('a target node restarted under its name at once (kill -9): the watch of its actor fires node-down once, and does not move to a new actor at the same path', async () => {
+    const target = await b.call<Ref>('spawn', { behaviour: 'recorder', name: 'lives-in-former-b' });
+    await a.call('spawn', { behaviour: 'recorder', name: 'watcher-r' });
+    await a.call('watch', { watcher: ref(a, 'watcher-r'), target });
+    await roundTrips(a, [b]);
+
+    b = await cluster.restart(b); // kill -9, then started again with its name, port and data dir
+    await b.call('spawn', { behaviour: 'recorder', name: 'anchor' });
+    await b.call('spawn', { behaviour: 'recorder', name: 'lives-in-former-b' }); // the same path, in the new process
+    await waitFor(async () => (await watched(a, 'watcher-r')).length >= 1, { timeoutMs: VERDICT_TIMEOUT_MS, what: 'the notice of the former process\'s actor', abortIf: exitedAny(a, b, c) });
+    await roundTrips(a, [b]);
+    assert.deepEqual(await watched(a, 'watcher-r'), [notice(target, 'node-down')], 'its actor died with the former process; the new actor at that path is another actor');
   });
 
   it('an actor stopped, and one crashed, on another node: each watch (on two nodes) and a monitor callback hear it once, with its reference and reason; none after unwatch', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Monitors, type MonitorHost } from '../../../lib/remote/monitors.js';
 import type { PeerIdentity } from '../../../lib/transport/transport.js';
+import { RemoteRef } from '../../../lib/remote/actor-ref.js';
 
 const SELF = 'b@127.0.0.1';
 const A = 'a@127.0.0.1';
@@ -73,6 +74,36 @@ describe('Monitors: the watches other nodes ask of actors here', () => {
     monitors.nodeGone(A, 'node-down');
     monitors.localStopped(['z'], 'stopped');
     assert.deepEqual(sent, [`${A} ["t",1,"stopped"]`]);
+    monitors.close();
+  });
+});
+
+describe('Monitors: this node\'s monitors of actors on another node', () => {
+  it('watches one process of the target node: a link from a newer process fires node-down, a reconnect of the same one sends the watch again', () => {
+    const { monitors, sent } = monitorsOnB([]);
+    const reasons: string[] = [];
+    monitors.linkUp(aProcess(1));
+    monitors.monitor(new RemoteRef(A, ['y']), (reason) => reasons.push(`y ${reason}`));
+    assert.deepEqual(sent, [`${A} ["w",1,["y"]]`]);
+    monitors.linkUp(aProcess(1)); // the same process, after a broken link
+    assert.deepEqual(sent, [`${A} ["w",1,["y"]]`, `${A} ["w",1,["y"]]`]);
+    assert.deepEqual(reasons, []);
+    monitors.linkUp(aProcess(2)); // a restarted faster than the failure detector's verdict
+    assert.deepEqual(reasons, ['y node-down'], 'its actor died with the former process');
+    assert.equal(sent.length, 2, 'not watched anew at the same path in the new process');
+    monitors.close();
+  });
+
+  it('a monitor made before any link adopts the process of the first link that comes up', () => {
+    const { monitors, sent } = monitorsOnB([]);
+    const reasons: string[] = [];
+    monitors.monitor(new RemoteRef(A, ['y']), (reason) => reasons.push(reason));
+    monitors.linkUp(aProcess(5));
+    monitors.linkUp(aProcess(5));
+    assert.deepEqual(reasons, []);
+    assert.equal(sent.length, 3);
+    monitors.linkUp(aProcess(6));
+    assert.deepEqual(reasons, ['node-down']);
     monitors.close();
   });
 });
