@@ -91,7 +91,7 @@ export type TableScanPage = ScanPage<unknown>;
 export interface TablesApi {
   /** Creates a table; resolves once every partition has a leader. */
   create(name: string, options: CreateTableOptions, call?: CallOptions): Promise<TableInfo>;
-  /** Tables of the cluster, sorted by name. */
+  /** Tables of the cluster, sorted by name; a dropped table stays listed with state `dropping` until its data is gone everywhere and its name is free again. */
   list(call?: CallOptions): Promise<TableInfo[]>;
   /** Drops a table and its data, for good. */
   drop(name: string, call?: CallOptions): Promise<void>;

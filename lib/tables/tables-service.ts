@@ -91,9 +91,10 @@ export class TablesService implements TablesApi {
   }
 
   /** Linearizable: a table created or dropped before the call is listed accordingly. */
+  /** Every table of the catalogue; one being dropped stays listed (state 'dropping') until every replica destroyed its data, when its name is free again. */
   async list(call: CallOptions = {}): Promise<TableInfo[]> {
     const tables = await this.catalogueTables(call, true);
-    return tables.filter((t) => t.state !== 'dropping').map((t) => this.describe(t));
+    return tables.map((t) => this.describe(t));
   }
 
   async drop(name: string, call: CallOptions = {}): Promise<void> {
