@@ -10,10 +10,9 @@
  * - `GET /debug/restarts` → `{"restarts": n}`, supervised restarts so far.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { z } from 'zod';
 import { TroupeError } from '../../errors.js';
 import type { HttpEnv } from '../types.js';
-import { readJsonBody } from '../validate.js';
+import { lazySchema, readJsonBody } from '../validate.js';
 
 export interface DebugHooks {
   block(ms: number): void;
@@ -24,9 +23,11 @@ export interface DebugHooks {
 /** Longest block accepted, ms: longer ones belong in a process kill test. */
 const MAX_BLOCK_MS = 60_000;
 
-const BlockBody = z.strictObject(
-  { ms: z.number({ error: 'is required (milliseconds)' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_BLOCK_MS, `must be at most ${MAX_BLOCK_MS}`) },
-  { error: 'request body must be a JSON object like {"ms":1000}' },
+const BlockBody = lazySchema((zod) =>
+  zod.strictObject(
+    { ms: zod.number({ error: 'is required (milliseconds)' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_BLOCK_MS, `must be at most ${MAX_BLOCK_MS}`) },
+    { error: 'request body must be a JSON object like {"ms":1000}' },
+  ),
 );
 
 export function debugRoutes(hooks: DebugHooks, guard: MiddlewareHandler<HttpEnv>): Hono<HttpEnv> {
