@@ -7,10 +7,11 @@
 import type { Item, TableInfo, Versioned } from '../tables/tables-api.js';
 import { formatTable } from './format.js';
 
-/** The tables as an aligned table; `no tables` when there are none. */
+/** The tables as an aligned table; `no tables` when there are none. STATE: creating, ready, or dropping (listed until its data is gone). */
 export function formatTableList(tables: readonly TableInfo[]): string {
   if (tables.length === 0) return 'no tables\n';
-  return formatTable([['NAME', 'PARTITIONS', 'REPLICATION FACTOR'], ...tables.map((t) => [t.name, String(t.partitions), String(t.replicationFactor)])]);
+  const rows = tables.map((t) => [t.name, String(t.partitions), String(t.replicationFactor), t.state ?? 'ready']);
+  return formatTable([['NAME', 'PARTITIONS', 'REPLICATION FACTOR', 'STATE'], ...rows]);
 }
 
 export function formatCreated(table: TableInfo): string {

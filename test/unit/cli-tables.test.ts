@@ -102,7 +102,8 @@ describe('parseTableCommand', () => {
 describe('table output for people', () => {
   it('lists tables, or says there are none', () => {
     assert.equal(formatTableList([]), 'no tables\n');
-    assert.equal(formatTableList([{ name: 'users', partitions: 8, replicationFactor: 3 }]), 'NAME   PARTITIONS  REPLICATION FACTOR\nusers  8           3\n');
+    assert.equal(formatTableList([{ name: 'users', partitions: 8, replicationFactor: 3 }]), 'NAME   PARTITIONS  REPLICATION FACTOR  STATE\nusers  8           3                   ready\n');
+    assert.equal(formatTableList([{ name: 'old', partitions: 2, replicationFactor: 3, state: 'dropping' }]), 'NAME  PARTITIONS  REPLICATION FACTOR  STATE\nold   2           3                   dropping\n');
   });
 
   it('shows values as JSON, and how to get the next page', () => {
@@ -156,7 +157,7 @@ describe('table commands against a node', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'created table orders: 4 partitions, replication factor 3\n');
     run = await troupe('tables', 'list');
-    assert.match(run.stdout, /^NAME\s+PARTITIONS\s+REPLICATION FACTOR\norders\s+4\s+3\nusers\s+1\s+3\n$/);
+    assert.match(run.stdout, /^NAME\s+PARTITIONS\s+REPLICATION FACTOR\s+STATE\norders\s+4\s+3\s+ready\nusers\s+1\s+3\s+ready\n$/);
     run = await troupe('tables', 'list', '--json');
     assert.deepEqual(JSON.parse(run.stdout), { tables: [{ name: 'orders', partitions: 4, replicationFactor: 3 }, { name: 'users', partitions: 1, replicationFactor: 3 }] });
     run = await troupe('tables', 'drop', 'orders');
