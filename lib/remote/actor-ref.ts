@@ -8,9 +8,14 @@
  * Both go inside messages: the wire codec (wire.ts) turns a nact reference
  * into the RemoteRef of this node, and every RemoteRef back into one, so a
  * reference survives a trip across nodes and still works (location
- * transparency). `dispatch`/`query` of the actor layer take either kind.
+ * transparency). `dispatch`/`query` of the actor layer take either kind,
+ * and so do nact's own functions (nact-bridge.ts).
  */
 import type { Ref } from 'nact';
+
+/** The pseudo actor system a RemoteRef belongs to, as nact's functions see it (nact-bridge.ts). */
+export const REMOTE_SYSTEM_NAME = 'troupe:remote';
+const REMOTE_SYSTEM = Object.freeze({ name: REMOTE_SYSTEM_NAME });
 
 export class RemoteRef {
   readonly type = 'remote';
@@ -20,6 +25,11 @@ export class RemoteRef {
     /** The actor's path below that node's actor system. */
     readonly path: readonly string[],
   ) {}
+
+  /** What nact's `dispatch`, `query` and `stop` read to find the actor: sends through the actor layer (nact-bridge.ts). */
+  get system(): { readonly name: string } {
+    return REMOTE_SYSTEM;
+  }
 
   /** `node/a/b`: a stable string form, for logs and as a map key. */
   toString(): string {

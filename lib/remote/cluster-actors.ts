@@ -39,6 +39,7 @@ import { isRemoteRef, nactPath, nactRefAt, RemoteRef, type ActorRef } from './ac
 import { Behaviours, type BehaviourFactory, type StopReason } from './behaviours.js';
 import { Monitors, type Terminated, type TerminationReason } from './monitors.js';
 import { findLocalActor, replyReference, systemNameOf } from './local-actors.js';
+import { registerRemoteSender } from './nact-bridge.js';
 import { ServedQueries } from './served-queries.js';
 import { ACTOR_CHANNEL, decode, decodeFrame, encode, messageFrame, queryFrame, replyFrame } from './wire.js';
 
@@ -116,6 +117,8 @@ export class ClusterActors {
   private readonly watches = new Map<string, () => void>();
   /** Queries from other nodes waiting for this node's actors to answer. */
   private readonly served: ServedQueries;
+  /** Undoes this layer's registration as the sender of nact's dispatch to RemoteRefs it decodes. */
+  private readonly unregisterSender: () => void;
 
   constructor(private readonly opts: ClusterActorsOptions) {
     opts.rpc.handle(RPC_ACTORS_SPAWN, (arg) => this.serveSpawn(arg));
@@ -132,6 +135,10 @@ export class ClusterActors {
     this.maxMailbox = opts.maxMailbox ?? DEFAULT_MAX_MAILBOX;
     this.now = opts.now ?? (() => performance.now());
     this.served = new ServedQueries(this.now);
+    this.unregisterSender = registerRemoteSender(opts.self, {
+      dispatch: (ref, message, sender) => this.dispatch(ref, message, sender as ActorRef | undefined),
+      query: (ref, message, timeoutMs) => this.query(ref, message, timeoutMs),
+    });
     opts.transport.onMessage(ACTOR_CHANNEL, (from, payload) => this.receive(from, payload));
     opts.transport.onEvent((event) => {
       if (event.type === 'link-down') this.failQueriesTo(event.peer.name, 'is unreachable: its link broke while the query waited');
@@ -280,6 +287,7 @@ export class ClusterActors {
   close(): void {
     this.monitors.close();
     this.served.close();
+    this.unregisterSender();
     this.unsubscribe();
     this.failAll('the node is stopping');
   }
@@ -337,11 +345,11 @@ export class ClusterActors {
    * that reason even when its body would not have decoded.
    */
   private receiveMessage(path: string[], body: Uint8Array): void {
-    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), (decode(body) as [unknown])[0]);
+    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), (decode(body, this.opts.self) as [unknown])[0]);
     const actor = findLocalActor(this.systemName, this.localRef(path));
     if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
     if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.deadLetter('mailbox-full', `${this.opts.self}/${path.join('/')}`);
-    const [message, sender] = decode(body) as [unknown, RemoteRef | null];
+    const [message, sender] = decode(body, this.opts.self) as [unknown, RemoteRef | null];
     actor.dispatch(message, sender ?? undefined);
   }
 
@@ -350,7 +358,7 @@ export class ClusterActors {
     const actor = findLocalActor(this.systemName, this.localRef(path));
     if (actor === undefined) return this.refuseQuery(from, id, 'no-such-actor', path);
     if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.refuseQuery(from, id, 'mailbox-full', path);
-    const [message] = decode(body) as [unknown];
+    const [message] = decode(body, this.opts.self) as [unknown];
     // Answered by the actor to the reference inside the message: deliver it; the reply travels as a message.
     if (replyByRef) return actor.dispatch(message);
     const replyTo = replyReference(this.systemName, (value) => {
@@ -374,7 +382,7 @@ export class ClusterActors {
 
   private settleReply(id: number, ok: boolean, body: Uint8Array, from: PeerIdentity): void {
     if (this.pending.get(id)?.target.node !== from.name) return; // late (timed out) or not ours
-    const value = decode(body);
+    const value = decode(body, this.opts.self);
     const pending = this.settle(id)!;
     if (ok) return pending.resolve(value);
     pending.reject(remoteError(value, pending.target.toString()));

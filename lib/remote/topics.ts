@@ -250,7 +250,7 @@ export class Topics {
     this.counters.framesReceived++;
     let message: unknown;
     try {
-      message = decode(body);
+      message = decode(body, this.opts.self);
     } catch {
       this.dropped.malformed++;
       return;

@@ -24,6 +24,7 @@
 import { addExtension, Packr } from 'msgpackr';
 import { createRequire } from 'node:module';
 import { RemoteRef } from './actor-ref.js';
+import { markDecodedBy } from './nact-bridge.js';
 
 export const ACTOR_CHANNEL = 'actor';
 /** msgpack extension type of an actor reference. */
@@ -36,10 +37,14 @@ const { ActorReference } = require('nact/lib/references.js') as { ActorReference
 
 /** The node whose local references are being encoded (set only for the duration of `encode`). */
 let encodingNode: string | null = null;
+/** The node decoding (set only for the duration of `decode`): nact's functions send the references it decodes. */
+let decodingNode: string | null = null;
 
 const readRef = (data: unknown): RemoteRef => {
   if (!Array.isArray(data) || typeof data[0] !== 'string' || !isPath(data[1])) throw new TypeError('malformed actor reference');
-  return new RemoteRef(data[0], data[1] as string[]);
+  const ref = new RemoteRef(data[0], data[1] as string[]);
+  if (decodingNode !== null) markDecodedBy(ref, decodingNode);
+  return ref;
 };
 
 addExtension({ Class: RemoteRef, type: REF_EXTENSION_TYPE, write: (ref: RemoteRef) => [ref.node, [...ref.path]], read: readRef });
@@ -65,8 +70,14 @@ export function encode(node: string, value: unknown): Uint8Array {
   }
 }
 
-export function decode(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+/** The value of msgpack `bytes`; references in it are sent by node `node` when given to nact's functions. */
+export function decode(bytes: Uint8Array, node: string | null = null): unknown {
+  decodingNode = node;
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    decodingNode = null;
+  }
 }
 
 export function isPath(value: unknown): value is string[] {

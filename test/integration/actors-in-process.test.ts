@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dispatch, spawn, stop, type Ref } from 'nact';
+import { dispatch, query, spawn, stop, type Ref } from 'nact';
 import { NodeDownError, NoSuchActorError, RemoteRef, startNode, TimeoutError, type TroupeNode } from '../../lib/index.js';
 import { freePort } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -61,6 +61,27 @@ describe('actors across two nodes in one process', () => {
     const answer = seen[0] as { count: number; from: RemoteRef };
     assert.equal(answer.count, 55);
     assert.ok(answer.from instanceof RemoteRef && answer.from.equals(remote), 'a local reference sent from b arrives as b\'s reference');
+  });
+
+  it('nact\'s own dispatch and query work on a reference that came from another node: a plain nact actor answers a remote sender unchanged', async () => {
+    // On b: an actor written for nact alone — it answers ctx.sender and the reference inside the message with nact's dispatch, and asks one with nact's query.
+    spawn(b.system!, async (_s: unknown, msg: { ping: number; replyTo: Ref<any>; ask: Ref<any> }, ctx) => {
+      dispatch((ctx as unknown as { sender: Ref<any> }).sender, { pong: msg.ping });
+      dispatch(msg.replyTo, { alsoPong: msg.ping });
+      const answer = await query(msg.ask, { q: msg.ping } as never, 2_000);
+      dispatch(msg.replyTo, { asked: answer });
+    }, 'plain-nact');
+    const seen: unknown[] = [];
+    const listener = spawn(a.system!, (_s: unknown, msg: unknown) => { seen.push(msg); }, 'plain-listener');
+    spawn(a.system!, (_s: unknown, msg: { q: number }, ctx) => { dispatch((ctx as unknown as { sender: Ref<any> }).sender, msg.q * 2); }, 'doubler');
+    const doubler = a.actors!.refOf(spawn(a.system!, (_s: unknown, msg: { q: number }, ctx) => { dispatch((ctx as unknown as { sender: Ref<any> }).sender, msg.q * 3); }, 'tripler'));
+    a.actors!.dispatch(new RemoteRef(b.name, ['plain-nact']), { ping: 7, replyTo: listener, ask: doubler }, listener);
+    await waitFor(() => seen.length === 3 || undefined, { timeoutMs: 5_000, what: 'the three answers of the nact actor on b' });
+    assert.deepEqual(seen, [{ pong: 7 }, { alsoPong: 7 }, { asked: 21 }]);
+
+    // Two nodes run in this process: a reference built by hand does not say which should send it.
+    assert.throws(() => dispatch(new RemoteRef(b.name, ['plain-nact']) as unknown as Ref<any>, 'hi'), /node\.actors\.dispatch/);
+    assert.doesNotThrow(() => stop(new RemoteRef(b.name, ['plain-nact']) as unknown as Ref<any>), 'stop of a remote reference does nothing, as nact\'s does for an actor it does not find');
   });
 
   it('a query whose message is a function of the reply reference is answered by dispatch to it', async () => {
