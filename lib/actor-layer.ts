@@ -37,7 +37,7 @@ export interface ActorLayer {
 
 export interface ActorLayerDeps {
   self: string;
-  /** This start's generation (the epoch of this node's pub/sub subscriptions). */
+  /** This start's generation, the transport's (the epoch of this node's pub/sub subscriptions; whose answers a query takes). */
   generation: number;
   system: Ref<never>;
   transport: Transport;
@@ -61,7 +61,7 @@ export function startActorLayer(deps: ActorLayerDeps): ActorLayer {
     addressOf: (node) => deps.memberEvents.addressOf(node),
     subscribe: (listener) => deps.memberEvents.subscribe((msg) => listener(msg.event, msg.member.name)),
   };
-  const actors = new ClusterActors({ self: deps.self, system: deps.system, transport: deps.transport, rpc: deps.rpc, log: deps.log, members });
+  const actors = new ClusterActors({ self: deps.self, generation: deps.generation, system: deps.system, transport: deps.transport, rpc: deps.rpc, log: deps.log, members });
   const initialPeers = deps.members().filter((m) => !m.self && m.state === 'up').map((m) => ({ name: m.name, address: m.address }));
   const topics = new Topics({ self: deps.self, generation: deps.generation, system: deps.system, transport: deps.transport, members, initialPeers, log: deps.log });
   const stopMemberTopic = publishMemberEvents(topics, deps.memberEvents, deps.self);

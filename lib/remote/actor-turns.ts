@@ -9,8 +9,11 @@
  * `throughput` setting, an actor here handles up to `messagesPerTurn`
  * messages of its mailbox in one turn before it yields, so the answers of
  * one turn leave in one write; a small budget still lets the first answers
- * leave while the actor works on the rest. Order per mailbox is unchanged; every message
- * still runs after the promise jobs of the one before (each is awaited).
+ * leave while the actor works on the rest. Order per mailbox is unchanged
+ * and each message starts once the value the one before returned has
+ * settled (it is awaited, as nact does); a promise chain a handler starts
+ * without returning it may now interleave with the next message of the same
+ * turn, where nact would have let one turn pass.
  *
  * This replaces nact's `Actor.prototype.handleMessage` for every actor of
  * the process (it is process-wide, as the event loop is): the one other

@@ -25,9 +25,10 @@
  *
  * A query's message may be a function of the reference to reply to, as in
  * nact: remotely, that reference is a RemoteRef back to this node, and the
- * actor answers by dispatching to it (with this layer's `dispatch`). A plain
- * message is queried on the actor's node with nact's own query, so an actor
- * that answers `ctx.sender` with nact's dispatch works unchanged.
+ * actor answers by dispatching to it. A plain message reaches the actor on
+ * its node with a temporary reference as `ctx.sender`
+ * (local-actors.ts `replyReference`), so an actor that answers `ctx.sender`
+ * with nact's dispatch works unchanged.
  */
 import { dispatch as nactDispatch, query as nactQuery, type Ref } from 'nact';
 import { MailboxFullError, NodeDownError, NoSuchActorError, TimeoutError, TroupeError, type ErrorCode } from '../errors.js';
@@ -54,6 +55,8 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 export const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
 /** The rpc method that spawns a behaviour on the node serving it. */
 export const RPC_ACTORS_SPAWN = 'actors.spawn';
+/** Longest query timeout, ms: what a Node timer holds (a longer one would fire at once); longer ones are cut to it. */
+export const MAX_QUERY_TIMEOUT_MS = 2_147_483_647;
 /** Path prefix of the references a remote query's answer is sent to. */
 const REPLY_PATH = '$reply';
 
@@ -78,6 +81,8 @@ export interface MemberView {
 
 export interface ClusterActorsOptions {
   self: string;
+  /** This process's generation (the transport's): answers and reply references of a former process are refused. */
+  generation: number;
   /** The node's nact actor system. */
   system: Ref<never>;
   transport: Transport;
@@ -183,6 +188,8 @@ export class ClusterActors {
    * MailboxFullError.
    */
   query<T = unknown>(ref: ActorRef, message: unknown, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): Promise<T> {
+    if (!(timeoutMs > 0)) return Promise.reject(new RangeError(`a query's timeout must be a number of ms above 0, got ${timeoutMs}`));
+    timeoutMs = Math.min(timeoutMs, MAX_QUERY_TIMEOUT_MS);
     if (!isRemoteRef(ref) || ref.node === this.opts.self) return this.queryLocal<T>(isRemoteRef(ref) ? this.localRef(ref.path) : ref, message, timeoutMs, isRemoteRef(ref) ? ref.toString() : String(nactPath(ref)?.join('/')));
     const address = this.reachable(ref.node);
     if (address === undefined) return Promise.reject(new NodeDownError(ref.node, ref.toString(), this.opts.members.stateOf(ref.node) === undefined ? 'is not a member this node knows' : `is ${this.opts.members.stateOf(ref.node)}`));
@@ -191,7 +198,7 @@ export class ClusterActors {
       const pending: PendingQuery = { target: ref, timeoutMs, resolve: resolve as (value: unknown) => void, reject, timer: setTimeout(this.expireQuery, timeoutMs, id) };
       this.pending.set(id, pending);
       const replyByRef = typeof message === 'function';
-      const payload = replyByRef ? (message as (replyTo: RemoteRef) => unknown)(new RemoteRef(this.opts.self, [REPLY_PATH, String(id)])) : message;
+      const payload = replyByRef ? (message as (replyTo: RemoteRef) => unknown)(new RemoteRef(this.opts.self, [REPLY_PATH, `${this.opts.generation}.${id}`])) : message;
       this.stats.queriesSent++;
       const sent = this.opts.transport.send(address, ACTOR_CHANNEL, queryFrame(id, ref.path, encode(this.opts.self, [payload, null]), timeoutMs, replyByRef));
       if (!sent) this.settle(id)?.reject(new NodeDownError(ref.node, ref.toString(), 'has no room on its link (the outbound queue is full)'));
@@ -299,7 +306,7 @@ export class ClusterActors {
   }
 
   private deliverLocal(ref: Ref<any>, message: unknown, sender: ActorRef | undefined, path: readonly string[]): void {
-    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), message);
+    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(path[1]!, message);
     const actor = findLocalActor(this.systemName, ref);
     if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
     dispatchWithSender(ref, message, sender);
@@ -326,7 +333,7 @@ export class ClusterActors {
         case 'query':
           return this.serveQuery(from, frame.id, frame.path, frame.body, frame.timeoutMs, frame.replyByRef);
         case 'reply':
-          return this.settleReply(frame.id, frame.ok, frame.body, from);
+          return this.settleReply(frame.id, frame.ok, frame.body, from, frame.askerGeneration);
         case 'watch':
           return this.monitors.watchRequested(from, frame.id, frame.path);
         case 'unwatch':
@@ -345,7 +352,7 @@ export class ClusterActors {
    * that reason even when its body would not have decoded.
    */
   private receiveMessage(path: string[], body: Uint8Array): void {
-    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(Number(path[1]), (decode(body, this.opts.self) as [unknown])[0]);
+    if (path[0] === REPLY_PATH && path.length === 2) return this.answerByRef(path[1]!, (decode(body, this.opts.self) as [unknown])[0]);
     const actor = findLocalActor(this.systemName, this.localRef(path));
     if (actor === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${path.join('/')}`);
     if ((actor.mailbox?.length ?? 0) >= this.maxMailbox) return this.deadLetter('mailbox-full', `${this.opts.self}/${path.join('/')}`);
@@ -365,7 +372,7 @@ export class ClusterActors {
       done();
       this.answerQuery(from, id, true, value);
     });
-    const done = this.served.hold(timeoutMs, replyTo.release);
+    const done = this.served.hold(Math.min(timeoutMs, MAX_QUERY_TIMEOUT_MS), replyTo.release);
     actor.dispatch(message, replyTo.ref);
   }
 
@@ -376,11 +383,21 @@ export class ClusterActors {
     this.answerQuery(from, id, false, { code: err.code, message: err.message });
   }
 
+  /** Sends the answer of query `id` to the process that asked; an answer that cannot travel (unencodable, too large) is sent as that error. */
   private answerQuery(to: PeerIdentity, id: number, ok: boolean, value: unknown): void {
-    this.opts.transport.send(to.address, ACTOR_CHANNEL, replyFrame(id, ok, encode(this.opts.self, value)));
+    let body: Uint8Array;
+    try {
+      body = encode(this.opts.self, value);
+      this.opts.transport.send(to.address, ACTOR_CHANNEL, replyFrame(id, ok, body, to.generation));
+    } catch (err) {
+      if (!ok) throw err; // an error answer is small and plain: this is a bug, not the actor's answer
+      const e = err as Partial<TroupeError>;
+      this.answerQuery(to, id, false, { code: typeof e.code === 'string' ? e.code : 'ERR_BAD_REQUEST', message: `the answer could not be sent: ${String(e.message ?? err)}` });
+    }
   }
 
-  private settleReply(id: number, ok: boolean, body: Uint8Array, from: PeerIdentity): void {
+  private settleReply(id: number, ok: boolean, body: Uint8Array, from: PeerIdentity, askerGeneration: number): void {
+    if (askerGeneration !== this.opts.generation) return; // the answer to a former process of this node
     if (this.pending.get(id)?.target.node !== from.name) return; // late (timed out) or not ours
     const value = decode(body, this.opts.self);
     const pending = this.settle(id)!;
@@ -388,9 +405,11 @@ export class ClusterActors {
     pending.reject(remoteError(value, pending.target.toString()));
   }
 
-  private answerByRef(id: number, message: unknown): void {
-    const pending = this.settle(id);
-    if (pending === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${REPLY_PATH}/${id}`);
+  /** A message to a query's reply reference (`$reply/<generation>.<id>`): answers that query, if it is this process's and still waits. */
+  private answerByRef(key: string, message: unknown): void {
+    const [generation, id] = key.split('.').map(Number);
+    const pending = generation === this.opts.generation ? this.settle(id!) : undefined;
+    if (pending === undefined) return this.deadLetter('no-such-actor', `${this.opts.self}/${REPLY_PATH}/${key}`);
     pending.resolve(message);
   }
 

@@ -28,7 +28,9 @@
  * node comes up from a newer process (the node restarted faster than the
  * failure detector's verdict), the monitor fires node-down — its actor died
  * with the former process — rather than watching whatever now runs at that
- * path.
+ * path. Generations are compared as numbers: a process that starts with a
+ * lower one than its predecessor (an empty data directory and a clock set
+ * back) is taken for a former process until the down verdict.
  *
  * Those watches belong to one process of the watcher node: a node restarted
  * under its name (a newer generation, on its link or its watch frames)
@@ -129,6 +131,7 @@ export class Monitors {
   nodeGone(node: string, reason: 'node-down' | 'node-left'): void {
     for (const m of [...this.mine.values()]) if (m.target.node === node) this.fire(m.id, reason);
     this.dropWatchesOf(node);
+    this.linkGenerations.delete(node); // a monitor made from now on watches whichever process links up next
   }
 
   /**
@@ -138,10 +141,13 @@ export class Monitors {
    */
   linkUp(peer: PeerIdentity): void {
     this.isCurrentProcess(peer);
+    const known = this.linkGenerations.get(peer.name);
+    if (known !== undefined && peer.generation < known) return; // a former process's link, late: it watches nothing
     this.linkGenerations.set(peer.name, peer.generation);
     for (const m of [...this.mine.values()]) {
       if (m.target.node !== peer.name) continue;
       if (m.generation !== undefined && m.generation < peer.generation) {
+        this.host.send(peer.name, ['u', m.id]); // a watch queued for the former process must not attach in the new one
         this.fire(m.id, 'node-down');
         continue;
       }
@@ -168,6 +174,7 @@ export class Monitors {
   }
 
   unwatchRequested(from: PeerIdentity, id: number): void {
+    if (!this.isCurrentProcess(from)) return; // a former process's unwatch, late: the id may be the new process's
     for (const watchers of this.theirs.values()) watchers.get(from.name)?.delete(id);
   }
 

@@ -12,8 +12,10 @@
  *   ['q', id, path, body, timeoutMs, replyByRef]  a query: body = [message, null]; replyByRef: the
  *                                                 message carries a reference to reply to, so it is
  *                                                 dispatched, not queried
- *   ['r', id, ok, body]                           the answer of query `id`: body = the reply, or
- *                                                 { code, message } when ok is false
+ *   ['r', id, ok, body, generation]               the answer of query `id`: body = the reply, or
+ *                                                 { code, message } when ok is false; generation: the
+ *                                                 asking process's (a restarted node numbers its queries
+ *                                                 from 1 again and must not take its former process's answers)
  *   ['w', id, path]                               watch the actor at path (monitor `id` of the sender)
  *   ['u', id]                                     unwatch: monitor `id` of the sender is cancelled
  *   ['t', id, reason]                             the actor of monitor `id` terminated (reason: see monitors.ts)
@@ -87,7 +89,7 @@ export function isPath(value: unknown): value is string[] {
 export type ActorFrame =
   | { kind: 'message'; path: string[]; body: Uint8Array }
   | { kind: 'query'; id: number; path: string[]; body: Uint8Array; timeoutMs: number; replyByRef: boolean }
-  | { kind: 'reply'; id: number; ok: boolean; body: Uint8Array }
+  | { kind: 'reply'; id: number; ok: boolean; body: Uint8Array; askerGeneration: number }
   | { kind: 'watch'; id: number; path: string[] }
   | { kind: 'unwatch'; id: number }
   | { kind: 'terminated'; id: number; reason: string };
@@ -103,8 +105,8 @@ export function queryFrame(id: number, path: readonly string[], body: Uint8Array
   return ['q', id, path, body, timeoutMs, replyByRef];
 }
 
-export function replyFrame(id: number, ok: boolean, body: Uint8Array): unknown[] {
-  return ['r', id, ok, body];
+export function replyFrame(id: number, ok: boolean, body: Uint8Array, askerGeneration: number): unknown[] {
+  return ['r', id, ok, body, askerGeneration];
 }
 
 export function watchFrame(id: number, path: readonly string[]): unknown[] {
@@ -131,7 +133,7 @@ export function decodeFrame(payload: unknown): ActorFrame | null {
         ? { kind: 'query', id: a, path: b, body: c, timeoutMs: d, replyByRef: e }
         : null;
     case 'r':
-      return payload.length === 4 && isId(a) && typeof b === 'boolean' && isBytes(c) ? { kind: 'reply', id: a, ok: b, body: c } : null;
+      return payload.length === 5 && isId(a) && typeof b === 'boolean' && isBytes(c) && isId(d) ? { kind: 'reply', id: a, ok: b, body: c, askerGeneration: d } : null;
     case 'w':
       return payload.length === 3 && isId(a) && isPath(b) ? { kind: 'watch', id: a, path: b } : null;
     case 'u':

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dispatch, query, spawn, stop, type Ref } from 'nact';
 import { NodeDownError, NoSuchActorError, RemoteRef, startNode, TimeoutError, type TroupeNode } from '../../lib/index.js';
+import { encode } from '../../lib/remote/wire.js';
 import { freePort } from '../harness/troupe-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -82,6 +83,36 @@ describe('actors across two nodes in one process', () => {
     // Two nodes run in this process: a reference built by hand does not say which should send it.
     assert.throws(() => dispatch(new RemoteRef(b.name, ['plain-nact']) as unknown as Ref<any>, 'hi'), /node\.actors\.dispatch/);
     assert.doesNotThrow(() => stop(new RemoteRef(b.name, ['plain-nact']) as unknown as Ref<any>), 'stop of a remote reference does nothing, as nact\'s does for an actor it does not find');
+  });
+
+  it('a query takes only answers meant for this process: an answer or reply reference naming another generation of the node is refused', async () => {
+    // On b: an actor that holds the sender of a query until told to answer it.
+    let held: Ref<any> | undefined;
+    spawn(b.system!, (_s: unknown, msg: string, ctx) => {
+      if (msg === 'answer now') dispatch(held!, 'genuine');
+      else held = (ctx as unknown as { sender: Ref<any> }).sender;
+    }, 'holder');
+    const holder = new RemoteRef(b.name, ['holder']);
+    const asked = a.actors!.query(holder, 'hold this', 5_000);
+    const id = (a.actors as unknown as { nextId: number }).nextId - 1; // the query's id on the wire (internal)
+    await waitFor(() => held !== undefined || undefined, { timeoutMs: 5_000, what: 'the query to reach the holder' });
+    // What a former process of a would have been sent (it numbered its queries from 1 too): an answer to the same id.
+    const bTransport = (b as unknown as { transport: { send(to: string, channel: string, payload: unknown): boolean } }).transport;
+    bTransport.send(a.address, 'actor', ['r', id, true, encode(b.name, 'for a former process of a'), a.generation - 1]);
+    const deadBefore = a.actors!.stats.deadLetters['no-such-actor'];
+    a.actors!.dispatch(new RemoteRef(a.name, ['$reply', `${a.generation - 1}.${id}`]), 'also for a former process');
+    assert.equal(a.actors!.stats.deadLetters['no-such-actor'], deadBefore + 1, 'a reply reference of another generation is a dead letter');
+    a.actors!.dispatch(holder, 'answer now'); // its answer follows the forged one on the same ordered link
+    assert.equal(await asked, 'genuine');
+  });
+
+  it('an answer that cannot travel (an unencodable value) fails the query with why; the actor lives on', async () => {
+    spawn(b.system!, (_s: unknown, msg: string, ctx) => {
+      dispatch((ctx as unknown as { sender: Ref<any> }).sender, msg === 'bad' ? { s: Symbol('not encodable') } : 'fine');
+    }, 'answers-badly');
+    const ref = new RemoteRef(b.name, ['answers-badly']);
+    await assert.rejects(a.actors!.query(ref, 'bad', 2_000), /the answer could not be sent: .*symbol/);
+    assert.equal(await a.actors!.query(ref, 'good', 2_000), 'fine');
   });
 
   it('a query whose message is a function of the reply reference is answered by dispatch to it', async () => {

@@ -46,7 +46,8 @@ export function tableRoutes(tables: TablesApi, guard: MiddlewareHandler<HttpEnv>
   app.get('/:table', async (c) => {
     const name = tableParam(c);
     const found = (await tables.list(call(c))).find((t) => t.name === name);
-    if (!found) throw new NoSuchTableError(name);
+    // A table being dropped is listed until its data is gone, but it is no longer a table to use: 404 like its keys.
+    if (!found || found.state === 'dropping') throw new NoSuchTableError(name);
     return c.json(found);
   });
 

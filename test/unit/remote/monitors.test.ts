@@ -90,7 +90,7 @@ describe('Monitors: this node\'s monitors of actors on another node', () => {
     assert.deepEqual(reasons, []);
     monitors.linkUp(aProcess(2)); // a restarted faster than the failure detector's verdict
     assert.deepEqual(reasons, ['y node-down'], 'its actor died with the former process');
-    assert.equal(sent.length, 2, 'not watched anew at the same path in the new process');
+    assert.deepEqual(sent.slice(2), [`${A} ["u",1]`], 'not watched anew at the same path in the new process (its queued watch cancelled)');
     monitors.close();
   });
 
@@ -104,6 +104,51 @@ describe('Monitors: this node\'s monitors of actors on another node', () => {
     assert.equal(sent.length, 3);
     monitors.linkUp(aProcess(6));
     assert.deepEqual(reasons, ['node-down']);
+    assert.equal(sent.at(-1), `${A} ["u",1]`);
+    monitors.close();
+  });
+});
+
+describe('Monitors: late frames and links of a former process', () => {
+  it('a late link-up of the former process neither lowers the watched generation nor fires anything', () => {
+    const { monitors, sent } = monitorsOnB([]);
+    const reasons: string[] = [];
+    monitors.linkUp(aProcess(2));
+    monitors.monitor(new RemoteRef(A, ['y']), (reason) => reasons.push(reason));
+    monitors.linkUp(aProcess(1)); // the former process's link, admitted late
+    monitors.linkUp(aProcess(2)); // the current process's link flaps
+    assert.deepEqual(reasons, [], 'the actor of process 2 is alive');
+    assert.deepEqual(sent, [`${A} ["w",1,["y"]]`, `${A} ["w",1,["y"]]`]);
+    monitors.close();
+  });
+
+  it('after the down verdict a new monitor watches whichever process links up next; the one that fired on a restart cancels its queued watch', () => {
+    const { monitors, sent } = monitorsOnB([]);
+    const reasons: string[] = [];
+    monitors.linkUp(aProcess(1));
+    monitors.monitor(new RemoteRef(A, ['old']), (reason) => reasons.push(`old ${reason}`));
+    monitors.nodeGone(A, 'node-down');
+    monitors.monitor(new RemoteRef(A, ['new']), (reason) => reasons.push(`new ${reason}`)); // a restarted a, found again before its link is up
+    monitors.linkUp(aProcess(2));
+    assert.deepEqual(reasons, ['old node-down'], 'the monitor of the new process\'s actor does not fire');
+    assert.equal(sent.at(-1), `${A} ["w",2,["new"]]`);
+
+    const { monitors: m2, sent: sent2 } = monitorsOnB([]);
+    m2.linkUp(aProcess(1));
+    m2.monitor(new RemoteRef(A, ['y']), () => undefined);
+    m2.linkUp(aProcess(2));
+    assert.deepEqual(sent2, [`${A} ["w",1,["y"]]`, `${A} ["u",1]`], 'the watch queued for the former process is cancelled');
+    monitors.close();
+    m2.close();
+  });
+
+  it('a late unwatch of a watcher node\'s former process does not remove the new process\'s watch of the same id', () => {
+    const { monitors, sent } = monitorsOnB(['y']);
+    monitors.watchRequested(aProcess(1), 1, ['y']);
+    monitors.watchRequested(aProcess(2), 1, ['y']); // a restarted: its own monitor 1
+    monitors.unwatchRequested(aProcess(1), 1); // the former process's unwatch, delivered late
+    monitors.localStopped(['y'], 'stopped');
+    assert.deepEqual(sent, [`${A} ["t",1,"stopped"]`]);
     monitors.close();
   });
 });
