@@ -15,6 +15,7 @@
  * at once with `QueueFullError`); a reply that comes after its deadline is
  * dropped and counted; malformed frames are dropped and counted, never thrown.
  */
+import { setMaxListeners } from 'node:events';
 import { nanoid } from 'nanoid';
 import { AbortError, QueueFullError, TimeoutError, TroupeError, type ErrorCode } from '../errors.js';
 import type { PeerIdentity, Transport } from '../transport/transport.js';
@@ -73,8 +74,8 @@ export class Rpc {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly pending = new Map<string, Pending>();
   private readonly inFlight = new Map<string, number>();
-  /** Calls being served, by the caller's address: aborted when its link goes down. */
-  private readonly serving = new Map<string, Set<AbortController>>();
+  /** Per caller (its address): the controller whose signal every call served for it gets; aborted when its link goes down. */
+  private readonly serving = new Map<string, AbortController>();
 
   constructor(private readonly transport: Transport, private readonly maxInFlightPerPeer = DEFAULT_MAX_IN_FLIGHT_PER_PEER) {
     transport.onMessage(RPC_CHANNEL, (from, payload) => this.receive(from, payload));
@@ -139,38 +140,40 @@ export class Rpc {
     this.stats.callsReceived++;
     const handler = this.handlers.get(method);
     let reply: Record<string, unknown>;
-    const controller = new AbortController();
     if (handler === undefined) {
       reply = { t: 'reply', id, ok: false, error: { code: 'ERR_NOT_FOUND', message: `no rpc method ${JSON.stringify(method)} on this node` } };
     } else {
       try {
-        reply = { t: 'reply', id, ok: true, value: await handler(arg, from, this.servingSignal(from.address, controller)) };
+        reply = { t: 'reply', id, ok: true, value: await handler(arg, from, this.servingSignal(from.address)) };
       } catch (err) {
         const e = err as Partial<TroupeError>;
         const error = { code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e.message ?? err), retryable: e.retryable === true, data: errorData(err) };
         reply = { t: 'reply', id, ok: false, error };
       }
     }
-    this.serving.get(from.address)?.delete(controller);
     this.transport.send(from.address, RPC_CHANNEL, reply);
   }
 
   /**
    * The signal a handler gets: aborted when the caller's link goes down (nobody will read the answer).
-   * Handlers bound their own work by the deadline the caller sent; a timer per call here cost a quarter of a
-   * busy server's time (AbortSignal.timeout).
+   * Handlers bound their own work by the deadline the caller sent. One signal serves every call of a caller's
+   * link (a controller per call was a quarter of a busy server's time, and a timer per call as much again), so a
+   * handler must remove the listeners it adds to it when it finishes, as every handler here does.
    */
-  private servingSignal(peer: string, controller: AbortController): AbortSignal {
-    let calls = this.serving.get(peer);
-    if (calls === undefined) this.serving.set(peer, (calls = new Set()));
-    calls.add(controller);
+  private servingSignal(peer: string): AbortSignal {
+    let controller = this.serving.get(peer);
+    if (controller === undefined) {
+      controller = new AbortController();
+      setMaxListeners(0, controller.signal); // one listener per call in flight, by design
+      this.serving.set(peer, controller);
+    }
     return controller.signal;
   }
 
   private abortServing(peer: string, reason: string): void {
-    const calls = this.serving.get(peer);
+    const controller = this.serving.get(peer);
     this.serving.delete(peer);
-    for (const c of calls ?? []) c.abort(new Error(reason));
+    controller?.abort(new Error(reason));
   }
 
   private settle(id: string, msg: Record<string, unknown>, from: PeerIdentity): void {

@@ -111,6 +111,32 @@ describe('Rpc', () => {
     await waitUntil(() => served!.aborted);
   });
 
+  it('serves a caller\'s concurrent calls with one signal; their listeners leave no warning behind', async () => {
+    const { a, b, bAddress } = await pair();
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    const signals = new Set<AbortSignal>();
+    b.handle('wait', (_arg, _from, signal) => new Promise((resolve) => {
+      signals.add(signal);
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve('done');
+      };
+      signal.addEventListener('abort', done, { once: true }); // as the raft and tables handlers do
+      setTimeout(done, 20);
+    }));
+    try {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => a.call(bAddress, 'wait', null, { timeoutMs: 5_000 })));
+      assert.deepEqual(new Set(answers), new Set(['done']));
+      assert.equal(signals.size, 1, 'one signal for every call of the link');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings.filter((w) => /listener/i.test(w)), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('bounds the calls in flight per peer', async () => {
     const { a, b, bAddress } = await pair({ maxInFlight: 2 });
     b.handle('hang', () => new Promise(() => {}));
