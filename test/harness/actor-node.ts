@@ -33,9 +33,9 @@
  *   spawn          { behaviour, args?, name } → ref
  *   spawn-on       { node, behaviour, args?, name } → ref (errors as { error })
  *   spawn-direct   { name } → ref: an actor spawned with nact's spawn, not through the layer, that ignores every message
- *   dispatch       { to, message, sender? } → null
+ *   dispatch       { to, message, sender?, nact? } → null; nact: with nact's own dispatch (a hand-built RemoteRef in a one-node process)
  *   pump           { pump, to, count, batch, window? } → null once the pump actor sent them all
- *   query          { to, message, timeoutMs, byRef? } → { value } | { error: { name, code, message } };
+ *   query          { to, message, timeoutMs, byRef?, nact? } → { value } | { error: { name, code, message } }; nact: nact's own query;
  *                  byRef: the message is sent as `{ ...message, replyTo }` (a query answered by dispatch)
  *   recorded       { name, from? } → what recorder/asker `name` received from index `from` on: [{ message, sender }]
  *   recorded-count { name } → how many
@@ -48,7 +48,10 @@
  *   leave          → null once node.leave() resolved: a graceful leave; the process keeps running
  */
 import { isRemoteRef, RemoteRef, startNode, type ActorRef, type TroupeNode } from '../../lib/index.js';
-import { spawn, stop } from 'nact';
+import { dispatch, query, spawn, stop, type Ref } from 'nact';
+
+/** nact's dispatch takes the sender as a third argument (its typings omit it). */
+const nactDispatch = dispatch as unknown as (ref: Ref<any>, message: unknown, sender?: unknown) => void;
 import { nactRefAt } from '../../lib/remote/actor-ref.js';
 import { systemNameOf } from '../../lib/remote/local-actors.js';
 import { forkedNodeConfig, serveCommands } from './forked-node.js';
@@ -178,7 +181,8 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case 'dispatch': {
       const sender = cmd['sender'] === undefined ? undefined : (fromIpc(cmd['sender']) as ActorRef);
-      actors().dispatch(fromIpc(cmd['to']) as ActorRef, fromIpc(cmd['message']), sender);
+      if (cmd['nact'] === true) nactDispatch(fromIpc(cmd['to']) as Ref<any>, fromIpc(cmd['message']), sender);
+      else actors().dispatch(fromIpc(cmd['to']) as ActorRef, fromIpc(cmd['message']), sender);
       return null;
     }
     case 'pump': {
@@ -192,7 +196,8 @@ async function run(cmd: Command): Promise<unknown> {
     case 'query': {
       const message = fromIpc(cmd['message']) as Record<string, unknown>;
       const asked = cmd['byRef'] === true ? (replyTo: RemoteRef) => ({ ...message, replyTo }) : message;
-      return actors().query(fromIpc(cmd['to']) as ActorRef, asked, cmd['timeoutMs'] as number).then(
+      const asking = cmd['nact'] === true ? query(fromIpc(cmd['to']) as Ref<any>, asked as never, cmd['timeoutMs'] as number) : actors().query(fromIpc(cmd['to']) as ActorRef, asked, cmd['timeoutMs'] as number);
+      return asking.then(
         (value) => ({ value: toIpc(value) }),
         (err: unknown) => ({ error: errorOf(err) }),
       );

@@ -86,6 +86,12 @@ describe('actors across node processes', () => {
     assert.ok('value' in byRef && byRef.value.echo === 'by reference', JSON.stringify(byRef));
   });
 
+  it('nact\'s own dispatch and query on a RemoteRef built by hand, in a process running one node: sent through that node', async () => {
+    const counter = await b.call<Ref>('spawn', { behaviour: 'counter', name: 'nact-counter' });
+    for (let i = 1; i <= 5; i++) await a.call('dispatch', { to: counter, message: { add: i }, nact: true });
+    assert.deepEqual(await a.call<QueryOutcome>('query', { to: counter, message: { get: true }, timeoutMs: 5_000, nact: true }), { value: { count: 15, node: b.nodeName } });
+  });
+
   it('keeps order per sender→receiver pair under load: two pumps on two nodes, 20,000 numbered messages each, none lost, duplicated or dropped', async () => {
     const sink = await b.call<Ref>('spawn', { behaviour: 'recorder', name: 'sink' });
     const pumps = [a, c];
