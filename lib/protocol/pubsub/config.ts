@@ -9,6 +9,7 @@
  * peer never meets the cut.
  */
 import { ConfigError } from '../../errors.js';
+import { firstNotIntegerAtLeast } from '../config-rules.js';
 
 export interface SpreadConfig {
   /**
@@ -62,9 +63,7 @@ export function defaultSpreadConfig(): SpreadConfig {
 
 /** Throws ConfigError naming the first setting that is not a positive integer. */
 export function validateSpreadConfig(config: SpreadConfig): SpreadConfig {
-  for (const key of ['digestIntervalMs', 'maxTopicsPerNode', 'maxSubscriptionsPerNode', 'syncEntriesPerMessage'] as const) {
-    const value = config[key];
-    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`pubsub.${key}`, value, 'a positive integer');
-  }
+  const bad = firstNotIntegerAtLeast(config, ['digestIntervalMs', 'maxTopicsPerNode', 'maxSubscriptionsPerNode', 'syncEntriesPerMessage'], 1);
+  if (bad !== undefined) throw new ConfigError(`pubsub.${bad}`, config[bad], 'a positive integer');
   return config;
 }

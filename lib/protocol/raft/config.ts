@@ -9,6 +9,7 @@
  * that split votes are rare (thesis §9.3 measured that a spread of about the
  * minimum makes them so).
  */
+import { firstNotIntegerAtLeast } from '../config-rules.js';
 
 export interface RaftConfig {
   /**
@@ -132,14 +133,10 @@ export function validateRaftConfig(config: RaftConfig): { field: keyof RaftConfi
     'electionTimeoutMinMs', 'electionTimeoutMaxMs', 'heartbeatIntervalMs', 'maxInflightAppends', 'maxBytesPerAppend',
     'maxUncommittedBytes', 'snapshotThresholdEntries', 'snapshotChunkBytes',
   ];
-  for (const field of positive) {
-    const value = config[field];
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) return { field, rule: 'must be a positive integer' };
-  }
-  for (const field of ['maxInflightBytes', 'snapshotTrailingEntries'] as const) {
-    const value = config[field];
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) return { field, rule: 'must be a non-negative integer' };
-  }
+  const notPositive = firstNotIntegerAtLeast(config, positive, 1);
+  if (notPositive !== undefined) return { field: notPositive, rule: 'must be a positive integer' };
+  const negative = firstNotIntegerAtLeast(config, ['maxInflightBytes', 'snapshotTrailingEntries'], 0);
+  if (negative !== undefined) return { field: negative, rule: 'must be a non-negative integer' };
   for (const field of ['preVote', 'checkQuorum'] as const) {
     if (typeof config[field] !== 'boolean') return { field, rule: 'must be true or false' };
   }

@@ -8,6 +8,7 @@
  * tested from a table and stated once. All durations are monotonic
  * milliseconds.
  */
+import { firstNotIntegerAtLeast } from '../config-rules.js';
 
 export interface SwimConfig {
   /**
@@ -178,14 +179,10 @@ export function validateSwimConfig(config: SwimConfig): { field: keyof SwimConfi
     'probeIntervalMs', 'suspicionTimeoutMs', 'probeTimeoutMs', 'gossipIntervalMs', 'gossipFanout',
     'retransmitMult', 'maxPiggyback', 'pushPullIntervalMs', 'joinTimeoutMs', 'lagToleranceMs',
   ];
-  for (const field of positive) {
-    const value = config[field];
-    if (!Number.isInteger(value) || value <= 0) return { field, rule: 'must be a positive integer' };
-  }
-  for (const field of ['indirectProbes', 'gossipToTheDeadMs'] as const) {
-    const value = config[field];
-    if (!Number.isInteger(value) || value < 0) return { field, rule: 'must be a non-negative integer' };
-  }
+  const notPositive = firstNotIntegerAtLeast(config, positive, 1);
+  if (notPositive !== undefined) return { field: notPositive, rule: 'must be a positive integer' };
+  const negative = firstNotIntegerAtLeast(config, ['indirectProbes', 'gossipToTheDeadMs'], 0);
+  if (negative !== undefined) return { field: negative, rule: 'must be a non-negative integer' };
   if (config.probeTimeoutMs >= config.probeIntervalMs) {
     return { field: 'probeTimeoutMs', rule: 'must be less than probeIntervalMs (the indirect probe needs the rest of the period)' };
   }
