@@ -1,14 +1,23 @@
 /**
  * What the remote layer reads of this node's own nact actors: whether an
- * actor exists at a path, and how full its mailbox is. nact keeps its
- * actors in a system map it does not type; this module is the one place
- * that reaches into it (the actor layer and pub/sub).
+ * actor exists at a path, and how full its mailbox is; the temporary
+ * references remote queries are answered to; and the pseudo-system that
+ * RemoteRefs belong to (nact-bridge.ts). nact keeps its actor systems in a
+ * map it does not type; this module is the one place that reaches into it.
  */
 import type { Ref } from 'nact';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): LocalActor | undefined };
+const systemMap = require('nact/lib/system-map.js') as {
+  find(systemName: string, ref: unknown): LocalActor | undefined;
+  add(system: { name: string; find(ref: unknown): unknown }): void;
+};
+
+/** Adds to nact's map a system of that name whose `find` nact's dispatch, query and stop consult for its references. */
+export function addPseudoSystem(name: string, find: (ref: unknown) => unknown): void {
+  systemMap.add({ name, find });
+}
 
 /** nact's concrete actor, as its system map finds it: what nact's own dispatch calls. */
 export interface LocalActor {

@@ -15,9 +15,9 @@
  * `dispatch` then throws a TroupeError saying so. `stop` of a RemoteRef does
  * nothing, as nact's does for an actor it does not find.
  */
-import { createRequire } from 'node:module';
 import { TroupeError } from '../errors.js';
 import { isRemoteRef, nactPath, REMOTE_SYSTEM_NAME, type RemoteRef } from './actor-ref.js';
+import { addPseudoSystem } from './local-actors.js';
 
 /** What a node's actor layer offers nact's functions. */
 export interface RemoteSender {
@@ -28,9 +28,7 @@ export interface RemoteSender {
 const senders = new Map<string, RemoteSender>();
 const decodedBy = new WeakMap<RemoteRef, string>();
 
-const require = createRequire(import.meta.url);
-const systemMap = require('nact/lib/system-map.js') as { add(system: { name: string; find(ref: unknown): unknown }): void };
-systemMap.add({ name: REMOTE_SYSTEM_NAME, find: (ref) => concreteRemote(ref as RemoteRef) });
+addPseudoSystem(REMOTE_SYSTEM_NAME, (ref) => concreteRemote(ref as RemoteRef));
 
 /** Makes `sender` (the actor layer of node `self`) the one that sends the RemoteRefs it decodes; returns the undo. */
 export function registerRemoteSender(self: string, sender: RemoteSender): () => void {
